@@ -1,0 +1,18 @@
+"""keras_ae: autoencoders for Keras 3 — train, evaluate, use and export them."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from keras_ae.config import RunConfig  # noqa: E402
+from keras_ae.corruption import Corruption  # noqa: E402
+from keras_ae.models import Autoencoder, Sampling, Sparsity, VariationalAutoencoder  # noqa: E402
+from keras_ae.presets import PRESETS, build, preset_config  # noqa: E402
+from keras_ae.saving import load_model  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PRESETS", "Autoencoder", "Corruption", "RunConfig", "Sampling", "Sparsity",
+    "VariationalAutoencoder", "build", "load_model", "preset_config",
+]

@@ -1,0 +1,105 @@
+"""One dataclass describes a run: the model (architecture x objective), the data and training."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+ARCHITECTURES = ("dense", "conv", "linear")
+OBJECTIVES = ("autoencoder", "vae")
+
+
+@dataclasses.dataclass
+class RunConfig:
+    """Everything needed to build, train and reproduce one model.
+
+    Model: `architecture` (dense | conv | linear), `objective` (autoencoder | vae), `latent_dim`,
+    `hidden_units` (dense layer sizes, encoder side; the decoder mirrors them), `conv_filters`
+    (conv layers, encoder side), `latent_activation` (None = linear, or as the sparsity needs),
+    `loss` (mse | bce, autoencoders), `denoise` (`KIND:AMOUNT`), `sparsity` (`l1:W` | `kl:RHO[:W]`),
+    `beta`, `likelihood` (bernoulli | gaussian) and `sigma` (VAE).
+    Data: `dataset` (tfds name, folder or .npz), `data_dir`, `validation_fraction`.
+    Training: `epochs`, `batch_size`, `learning_rate`, `seed`, `early_stopping` (patience in
+    epochs, None = off).
+    """
+
+    preset: str = "seed"
+    architecture: str = "dense"
+    objective: str = "autoencoder"
+    latent_dim: int = 32
+    hidden_units: tuple[int, ...] = (128, 64)
+    conv_filters: tuple[int, ...] = (32, 64)
+    latent_activation: str | None = None
+    loss: str = "mse"
+    denoise: str | None = None
+    sparsity: str | None = None
+    beta: float = 1.0
+    likelihood: str = "bernoulli"
+    sigma: float = 0.1
+    dataset: str = "mnist"
+    data_dir: str | None = None
+    validation_fraction: float = 0.1
+    epochs: int = 20
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    seed: int | None = 0
+    early_stopping: int | None = None
+
+    def __post_init__(self) -> None:
+        self.hidden_units = tuple(int(u) for u in self.hidden_units)
+        self.conv_filters = tuple(int(f) for f in self.conv_filters)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first option that is out of range."""
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {self.architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"unknown objective {self.objective!r}; choose one of {', '.join(OBJECTIVES)}")
+        if self.loss not in ("mse", "bce"):
+            raise ValueError(f"unknown loss {self.loss!r}; choose one of mse, bce")
+        for name in ("latent_dim", "epochs", "batch_size"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.objective == "vae" and self.sparsity:
+            raise ValueError("sparsity applies to autoencoders, not to the VAE (its KL term regularises the code)")
+        if self.objective == "vae" and self.architecture == "linear":
+            raise ValueError("the linear architecture is for plain autoencoders; use dense or conv for a VAE")
+
+    def replace(self, **changes: Any) -> "RunConfig":
+        """A copy with `changes` applied (None values are ignored)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["hidden_units"] = list(self.hidden_units)
+        data["conv_filters"] = list(self.conv_filters)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+        return cls(**data)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the config as JSON, atomically."""
+        from keras_ae.io import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "RunConfig":
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except (OSError, json.JSONDecodeError) as err:
+            raise ValueError(f"cannot read config {path}: {err}") from err

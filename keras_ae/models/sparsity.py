@@ -1,0 +1,64 @@
+"""Sparsity penalties on latent activations: L1 and the KL divergence toward a target rate."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from keras import ops
+
+KINDS = ("l1", "kl")
+DEFAULT_KL_WEIGHT = 0.01
+
+
+@dataclasses.dataclass(frozen=True)
+class Sparsity:
+    """`l1:WEIGHT` adds WEIGHT * mean_batch(sum_j |z_j|); `kl:RHO[:WEIGHT]` adds
+    WEIGHT * sum_j KL(RHO || mean_batch(z_j)) for latent activations in (0, 1)."""
+
+    kind: str
+    target: float | None = None
+    weight: float = DEFAULT_KL_WEIGHT
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown sparsity kind {self.kind!r}; choose one of {', '.join(KINDS)}")
+        if not self.weight > 0:
+            raise ValueError(f"sparsity weight must be > 0, got {self.weight}")
+        if self.kind == "kl" and not (self.target is not None and 0 < self.target < 1):
+            raise ValueError(f"KL sparsity target rho must be in (0, 1), got {self.target}")
+
+    @classmethod
+    def parse(cls, spec: "str | Sparsity | None") -> "Sparsity | None":
+        """Parse `l1:1e-4`, `kl:0.05` or `kl:0.05:0.1`."""
+        if spec is None or isinstance(spec, Sparsity):
+            return spec
+        kind, *numbers = str(spec).split(":")
+        try:
+            values = [float(n) for n in numbers]
+        except ValueError:
+            values = []
+        if kind == "l1" and len(values) == 1:
+            return cls("l1", None, values[0])
+        if kind == "kl" and len(values) in (1, 2):
+            return cls("kl", *values)
+        raise ValueError(f"bad sparsity spec {spec!r}: expected l1:WEIGHT or kl:RHO[:WEIGHT]")
+
+    @property
+    def latent_activation(self) -> str:
+        """The latent activation this penalty needs: ReLU for L1, sigmoid for KL."""
+        return "relu" if self.kind == "l1" else "sigmoid"
+
+    def __str__(self) -> str:
+        if self.kind == "l1":
+            return f"l1:{self.weight:g}"
+        return f"kl:{self.target:g}:{self.weight:g}"
+
+    def penalty(self, z):
+        """The weighted penalty for a batch of latent activations `z` (batch, units)."""
+        if self.kind == "l1":
+            return self.weight * ops.mean(ops.sum(ops.abs(z), axis=-1))
+        eps = 1e-7
+        rho_hat = ops.clip(ops.mean(z, axis=0), eps, 1 - eps)
+        rho = self.target
+        kl = rho * ops.log(rho / rho_hat) + (1 - rho) * ops.log((1 - rho) / (1 - rho_hat))
+        return self.weight * ops.sum(kl)

@@ -1,0 +1,106 @@
+"""Named configurations and `build()`, which turns a config into a compiled model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+
+from keras_ae import nets
+from keras_ae.config import RunConfig
+from keras_ae.models import Autoencoder, Sparsity, VariationalAutoencoder
+
+MNIST_SHAPE = (28, 28, 1)
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The classic MNIST net: 784-128-64-32 ReLU encoder, mirrored decoder with sigmoid, MSE.
+    "seed": {},
+    "dense": {"hidden_units": (256, 128)},
+    "denoising": {"hidden_units": (256, 128), "denoise": "gaussian:0.5"},
+    "sparse": {"hidden_units": (256, 128), "latent_dim": 64, "sparsity": "l1:1e-4"},
+    "overcomplete": {"hidden_units": (1024,), "latent_dim": 1024, "sparsity": "l1:1e-5"},
+    "conv": {"architecture": "conv", "conv_filters": (32, 64)},
+    "linear": {"architecture": "linear"},
+    "vae": {"objective": "vae", "hidden_units": (512, 256), "latent_dim": 16},
+    "conv_vae": {"objective": "vae", "architecture": "conv", "conv_filters": (32, 64),
+                 "hidden_units": (256,), "latent_dim": 2},
+    # The keras.io example VAE (conv 32/64, dense 16, latent 2): the baseline for conv_vae.
+    "keras_io_vae": {"objective": "vae", "architecture": "conv", "conv_filters": (32, 64),
+                     "hidden_units": (16,), "latent_dim": 2},
+}
+
+
+def preset_config(name: str, **overrides: Any) -> RunConfig:
+    """The RunConfig of preset `name`, with `overrides` (None values ignored) applied."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(PRESETS)}")
+    return RunConfig(preset=name, **PRESETS[name]).replace(**overrides)
+
+
+def _nets(config: RunConfig, input_shape: Sequence[int]) -> tuple[keras.Model, keras.Model]:
+    heads = 2 if config.objective == "vae" else 1
+    sparsity = Sparsity.parse(config.sparsity)
+    latent_activation = config.latent_activation or (sparsity.latent_activation if sparsity else None)
+    output_activation = "sigmoid"
+    if config.architecture == "linear":
+        return (nets.linear_encoder(input_shape, config.latent_dim),
+                nets.linear_decoder(config.latent_dim, input_shape))
+    if config.architecture == "dense":
+        encoder = nets.dense_encoder(input_shape, config.latent_dim, config.hidden_units,
+                                     latent_activation=latent_activation, heads=heads)
+        decoder = nets.dense_decoder(config.latent_dim, input_shape, config.hidden_units[::-1],
+                                     output_activation=output_activation)
+        return encoder, decoder
+    encoder = nets.conv_encoder(input_shape, config.latent_dim, config.conv_filters,
+                                dense_units=config.hidden_units if heads == 2 else (),
+                                latent_activation=latent_activation, heads=heads)
+    decoder = nets.conv_decoder(config.latent_dim, input_shape, config.conv_filters[::-1],
+                                output_activation=output_activation)
+    return encoder, decoder
+
+
+def build(
+    config: RunConfig | str = "seed",
+    input_shape: Sequence[int] = MNIST_SHAPE,
+    *,
+    compile: bool = True,
+    **overrides: Any,
+) -> Autoencoder:
+    """Build (and compile with Adam) the model described by `config` or a preset name.
+
+    >>> model = build("conv_vae", latent_dim=2)
+    """
+    if isinstance(config, str):
+        config = preset_config(config, **overrides)
+    elif overrides:
+        config = config.replace(**overrides)
+    input_shape = tuple(int(d) for d in input_shape)
+    if len(input_shape) != 3:
+        raise ValueError(f"input_shape must be (height, width, channels), got {input_shape}")
+    _check_regularised(config, input_shape)
+    if config.seed is not None:
+        keras.utils.set_random_seed(config.seed)
+    encoder, decoder = _nets(config, input_shape)
+    if config.objective == "vae":
+        model = VariationalAutoencoder(encoder, decoder, beta=config.beta,
+                                       likelihood=config.likelihood, sigma=config.sigma,
+                                       denoise=config.denoise, seed=config.seed, name=config.preset)
+    else:
+        model = Autoencoder(encoder, decoder, loss=config.loss, denoise=config.denoise,
+                            sparsity=config.sparsity, seed=config.seed, name=config.preset)
+    if compile:
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    return model
+
+
+def _check_regularised(config: RunConfig, input_shape: Sequence[int]) -> None:
+    """An overcomplete autoencoder (code larger than the input) can learn the identity, so it
+    must have a regulariser: sparsity, denoising or the VAE's KL term."""
+    size = 1
+    for d in input_shape:
+        size *= d
+    if config.latent_dim >= size and config.objective != "vae" and not (config.sparsity or config.denoise):
+        raise ValueError(
+            f"latent_dim {config.latent_dim} >= input size {size} makes an overcomplete autoencoder "
+            "that can copy its input; add a regulariser (--sparse or --denoise)")
