@@ -91,6 +91,7 @@ def build(
                             sparsity=config.sparsity, seed=config.seed, name=config.preset)
     if compile:
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+        model.optimizer.build(model.trainable_variables)  # saved files then always hold its state
     return model
 
 

@@ -23,8 +23,9 @@ class Sampling(keras.layers.Layer):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def call(self, z_mean, z_log_var):
-        eps = keras.random.normal(ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator)
+    def call(self, z_mean, z_log_var, seed=None):
+        seed = self.seed_generator if seed is None else seed
+        eps = keras.random.normal(ops.shape(z_mean), dtype=z_mean.dtype, seed=seed)
         return z_mean + ops.exp(0.5 * z_log_var) * eps
 
     def get_config(self):
@@ -126,29 +127,35 @@ class VariationalAutoencoder(Autoencoder):
         return super()._track(losses)
 
     # --- held-out scores -----------------------------------------------------------------------
-    def elbo(self, x, samples: int = 1):
+    def elbo(self, x, samples: int = 1, seed=None):
         """The evidence lower bound per image in nats (higher is better): shape (batch,).
 
         The expected log-likelihood is estimated with `samples` posterior draws; the KL term is
-        exact. Uses beta = 1, the true bound, whatever beta the model was trained with.
+        exact. `seed` is a Keras seed or SeedGenerator for the draws. Uses beta = 1, the true
+        bound, whatever beta the model was trained with.
         """
         z_mean, z_log_var = self.encoder(x)
         expected = 0.0
         for _ in range(samples):
-            expected = expected + self.log_likelihood(x, self.decoder(self.sampling(z_mean, z_log_var)))
+            z = self.sampling(z_mean, z_log_var, seed=seed)
+            expected = expected + self.log_likelihood(x, self.decoder(z))
         return expected / samples - gaussian_kl(z_mean, z_log_var)
 
-    def nll(self, x, k: int = 100):
+    def nll(self, x, k: int = 100, seed=None):
         """Importance-sampled negative log-likelihood -log p(x) per image in nats, with `k`
-        samples from the posterior as the proposal: shape (batch,)."""
+        samples from the posterior as the proposal: shape (batch,). Memory grows with batch * k."""
         z_mean, z_log_var = self.encoder(x)
-        log_weights = []
-        for _ in range(k):
-            z = self.sampling(z_mean, z_log_var)
-            log_prior = _log_normal(z, ops.zeros_like(z), ops.zeros_like(z))
-            log_posterior = _log_normal(z, z_mean, z_log_var)
-            log_weights.append(self.log_likelihood(x, self.decoder(z)) + log_prior - log_posterior)
-        log_weights = ops.stack(log_weights, axis=0)
+        batch, dim = ops.shape(z_mean)[0], ops.shape(z_mean)[1]
+        z_mean = ops.repeat(ops.expand_dims(z_mean, 0), k, axis=0)
+        z_log_var = ops.repeat(ops.expand_dims(z_log_var, 0), k, axis=0)
+        z = self.sampling(z_mean, z_log_var, seed=seed)
+        x_hat = self.decoder(ops.reshape(z, (-1, dim)))
+        x_rep = ops.repeat(ops.expand_dims(x, 0), k, axis=0)
+        x_rep = ops.reshape(x_rep, ops.shape(x_hat))
+        log_likelihood = ops.reshape(self.log_likelihood(x_rep, x_hat), (k, batch))
+        log_prior = _log_normal(z, ops.zeros_like(z), ops.zeros_like(z))
+        log_posterior = _log_normal(z, z_mean, z_log_var)
+        log_weights = log_likelihood + log_prior - log_posterior
         return -(ops.logsumexp(log_weights, axis=0) - math.log(k))
 
     # --- serialisation -------------------------------------------------------------------------

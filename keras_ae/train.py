@@ -1,0 +1,129 @@
+"""Training: one call (or one CLI command) turns a RunConfig into a run folder.
+
+A run folder holds `config.json`, `model.keras` (the best weights by validation loss),
+`checkpoints/best.keras`, `history.csv`, `logs/` (TensorBoard) and, while training runs,
+`backup/` (Keras BackupAndRestore), from which an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import shutil
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from keras_ae import data
+from keras_ae.callbacks import AtomicBestCheckpoint, AtomicCSVLogger, read_history
+from keras_ae.config import RunConfig
+from keras_ae.presets import build
+from keras_ae.saving import MODEL_FILE, save_model
+
+CONFIG_FILE = "config.json"
+HISTORY_FILE = "history.csv"
+BEST_FILE = "checkpoints/best.keras"
+BACKUP_DIR = "backup"
+LOG_DIR = "logs"
+
+
+class RunFolderError(ValueError):
+    """The output folder cannot be used for this run."""
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What `train` returns: the trained model, its per-epoch history and the run folder."""
+
+    model: keras.Model
+    history: list[dict[str, float]]
+    run_dir: Path | None
+    resumed: bool = False
+
+
+def prepare_run_dir(run_dir: str | os.PathLike, config: RunConfig, *, overwrite: bool) -> bool:
+    """Check the output folder and return True when it holds an interrupted run to resume.
+
+    A folder with a finished model is refused unless `overwrite`; an interrupted run with the
+    same config resumes; anything else that is not empty is refused.
+    """
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunFolderError(f"output {run_dir} exists and is not a folder")
+    if not run_dir.exists() or not any(run_dir.iterdir()):
+        return False
+    if overwrite:
+        shutil.rmtree(run_dir)
+        return False
+    config_path = run_dir / CONFIG_FILE
+    if (run_dir / MODEL_FILE).exists():
+        raise RunFolderError(f"{run_dir} already holds a trained model; pass --overwrite to replace it")
+    if not config_path.is_file():
+        raise RunFolderError(f"{run_dir} is not empty and is not a keras-ae run folder; choose another --output")
+    if RunConfig.load(config_path) != config:
+        raise RunFolderError(
+            f"{run_dir} holds an interrupted run with different options; rerun the same command "
+            "to resume it, or pass --overwrite")
+    return True
+
+
+def _enable_determinism(seed: int | None) -> None:
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+        tf.config.experimental.enable_op_determinism()
+
+
+def train(
+    config: RunConfig,
+    run_dir: str | os.PathLike | None = None,
+    *,
+    overwrite: bool = False,
+    verbose: int | str = "auto",
+    callbacks: list[keras.callbacks.Callback] | None = None,
+) -> TrainResult:
+    """Train the model of `config` on its dataset, validating every epoch.
+
+    With `run_dir`, everything is written there and an interrupted run resumes when the same
+    call is repeated. Without it, nothing is written.
+    """
+    resumed = prepare_run_dir(run_dir, config, overwrite=overwrite) if run_dir else False
+    _enable_determinism(config.seed)
+    train_x, _ = data.load_arrays(config.dataset, "train", data_dir=config.data_dir,
+                                  validation_fraction=config.validation_fraction, with_labels=False)
+    val_x, _ = data.load_arrays(config.dataset, "validation", data_dir=config.data_dir,
+                                validation_fraction=config.validation_fraction, with_labels=False)
+    pipeline = dict(batch_size=config.batch_size, seed=config.seed)
+    train_ds = data.make_pipeline(train_x, shuffle=True, **pipeline)
+    val_ds = data.make_pipeline(val_x, shuffle=False, **pipeline)
+    model = build(config, input_shape=train_x.shape[1:])
+
+    callbacks = list(callbacks or [])
+    if config.early_stopping:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.early_stopping, restore_best_weights=True))
+    if run_dir is not None:
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not resumed:
+            config.save(run_dir / CONFIG_FILE)
+        earlier = read_history(run_dir / HISTORY_FILE)
+        best_so_far = min((r["val_loss"] for r in earlier if "val_loss" in r), default=math.inf)
+        callbacks += [
+            keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR)),
+            AtomicBestCheckpoint(run_dir / BEST_FILE, initial_best=best_so_far),
+            AtomicCSVLogger(run_dir / HISTORY_FILE),
+            keras.callbacks.TensorBoard(str(run_dir / LOG_DIR)),
+        ]
+    fit = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
+                    callbacks=callbacks, verbose=verbose)
+    if run_dir is None:
+        history = [{"epoch": e, **{k: float(v[e]) for k, v in fit.history.items()}}
+                   for e in range(len(fit.history.get("loss", [])))]
+        return TrainResult(model, history, None)
+    best = run_dir / BEST_FILE
+    if best.exists():
+        model.load_weights(best)
+    save_model(model, run_dir / MODEL_FILE, overwrite=False)
+    return TrainResult(model, read_history(run_dir / HISTORY_FILE), run_dir, resumed)

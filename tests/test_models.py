@@ -1,0 +1,208 @@
+"""Every variant through build -> fit -> save -> load, and numerical checks of the objectives."""
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+import keras
+import keras_ae
+from keras_ae.models import gaussian_kl
+from keras_ae.saving import save_model
+
+SMALL = (12, 12, 1)
+
+
+def structured_images(n, shape=SMALL, rank=6, seed=0):
+    """Images on one low-dimensional manifold (the sigmoid of a fixed random rank-`rank` map);
+    `seed` draws the codes."""
+    basis = np.random.default_rng(1234).normal(size=(rank, int(np.prod(shape)))) * 1.5
+    codes = np.random.default_rng(seed).normal(size=(n, rank))
+    return (1 / (1 + np.exp(-(codes @ basis)))).reshape((n, *shape)).astype("float32")
+
+
+def small(name, **overrides):
+    """A preset shrunk to the small image size so each test trains in a second or two."""
+    config = keras_ae.preset_config(name, **overrides)
+    shrink = {"hidden_units": tuple(min(u, 32) for u in config.hidden_units),
+              "conv_filters": tuple(min(f, 8) for f in config.conv_filters)}
+    if name == "overcomplete":
+        shrink["latent_dim"] = 2 * int(np.prod(SMALL))
+    return keras_ae.build(config.replace(**shrink, **overrides), input_shape=SMALL)
+
+
+@pytest.mark.parametrize("name", list(keras_ae.PRESETS))
+def test_every_preset_trains_saves_and_loads_identically(name, tmp_path):
+    x = structured_images(128)
+    model = small(name)
+    history = model.fit(x, epochs=2, batch_size=32, verbose=0, validation_data=(x[:32], x[:32]))
+    assert {"loss", "val_loss", "reconstruction_loss"} <= set(history.history)
+    assert np.all(np.isfinite(history.history["loss"]))
+    assert model(x[:4]).shape == (4, *SMALL)
+    assert model.anomaly_score(x[:4]).shape == (4,)
+
+    path = save_model(model, tmp_path / "model.keras")
+    loaded = keras_ae.load_model(path)
+    assert type(loaded) is type(model)
+    nets = ("encoder", "decoder")
+    assert {k: v for k, v in loaded.get_config().items() if k not in nets} == \
+        {k: v for k, v in model.get_config().items() if k not in nets}
+    np.testing.assert_array_equal(loaded.predict(x[:16], verbose=0), model.predict(x[:16], verbose=0))
+    np.testing.assert_array_equal(loaded.encode(x[:16]), model.encode(x[:16]))
+    np.testing.assert_array_equal(loaded.anomaly_score(x[:16]), model.anomaly_score(x[:16]))
+    # the loaded model keeps training with its optimizer state
+    loaded.fit(x, epochs=1, batch_size=32, verbose=0)
+
+
+def test_keras_load_model_after_import_works(tmp_path):
+    model = small("conv_vae")
+    path = save_model(model, tmp_path / "vae.keras")
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert isinstance(loaded, keras_ae.VariationalAutoencoder)
+
+
+def test_save_refuses_to_overwrite(tmp_path):
+    model = small("seed")
+    path = save_model(model, tmp_path / "m.keras")
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError):
+        save_model(model, path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras"]
+
+
+def test_seed_preset_is_the_classic_network():
+    model = keras_ae.build("seed")
+    dense = [l for l in model.encoder.layers + model.decoder.layers if isinstance(l, keras.layers.Dense)]
+    assert [l.units for l in dense] == [128, 64, 32, 64, 128, 784]
+    assert [l.activation.__name__ for l in dense] == ["relu", "relu", "linear", "relu", "relu", "sigmoid"]
+    assert all(isinstance(l.kernel_initializer, keras.initializers.GlorotUniform) for l in dense)
+    assert model.loss_name == "mse"
+    assert model.optimizer.learning_rate.numpy() == pytest.approx(1e-3)
+    x = np.zeros((3, 28, 28, 1), "float32")
+    assert model.encode(x).shape == (3, 32)
+    assert model.decode(model.encode(x)).shape == (3, 28, 28, 1)
+
+
+def test_conv_decoder_restores_odd_image_sizes():
+    model = keras_ae.build("conv", input_shape=(30, 26, 3))
+    assert model(np.zeros((2, 30, 26, 3), "float32")).shape == (2, 30, 26, 3)
+
+
+def test_vae_kl_matches_closed_form_and_monte_carlo():
+    rng = np.random.default_rng(1)
+    mean = rng.normal(size=(5, 3)).astype("float32")
+    log_var = rng.normal(scale=0.5, size=(5, 3)).astype("float32")
+    var = np.exp(log_var)
+    closed = np.sum(0.5 * (var + mean**2 - 1 - log_var), axis=-1)
+    np.testing.assert_allclose(gaussian_kl(mean, log_var), closed, rtol=1e-5)
+    # Monte Carlo E_q[log q(z) - log p(z)] with 200k draws
+    z = mean + np.sqrt(var) * rng.normal(size=(200_000, 5, 3))
+    log_q = -0.5 * (np.log(2 * np.pi) + log_var + (z - mean) ** 2 / var)
+    log_p = -0.5 * (np.log(2 * np.pi) + z**2)
+    np.testing.assert_allclose((log_q - log_p).sum(-1).mean(0), closed, rtol=0.03, atol=0.01)
+
+
+def test_vae_reports_kl_in_fit_and_evaluate_and_it_matches_the_encoder():
+    x = structured_images(64)
+    model = small("vae", beta=0.5)
+    history = model.fit(x, epochs=1, batch_size=32, verbose=0, validation_data=(x, x))
+    assert {"loss", "reconstruction_loss", "kl_loss", "val_loss", "val_reconstruction_loss",
+            "val_kl_loss"} <= set(history.history)
+    result = model.evaluate(x, batch_size=64, verbose=0, return_dict=True)
+    mean, log_var = model.encode_distribution(x)
+    assert result["kl_loss"] == pytest.approx(float(np.mean(gaussian_kl(mean, log_var))), rel=1e-4)
+    assert result["loss"] == pytest.approx(result["reconstruction_loss"] + 0.5 * result["kl_loss"], rel=1e-4)
+
+
+def test_vae_scores_and_samples():
+    x = structured_images(32)
+    model = small("vae")
+    model.fit(x, epochs=2, batch_size=16, verbose=0)
+    elbo = np.asarray(model.elbo(x, seed=3))
+    nll = np.asarray(model.nll(x, k=64, seed=3))
+    assert elbo.shape == nll.shape == (32,)
+    # importance sampling tightens the bound: -log p(x) <= -ELBO on average
+    assert nll.mean() <= -elbo.mean() + 1e-3
+    samples = np.asarray(model.sample(5, seed=1))
+    assert samples.shape == (5, *SMALL) and samples.min() >= 0 and samples.max() <= 1
+
+
+def test_linear_autoencoder_learns_the_pca_subspace():
+    rng = np.random.default_rng(0)
+    rank, dim = 4, 64
+    basis = np.linalg.qr(rng.normal(size=(dim, rank)))[0]
+    x = (rng.normal(size=(2000, rank)) * [3.0, 2.5, 2.0, 1.5]) @ basis.T
+    x = (x + 0.05 * rng.normal(size=x.shape)).reshape(-1, 8, 8, 1).astype("float32")
+    model = keras_ae.build("linear", input_shape=(8, 8, 1), latent_dim=rank, learning_rate=1e-2)
+    model.fit(x, epochs=40, batch_size=100, verbose=0)
+    decoder_basis = model.decoder.get_layer("pixels").kernel.numpy().T  # (dim, rank)
+    # uncentred PCA: the top right-singular vectors of the data matrix
+    pca_basis = np.linalg.svd(x.reshape(len(x), -1), full_matrices=False)[2][:rank].T
+    angles = scipy.linalg.subspace_angles(decoder_basis, pca_basis)
+    assert np.degrees(angles).max() < 2.0
+
+
+def _trained(name, x, **overrides):
+    model = small(name, learning_rate=3e-3, **overrides)
+    model.fit(x, epochs=20, batch_size=64, verbose=0)
+    return model
+
+
+def test_denoising_reconstructs_corrupted_inputs_better_than_plain():
+    x = structured_images(1024, seed=2)
+    corruption = keras_ae.Corruption("gaussian", 0.5)
+    held_out = structured_images(256, seed=3)
+    noisy = np.asarray(corruption.apply(held_out, seed=7))
+    errors = {}
+    for name, denoise in (("plain", None), ("denoising", str(corruption))):
+        model = _trained("dense", x, denoise=denoise, seed=0)
+        errors[name] = float(np.mean((model.predict(noisy, verbose=0) - held_out) ** 2))
+    assert errors["denoising"] < 0.85 * errors["plain"], errors
+
+
+def test_sparsity_lowers_the_mean_latent_activation():
+    x = structured_images(1024, seed=4)
+    activation = {}
+    for name, sparsity in (("plain", None), ("l1", "l1:1e-2")):
+        model = _trained("dense", x, sparsity=sparsity, latent_activation="relu", seed=0)
+        activation[name] = float(np.mean(model.encode(x)))
+    assert activation["l1"] < 0.5 * activation["plain"], activation
+
+
+def test_kl_sparsity_pulls_mean_activation_toward_rho():
+    x = structured_images(1024, seed=5)
+    model = _trained("dense", x, sparsity="kl:0.05:0.5", seed=0)
+    assert float(np.mean(model.encode(x))) < 0.2
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("gauss:0.1", "unknown noise kind"), ("gaussian", "bad noise spec"),
+    ("masking:1.5", "must be in (0, 1)"),
+])
+def test_bad_noise_specs_name_the_problem(spec, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        keras_ae.Corruption.parse(spec)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"sparsity": "l2:1"}, "bad sparsity spec"),
+    ({"sparsity": "kl:1.5"}, "rho must be in"),
+    ({"architecture": "mlp"}, "unknown architecture"),
+    ({"latent_dim": 0}, "latent_dim must be >= 1"),
+])
+def test_bad_model_options_name_the_problem(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        keras_ae.build("seed", **overrides)
+
+
+def test_overcomplete_without_regulariser_is_refused():
+    with pytest.raises(ValueError, match="overcomplete"):
+        keras_ae.build("dense", input_shape=SMALL, latent_dim=200)
+    keras_ae.build("dense", input_shape=SMALL, latent_dim=200, sparsity="l1:1e-4")
+
+
+@pytest.mark.parametrize("name", ["denoising", "conv_vae"])
+def test_corruption_only_in_training(name):
+    model = small(name, denoise="salt_pepper:0.2")
+    x = structured_images(8)
+    np.testing.assert_array_equal(model(x), model(x))
