@@ -117,7 +117,7 @@ def train(
             keras.callbacks.TensorBoard(str(run_dir / LOG_DIR)),
         ]
     fit = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
-                    callbacks=callbacks, verbose=verbose)
+                    callbacks=callbacks, verbose=verbose, shuffle=False)  # the dataset shuffles
     if run_dir is None:
         history = [{"epoch": e, **{k: float(v[e]) for k, v in fit.history.items()}}
                    for e in range(len(fit.history.get("loss", [])))]

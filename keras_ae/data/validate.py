@@ -1,0 +1,72 @@
+"""Checks and normalisation for image and label arrays."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import DataError
+
+
+def validate_images(x: Any) -> np.ndarray:
+    """Check an image array and return it as ``(N, H, W, C)``.
+
+    Integer images must lie in [0, 255] and come back as ``uint8``; float
+    images must be finite, lie in [0, 1] and come back as ``float32``;
+    boolean images become ``float32`` 0/1. ``(N, H, W)`` gets a channel axis.
+    """
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # ragged nested sequences and the like
+        raise DataError(f"images cannot be converted to an array ({type(exc).__name__})") from None
+    if arr.ndim == 3:
+        arr = arr[..., np.newaxis]
+    elif arr.ndim != 4:
+        raise DataError(f"images must have shape (N, H, W) or (N, H, W, C), got shape {arr.shape}")
+    if min(arr.shape) == 0:
+        raise DataError(f"images array is empty: shape {arr.shape}")
+
+    kind = arr.dtype.kind
+    if kind == "b":
+        return arr.astype(np.float32)
+    if kind in "ui":
+        if arr.dtype == np.uint8:
+            return arr
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo < 0 or hi > 255:
+            raise DataError(f"integer images must lie in [0, 255], found values in [{lo}, {hi}] ({arr.dtype})")
+        return arr.astype(np.uint8)
+    if kind == "f":
+        if not np.isfinite(arr).all():
+            bad = "NaN" if np.isnan(arr).any() else "inf"
+            raise DataError(f"images contain {bad} values")
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo < 0.0 or hi > 1.0:
+            raise DataError(
+                f"float images must lie in [0, 1], found values in [{lo:g}, {hi:g}]; "
+                "divide uint8 images by 255 or pass them as uint8"
+            )
+        return arr.astype(np.float32, copy=False)
+    raise DataError(f"images must be numeric, got dtype {arr.dtype}")
+
+
+def validate_labels(y: Any, n: int) -> np.ndarray:
+    """Check a label array for ``n`` images and return it as ``int64`` of shape ``(n,)``."""
+    arr = np.asarray(y)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise DataError(f"labels must have shape (N,), got shape {arr.shape}")
+    if arr.shape[0] != n:
+        raise DataError(f"found {arr.shape[0]} labels for {n} images")
+    kind = arr.dtype.kind
+    if kind in "uib":
+        return arr.astype(np.int64)
+    if kind == "f":
+        if not np.isfinite(arr).all():
+            raise DataError("labels contain NaN or inf values")
+        if not np.array_equal(arr, np.round(arr)):
+            raise DataError("labels must be whole numbers, found fractional values")
+        return arr.astype(np.int64)
+    raise DataError(f"labels must be integers, got dtype {arr.dtype}")

@@ -1,0 +1,45 @@
+"""Shared fixtures for locating the real MNIST / Fashion-MNIST files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _missing(message: str) -> None:
+    if os.environ.get("KERAS_AE_REQUIRE_DATA") == "1":
+        pytest.fail(f"{message} (KERAS_AE_REQUIRE_DATA=1)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def real_data_dir() -> Path:
+    """Folder holding mnist/ and fashion-mnist/ IDX files.
+
+    Taken from KERAS_AE_DATA_DIR, else ``<repo>/../shared/data``. Tests using
+    it skip when it is missing, or fail when KERAS_AE_REQUIRE_DATA=1.
+    """
+    raw = os.environ.get("KERAS_AE_DATA_DIR")
+    path = Path(raw).expanduser() if raw else REPO_ROOT.parent / "shared" / "data"
+    if not path.is_dir():
+        _missing(f"real data folder not found: {path} (set KERAS_AE_DATA_DIR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_dataset_dir(real_data_dir: Path):
+    """Return ``real_data_dir / name``, skipping (or failing) when it is missing."""
+
+    def get(name: str) -> Path:
+        path = real_data_dir / name
+        if not path.is_dir():
+            _missing(f"real data folder not found: {path}")
+        return path
+
+    return get

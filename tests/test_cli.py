@@ -1,0 +1,95 @@
+"""The keras-ae command line: train, evaluate, help and one-line errors."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from keras_ae.cli import main
+
+from test_models import structured_images
+
+
+@pytest.fixture(scope="module")
+def npz_dataset(tmp_path_factory):
+    images = (structured_images(320, shape=(28, 28, 1)) * 255).astype("uint8")
+    path = tmp_path_factory.mktemp("data") / "digits.npz"
+    np.savez(path, x_train=images[:256], y_train=np.zeros(256, "int64"),
+             x_test=images[256:], y_test=np.zeros(64, "int64"))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def trained_run(npz_dataset, tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "seed"
+    assert main(["train", "--model", "seed", "--dataset", npz_dataset, "--epochs", "2",
+                 "--latent-dim", "8", "--output", str(run), "--seed", "3", "--quiet"]) == 0
+    return run
+
+
+def test_train_writes_a_run_folder(trained_run):
+    assert (trained_run / "model.keras").is_file()
+    config = json.loads((trained_run / "config.json").read_text())
+    assert config["latent_dim"] == 8 and config["epochs"] == 2 and config["seed"] == 3
+
+
+def test_evaluate_json_reports_held_out_errors_and_pca(trained_run, capsys):
+    assert main(["evaluate", str(trained_run), "--split", "test", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["images"] == 64 and result["split"] == "test"
+    assert 0 < result["mse"] < 1 and 0 < result["bce"] < 5
+    assert result["pca"]["components"] == 8 and 0 < result["pca"]["mse"] < 1
+
+
+def test_evaluate_vae_reports_elbo_and_nll(npz_dataset, tmp_path, capsys):
+    run = tmp_path / "vae"
+    assert main(["train", "--model", "vae", "--dataset", npz_dataset, "--epochs", "1",
+                 "--output", str(run), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run / "model.keras"), "--dataset", npz_dataset,
+                 "--nll-samples", "8", "--no-pca"]) == 0
+    out = capsys.readouterr().out
+    assert "-ELBO" in out and "NLL (k=8)" in out and "PCA" not in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--model", "nope"], "invalid choice: 'nope'"),
+    (["train", "--dataset", "/no/such/file.npz", "--epochs", "1"], "/no/such/file.npz"),
+    (["train", "--epochs", "0"], "epochs must be >= 1"),
+    (["train", "--denoise", "blur:1"], "unknown noise kind 'blur'"),
+    (["evaluate", "/no/such/run"], "no model at /no/such/run"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_bad_input_exits_2_with_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("keras-ae: error:")
+    assert message in err
+
+
+def test_evaluate_refuses_images_of_the_wrong_shape(trained_run, tmp_path, capsys):
+    other = tmp_path / "small.npz"
+    np.savez(other, x_train=np.zeros((20, 12, 12), "uint8"), x_test=np.zeros((5, 12, 12), "uint8"))
+    assert main(["evaluate", str(trained_run), "--dataset", str(other)]) == 2
+    assert "shape (12, 12, 1) but the model expects (28, 28, 1)" in capsys.readouterr().err
+
+
+def test_existing_run_is_refused_without_overwrite(trained_run, npz_dataset, capsys):
+    before = (trained_run / "model.keras").stat().st_mtime_ns
+    argv = ["train", "--dataset", npz_dataset, "--epochs", "2", "--latent-dim", "8",
+            "--output", str(trained_run), "--seed", "3", "--quiet"]
+    assert main(argv) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (trained_run / "model.keras").stat().st_mtime_ns == before
+
+
+def test_console_script_help_for_every_command():
+    script = Path(sys.executable).with_name("keras-ae")
+    for command in ([], ["train"], ["evaluate"]):
+        done = subprocess.run([str(script), *command, "--help"], capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert "usage: keras-ae" in done.stdout

@@ -1,0 +1,118 @@
+"""Training writes a complete run folder, is reproducible and resumes after an interruption."""
+
+import numpy as np
+import pytest
+
+import keras
+from keras_ae.config import RunConfig
+from keras_ae.train import RunFolderError, train
+
+from test_models import structured_images
+
+
+@pytest.fixture()
+def npz_dataset(tmp_path):
+    images = (structured_images(320) * 255).astype("uint8")
+    path = tmp_path / "digits.npz"
+    np.savez(path, x_train=images[:256], y_train=np.zeros(256, "int64"),
+             x_test=images[256:], y_test=np.zeros(64, "int64"))
+    return str(path)
+
+
+def config(dataset, **changes):
+    base = RunConfig(dataset=dataset, hidden_units=(32, 16), latent_dim=4, epochs=3,
+                     batch_size=32, seed=1, validation_fraction=0.25, learning_rate=3e-3)
+    return base.replace(**changes)
+
+
+def test_run_folder_has_every_file_and_loss_falls(npz_dataset, tmp_path):
+    run = tmp_path / "run"
+    result = train(config(npz_dataset, epochs=4), run, verbose=0)
+    names = {p.relative_to(run).as_posix() for p in run.rglob("*") if p.is_file()}
+    assert {"config.json", "model.keras", "history.csv", "checkpoints/best.keras"} <= names
+    assert any(n.startswith("logs/") for n in names)
+    assert not (run / "backup").exists()
+    assert [int(r["epoch"]) for r in result.history] == [0, 1, 2, 3]
+    losses = [r["loss"] for r in result.history]
+    assert losses[-1] < losses[0]
+    assert all("val_loss" in r for r in result.history)
+    assert RunConfig.load(run / "config.json") == config(npz_dataset, epochs=4)
+
+
+def test_model_file_holds_the_best_validation_weights(npz_dataset, tmp_path):
+    import keras_ae
+
+    run = tmp_path / "run"
+    result = train(config(npz_dataset, epochs=4), run, verbose=0)
+    model = keras_ae.load_model(run)
+    val = np.load(npz_dataset)["x_train"]  # evaluate() on the validation split gives val_loss
+    best = min(r["val_loss"] for r in result.history)
+    from keras_ae import data
+
+    val_x, _ = data.load_arrays(npz_dataset, "validation", validation_fraction=0.25)
+    got = model.evaluate(val_x.astype("float32") / 255, batch_size=32, verbose=0, return_dict=True)
+    assert got["loss"] == pytest.approx(best, rel=1e-4)
+    assert len(val) == 256
+
+
+def test_same_seed_gives_identical_weights(npz_dataset):
+    a = train(config(npz_dataset, epochs=2), verbose=0).model
+    b = train(config(npz_dataset, epochs=2), verbose=0).model
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    c = train(config(npz_dataset, epochs=2, seed=2), verbose=0).model
+    assert any(not np.array_equal(wa, wc) for wa, wc in zip(a.get_weights(), c.get_weights()))
+
+
+def test_finished_run_is_not_replaced_without_overwrite(npz_dataset, tmp_path):
+    run = tmp_path / "run"
+    train(config(npz_dataset, epochs=1), run, verbose=0)
+    before = (run / "model.keras").read_bytes()
+    with pytest.raises(RunFolderError, match="--overwrite"):
+        train(config(npz_dataset, epochs=1), run, verbose=0)
+    assert (run / "model.keras").read_bytes() == before
+    train(config(npz_dataset, epochs=1, seed=5), run, overwrite=True, verbose=0)
+    assert (run / "model.keras").read_bytes() != before
+
+
+def test_foreign_folder_is_refused(npz_dataset, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(RunFolderError, match="not a keras-ae run folder"):
+        train(config(npz_dataset, epochs=1), tmp_path, verbose=0)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+class StopAtEpoch(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+class CountEpochs(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append(epoch)
+
+
+def test_interrupted_run_resumes_where_it_stopped(npz_dataset, tmp_path):
+    run = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(config(npz_dataset, epochs=4), run, verbose=0, callbacks=[StopAtEpoch(2)])
+    assert (run / "backup").is_dir() and not (run / "model.keras").exists()
+
+    with pytest.raises(RunFolderError, match="different options"):
+        train(config(npz_dataset, epochs=4, latent_dim=8), run, verbose=0)
+
+    counter = CountEpochs()
+    result = train(config(npz_dataset, epochs=4), run, verbose=0, callbacks=[counter])
+    assert result.resumed
+    assert counter.epochs == [2, 3]
+    assert [int(r["epoch"]) for r in result.history] == [0, 1, 2, 3]
+    assert (run / "model.keras").exists() and not (run / "backup").exists()
