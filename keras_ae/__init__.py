@@ -5,7 +5,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from keras_ae.config import RunConfig  # noqa: E402
-from keras_ae.corruption import Corruption  # noqa: E402
+from keras_ae.data.noise import Noise  # noqa: E402
 from keras_ae.models import Autoencoder, Sampling, Sparsity, VariationalAutoencoder  # noqa: E402
 from keras_ae.presets import PRESETS, build, preset_config  # noqa: E402
 from keras_ae.saving import load_model  # noqa: E402
@@ -13,6 +13,6 @@ from keras_ae.saving import load_model  # noqa: E402
 __version__ = "0.1.0"
 
 __all__ = [
-    "PRESETS", "Autoencoder", "Corruption", "RunConfig", "Sampling", "Sparsity",
+    "PRESETS", "Autoencoder", "Noise", "RunConfig", "Sampling", "Sparsity",
     "VariationalAutoencoder", "build", "load_model", "preset_config",
 ]

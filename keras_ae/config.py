@@ -68,10 +68,11 @@ class RunConfig:
             raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
-        from keras_ae.corruption import Corruption
+        from keras_ae.data.noise import parse_noise
         from keras_ae.models.sparsity import Sparsity
 
-        Corruption.parse(self.denoise)
+        if self.denoise is not None:
+            parse_noise(self.denoise)
         Sparsity.parse(self.sparsity)
         if self.likelihood not in ("bernoulli", "gaussian"):
             raise ValueError(f"unknown likelihood {self.likelihood!r}; choose one of bernoulli, gaussian")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_ae.corruption import Corruption
+from keras_ae.data.noise import Noise, parse_noise
 from keras_ae.models.losses import reconstruction_error
 from keras_ae.models.sparsity import Sparsity
 
@@ -31,7 +31,7 @@ class Autoencoder(keras.Model):
         encoder: a model from images to latent codes.
         decoder: a model from latent codes to images of the input's shape.
         loss: per-pixel reconstruction loss, `mse` or `bce`.
-        denoise: a corruption (`Corruption` or `KIND:AMOUNT`) applied to inputs in training only.
+        denoise: a corruption (`Noise` or `KIND:AMOUNT`) applied to inputs in training only.
         sparsity: a latent penalty (`Sparsity` or `l1:W` / `kl:RHO[:W]`).
         seed: seed of the corruption noise.
     """
@@ -43,7 +43,7 @@ class Autoencoder(keras.Model):
         self.decoder = decoder
         self.loss_name = loss
         self._error = reconstruction_error(loss)
-        self.denoise = Corruption.parse(denoise)
+        self.denoise = None if denoise is None else parse_noise(denoise)
         self.sparsity = Sparsity.parse(sparsity)
         self.seed = seed
         self.noise_seed = keras.random.SeedGenerator(seed)
@@ -77,7 +77,7 @@ class Autoencoder(keras.Model):
     def compute_losses(self, x, y, training=False):
         """The objective on one batch: a dict with `loss`, `reconstruction_loss` [, `sparsity_loss`]."""
         if training and self.denoise is not None:
-            x = self.denoise.apply(x, seed=self.noise_seed)
+            x = self.denoise.apply(x, seed=self.noise_seed.next())
         z = self.encoder(x, training=training)
         x_hat = self.decoder(z, training=training)
         reconstruction = ops.mean(self._error(y, x_hat))

@@ -113,7 +113,7 @@ class VariationalAutoencoder(Autoencoder):
     def compute_losses(self, x, y, training=False):
         """One batch's `loss`, `reconstruction_loss` and `kl_loss` (nats per image)."""
         if training and self.denoise is not None:
-            x = self.denoise.apply(x, seed=self.noise_seed)
+            x = self.denoise.apply(x, seed=self.noise_seed.next())
         z_mean, z_log_var = self.encoder(x, training=training)
         z = self.sampling(z_mean, z_log_var)
         x_hat = self.decoder(z, training=training)
