@@ -4,6 +4,10 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from keras_ae.quiet import start_tensorflow_quietly  # noqa: E402
+
+start_tensorflow_quietly()
+
 from keras_ae.config import RunConfig  # noqa: E402
 from keras_ae.data.noise import Noise  # noqa: E402
 from keras_ae.models import Autoencoder, Sampling, Sparsity, VariationalAutoencoder  # noqa: E402

@@ -17,7 +17,8 @@ class CLIError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, not usage + error
-        raise CLIError(f"{self.prog}: {message}")
+        command = self.prog.removeprefix("keras-ae").strip()
+        raise CLIError(f"{command}: {message}" if command else message)
 
 
 def _add_data_options(p: argparse.ArgumentParser, dataset_default: str | None) -> None:
@@ -70,11 +71,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _absolute_if_path(value: str | None) -> str | None:
+    """Local paths are stored absolute in config.json, so a run can be used from anywhere."""
+    return str(Path(value).resolve()) if value and Path(value).exists() else value
+
+
 def _run_config(args):
     from keras_ae.config import RunConfig
     from keras_ae.presets import preset_config
 
-    overrides = dict(dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs,
+    overrides = dict(dataset=_absolute_if_path(args.dataset), data_dir=_absolute_if_path(args.data_dir),
+                     epochs=args.epochs,
                      latent_dim=args.latent_dim, loss=args.loss, denoise=args.denoise,
                      sparsity=args.sparse, beta=args.beta, likelihood=args.likelihood,
                      batch_size=args.batch_size, learning_rate=args.learning_rate,
