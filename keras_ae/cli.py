@@ -68,6 +68,28 @@ def _parser() -> argparse.ArgumentParser:
                    help="importance samples for the VAE's NLL (default: 100)")
     e.add_argument("--no-pca", action="store_true", help="skip the PCA baseline")
     e.add_argument("--json", action="store_true", help="print one JSON object")
+
+    x = sub.add_parser("export", help="write a SavedModel or a TFLite file",
+                       description="Export a model with the signatures encode, decode, "
+                                   "reconstruct, anomaly_score (and sample for VAEs).")
+    x.add_argument("model", metavar="RUN_DIR_OR_MODEL")
+    x.add_argument("--format", choices=["saved_model", "tflite"], default="saved_model")
+    x.add_argument("--quantize", choices=["none", "float16", "dynamic", "int8"], default="none",
+                   help="TFLite weights/activations (default: none = float32)")
+    _add_data_options(x, None)
+    x.add_argument("--output", help="SavedModel folder or .tflite file (default: saved_models/NAME)")
+    x.add_argument("--overwrite", action="store_true", help="replace an existing export")
+
+    r = sub.add_parser("predict", help="run an exported model on .npy or PNG files",
+                       description="Run a SavedModel or .tflite file on user files, as an app "
+                                   "would, and write each output as .npy (and PNG for images).")
+    r.add_argument("model", metavar="MODEL_TFLITE_OR_SAVEDMODEL")
+    r.add_argument("--input", nargs="+", required=True, metavar="FILE",
+                   help=".npy arrays or PNG images (images); a .npy of codes for decode/sample")
+    r.add_argument("--signature", default="reconstruct",
+                   help="encode | decode | reconstruct | anomaly_score | sample (default: reconstruct)")
+    r.add_argument("--output", default="predictions", help="output folder (default: predictions)")
+    r.add_argument("--overwrite", action="store_true", help="replace existing output files")
     return parser
 
 
@@ -109,17 +131,11 @@ def _cmd_train(args) -> int:
 
 def _cmd_evaluate(args) -> int:
     from keras_ae import data
-    from keras_ae.config import RunConfig
     from keras_ae.evaluate import evaluate_model
     from keras_ae.saving import load_model, resolve_model_path
 
     model_path = resolve_model_path(args.model)
-    config_path = model_path.parent / "config.json"
-    config = RunConfig.load(config_path) if config_path.is_file() else None
-    dataset = args.dataset or (config.dataset if config else "mnist")
-    data_dir = args.data_dir or (config.data_dir if config and not args.dataset else None)
-    fraction = config.validation_fraction if config else 0.1
-    load = dict(data_dir=data_dir, validation_fraction=fraction, with_labels=False)
+    dataset, load = _data_of_run(args, model_path)
     images, _ = data.load_arrays(dataset, args.split, **load)
     model = load_model(model_path, compile=False)
     expected = tuple(model.encoder.inputs[0].shape[1:])
@@ -144,7 +160,79 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
-COMMANDS = {"train": _cmd_train, "evaluate": _cmd_evaluate}
+def _cmd_export(args) -> int:
+    from keras_ae import data, export
+    from keras_ae.saving import load_model, resolve_model_path
+
+    model_path = resolve_model_path(args.model)
+    name = model_path.parent.name if model_path.name == "model.keras" else model_path.stem
+    if args.format == "saved_model":
+        if args.quantize != "none":
+            raise CLIError("--quantize applies to --format tflite")
+        output = Path(args.output or f"saved_models/{name}")
+    else:
+        suffix = "" if args.quantize == "none" else f"_{args.quantize}"
+        output = Path(args.output or f"saved_models/{name}{suffix}.tflite")
+    if output.exists() and not args.overwrite:
+        raise CLIError(f"{output} already exists; pass --overwrite to replace it")
+    model = load_model(model_path, compile=False)
+    if args.format == "saved_model":
+        export.export_saved_model(model, output, overwrite=args.overwrite)
+    else:
+        representative = None
+        if args.quantize == "int8":
+            dataset, load = _data_of_run(args, model_path)
+            representative = data.load_arrays(dataset, "train", **load)[0]
+            representative = representative[:export.REPRESENTATIVE_SAMPLES].astype("float32")
+            if representative.max() > 1:
+                representative /= 255.0
+        export.export_tflite(model, output, quantize=args.quantize,
+                             representative_data=representative, overwrite=args.overwrite)
+    print(f"exported {model_path} -> {output} ({', '.join(export.signature_names(model))})")
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    import numpy as np
+
+    from keras_ae.predict import load_exported, read_named_inputs, write_outputs
+
+    exported = load_exported(args.model)
+    inputs = exported.inputs(args.signature)
+    (input_name,) = inputs
+    if input_name == "image":
+        array, names = read_named_inputs(args.input, image_shape=exported.image_shape)
+    else:
+        if len(args.input) != 1 or not args.input[0].endswith(".npy"):
+            raise CLIError(f"signature {args.signature!r} takes one .npy file of {input_name} "
+                           "vectors (batch, latent)")
+        array, names = np.load(args.input[0], allow_pickle=False).astype("float32"), None
+    outputs = exported.run(args.signature, **{input_name: array})
+    written = write_outputs(outputs, args.output, names=names, overwrite=args.overwrite)
+    for key, value in outputs.items():
+        print(f"{key}: shape {tuple(value.shape)}")
+        if value.ndim == 1:
+            for label, v in zip(names or range(len(value)), value):
+                print(f"  {label}: {v:.6g}")
+    print(f"wrote {len(written)} files to {args.output}")
+    return 0
+
+
+def _data_of_run(args, model_path: Path) -> tuple[str, dict]:
+    """The dataset and `load_arrays` options: --dataset/--data-dir, else the run's config.json
+    beside the model, else MNIST."""
+    from keras_ae.config import RunConfig
+
+    config_path = model_path.parent / "config.json"
+    config = RunConfig.load(config_path) if config_path.is_file() else None
+    dataset = args.dataset or (config.dataset if config else "mnist")
+    data_dir = args.data_dir or (config.data_dir if config and not args.dataset else None)
+    fraction = config.validation_fraction if config else 0.1
+    return dataset, dict(data_dir=data_dir, validation_fraction=fraction, with_labels=False)
+
+
+COMMANDS = {"train": _cmd_train, "evaluate": _cmd_evaluate, "export": _cmd_export,
+            "predict": _cmd_predict}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

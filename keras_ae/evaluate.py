@@ -31,7 +31,7 @@ def reconstruction_metrics(images: np.ndarray, reconstructions: np.ndarray) -> d
 
 def reconstruct(model: Autoencoder, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """The model's deterministic reconstructions of `images`."""
-    step = tf.function(lambda x: model(x, training=False))
+    step = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     return np.concatenate([step(_to_float(b)).numpy() for b in _batches(images, batch_size)])
 
 
@@ -39,8 +39,8 @@ def vae_metrics(model: VariationalAutoencoder, images: np.ndarray, *, k: int = 1
                 batch_size: int = 50, seed: int = 0) -> dict[str, float]:
     """Mean negative ELBO and importance-sampled NLL (with `k` samples) in nats per image."""
     draws = keras.random.SeedGenerator(seed)
-    elbo = tf.function(lambda x: model.elbo(x, seed=draws))
-    nll = tf.function(lambda x: model.nll(x, k=k, seed=draws))
+    elbo = tf.function(lambda x: model.elbo(x, seed=draws), reduce_retracing=True)
+    nll = tf.function(lambda x: model.nll(x, k=k, seed=draws), reduce_retracing=True)
     neg_elbo, nlls = [], []
     for b in _batches(_to_float(images), batch_size):
         neg_elbo.append(-elbo(b).numpy())

@@ -1,0 +1,408 @@
+"""Run exported models (SavedModel directories and `.tflite` files) and move data in and out.
+
+    exported = load_exported("model.tflite")        # or a SavedModel directory
+    exported.signatures                             # ('anomaly_score', 'decode', 'encode', ...)
+    images, names = read_named_inputs(["digit.png"], image_shape=exported.image_shape)
+    outputs = exported.run("reconstruct", image=images)     # {'image': array (1, 28, 28, 1)}
+    write_outputs(outputs, "out", names=names)      # out/image.npy, out/image/digit.png
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from keras_ae.io import atomic_path
+
+if TYPE_CHECKING:
+    from keras_ae.models import Autoencoder
+
+IMAGE_SUFFIXES = (".png",)
+ARRAY_SUFFIXES = (".npy",)
+Shape = tuple[int | None, ...]
+
+
+# --- exported models ---------------------------------------------------------------------------
+class ExportedModel(abc.ABC):
+    """An exported model's signatures, run on numpy arrays; see `load_exported`."""
+
+    format = ""
+
+    def __init__(self, path: Path, specs: dict[str, tuple[dict[str, Shape], tuple[str, ...]]]):
+        self.path = path
+        self._specs = specs
+
+    @property
+    def signatures(self) -> tuple[str, ...]:
+        """The signature names, sorted."""
+        return tuple(sorted(self._specs))
+
+    def inputs(self, signature: str) -> dict[str, Shape]:
+        """Input name -> shape (None for the dynamic batch dimension) of `signature`."""
+        return dict(self._spec(signature)[0])
+
+    def outputs(self, signature: str) -> tuple[str, ...]:
+        """The output names of `signature`, sorted."""
+        return self._spec(signature)[1]
+
+    @property
+    def image_shape(self) -> tuple[int, ...] | None:
+        """(height, width, channels) of the `image` input, or None if no signature takes one."""
+        for signature in self.signatures:
+            shape = self._specs[signature][0].get("image")
+            if shape is not None:
+                return tuple(int(d) for d in shape[1:])
+        return None
+
+    def _spec(self, signature: str):
+        if signature not in self._specs:
+            raise ValueError(
+                f"{self.path} has no signature {signature!r}; it has {', '.join(self.signatures)}")
+        return self._specs[signature]
+
+    def _check(self, signature: str, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        expected = self.inputs(signature)
+        if set(inputs) != set(expected):
+            raise ValueError(
+                f"signature {signature!r} takes inputs {', '.join(sorted(expected))}, "
+                f"got {', '.join(sorted(inputs)) or 'none'}")
+        arrays = {}
+        for name, value in inputs.items():
+            array = np.asarray(value)
+            if not (np.issubdtype(array.dtype, np.floating) or array.dtype == np.bool_):
+                raise ValueError(
+                    f"input {name!r} of {signature!r} must be float32 (images in [0, 1]), "
+                    f"got {array.dtype}")
+            array = np.ascontiguousarray(array, dtype=np.float32)
+            shape = expected[name]
+            if array.ndim != len(shape) or any(
+                    want is not None and want != got for want, got in zip(shape, array.shape)):
+                wanted = "(" + ", ".join("batch" if d is None else str(d) for d in shape) + ")"
+                raise ValueError(
+                    f"input {name!r} of {signature!r} must have shape {wanted}, got {array.shape}")
+            if array.shape[0] == 0:
+                raise ValueError(f"input {name!r} of {signature!r} is an empty batch")
+            arrays[name] = array
+        return arrays
+
+    @abc.abstractmethod
+    def run(self, signature: str, **inputs: Any) -> dict[str, np.ndarray]:
+        """Run `signature` on float32 arrays with a leading batch dimension; outputs by name."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r}, signatures={self.signatures})"
+
+
+class SavedModelRunner(ExportedModel):
+    """A SavedModel directory, run with TensorFlow."""
+
+    format = "savedmodel"
+
+    def __init__(self, path: Path):
+        import tensorflow as tf
+
+        try:
+            self._loaded = tf.saved_model.load(str(path))
+        except Exception as err:  # noqa: BLE001 - TensorFlow raises many kinds here
+            raise ValueError(f"cannot load SavedModel {path}: {_first_line(err)}") from err
+        specs = {}
+        for name, function in self._loaded.signatures.items():
+            if name == "serving_default":  # an alias of reconstruct, for TF Serving
+                continue
+            inputs = {key: tuple(spec.shape.as_list())
+                      for key, spec in function.structured_input_signature[1].items()}
+            specs[name] = (inputs, tuple(sorted(function.structured_outputs)))
+        super().__init__(path, specs)
+
+    def run(self, signature: str, **inputs: Any) -> dict[str, np.ndarray]:
+        import tensorflow as tf
+
+        arrays = self._check(signature, inputs)
+        outputs = self._loaded.signatures[signature](**{k: tf.constant(v) for k, v in arrays.items()})
+        return {key: value.numpy() for key, value in outputs.items()}
+
+
+class TFLiteRunner(ExportedModel):
+    """A `.tflite` file, run with the LiteRT interpreter (inputs are resized to each batch)."""
+
+    format = "tflite"
+
+    def __init__(self, path: Path, num_threads: int | None = None):
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+        except (ValueError, RuntimeError) as err:
+            raise ValueError(f"cannot load TFLite model {path}: {_first_line(err)}") from err
+        self._runners = {}
+        specs = {}
+        for name in self._interpreter.get_signature_list():
+            runner = self._interpreter.get_signature_runner(name)
+            self._runners[name] = runner
+            inputs = {key: tuple(None if d < 0 else int(d) for d in detail["shape_signature"])
+                      for key, detail in runner.get_input_details().items()}
+            specs[name] = (inputs, tuple(sorted(runner.get_output_details())))
+        if not specs:
+            raise ValueError(f"{path} has no signatures; export it with keras_ae.export.export_tflite")
+        super().__init__(path, specs)
+
+    def run(self, signature: str, **inputs: Any) -> dict[str, np.ndarray]:
+        arrays = self._check(signature, inputs)
+        outputs = self._runners[signature](**arrays)
+        return {key: np.array(value, copy=True) for key, value in outputs.items()}
+
+
+def load_exported(path: str | os.PathLike, *, num_threads: int | None = None) -> ExportedModel:
+    """Open a SavedModel directory or a `.tflite` file for `run(signature, **inputs)`.
+
+    `num_threads` applies to TFLite files (None: the interpreter's default).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no exported model at {path}")
+    if path.is_dir():
+        if not (path / "saved_model.pb").is_file():
+            raise ValueError(f"{path} is a directory without saved_model.pb, not a SavedModel")
+        return SavedModelRunner(path)
+    if path.suffix == ".tflite":
+        return TFLiteRunner(path, num_threads=num_threads)
+    raise ValueError(f"{path} is neither a SavedModel directory nor a .tflite file")
+
+
+def _first_line(err: BaseException) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[0] if lines else type(err).__name__
+
+
+# --- parity ------------------------------------------------------------------------------------
+def signature_inputs(model: Autoencoder, signature: str, images: np.ndarray, *,
+                     seed: int = 0) -> dict[str, np.ndarray]:
+    """The inputs of `signature` derived from `images`: the images, their latent codes (the
+    posterior mean for a VAE) for `decode`, or seeded N(0, I) noise for `sample`."""
+    images = np.asarray(images, dtype=np.float32)
+    if signature == "decode":
+        return {"z": np.asarray(model.encode(images), dtype=np.float32)}
+    if signature == "sample":
+        rng = np.random.default_rng(seed)
+        return {"noise": rng.standard_normal((len(images), model.latent_dim)).astype(np.float32)}
+    return {"image": images}
+
+
+def parity(model: Autoencoder, path: str | os.PathLike, images: np.ndarray, *,
+           seed: int = 0) -> dict[str, float]:
+    """Max abs difference between an exported model (.tflite or SavedModel) and the Keras
+    `model`, per signature, on `images` (and their codes / seeded noise, see `signature_inputs`)."""
+    from keras_ae.export import reference_outputs
+
+    exported = load_exported(path)
+    result = {}
+    for signature in exported.signatures:
+        inputs = signature_inputs(model, signature, images, seed=seed)
+        expected = reference_outputs(model, signature, **inputs)
+        got = exported.run(signature, **inputs)
+        if set(got) != set(expected):
+            raise ValueError(
+                f"signature {signature!r} of {path} has outputs {', '.join(sorted(got))}, "
+                f"the model gives {', '.join(sorted(expected))}")
+        result[signature] = max(
+            float(np.max(np.abs(got[key] - np.asarray(expected[key], dtype=np.float32))))
+            for key in got)
+    return result
+
+
+# --- reading inputs ----------------------------------------------------------------------------
+def _scale(array: np.ndarray, source: Path) -> np.ndarray:
+    """Integer pixels to [0, 1]; float pixels must already be there."""
+    if array.dtype == np.bool_:
+        return array.astype(np.float32)
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / 255.0
+    if array.dtype == np.uint16:
+        return array.astype(np.float32) / 65535.0
+    if np.issubdtype(array.dtype, np.floating):
+        array = array.astype(np.float32)
+        if array.size and not (np.all(np.isfinite(array)) and array.min() >= 0 and array.max() <= 1):
+            raise ValueError(
+                f"{source}: float pixels must be in [0, 1], got [{np.nanmin(array):g}, {np.nanmax(array):g}]")
+        return array
+    raise ValueError(f"{source}: unsupported pixel type {array.dtype} (use uint8, uint16 or float in [0, 1])")
+
+
+def _read_png(source: Path) -> np.ndarray:
+    """One image as (1, H, W, C), C from the PNG's own mode (no colour conversion)."""
+    from PIL import Image
+
+    try:
+        with Image.open(source) as image:
+            image.load()
+            mode = image.mode
+            if mode == "P":  # palette indices mean nothing as pixels: expand the palette
+                image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+                mode = image.mode
+            if mode in ("I;16", "I;16B", "I;16L"):
+                array = np.asarray(image, dtype=np.uint16)
+            elif mode in ("1", "L", "LA", "RGB", "RGBA"):
+                array = np.asarray(image)
+            else:
+                raise ValueError(f"{source}: unsupported PNG mode {mode}")
+    except OSError as err:
+        raise ValueError(f"{source}: cannot read image: {_first_line(err)}") from err
+    if array.ndim == 2:
+        array = array[..., None]
+    return _scale(array, source)[None]
+
+
+def _read_npy(source: Path, image_shape: tuple[int, ...] | None) -> tuple[np.ndarray, bool]:
+    """A .npy of one image (H, W[, C]) or a batch (N, H, W[, C]) as (N, H, W, C), and whether
+    it held a single image."""
+    try:
+        array = np.load(source, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{source}: cannot read array: {_first_line(err)}") from err
+    array = _scale(array, source)
+    shape = array.shape
+    if image_shape is not None:
+        height, width, channels = image_shape
+        if shape == tuple(image_shape):
+            return array[None], True
+        if channels == 1 and shape == (height, width):
+            return array[None, ..., None], True
+        if len(shape) == 4 and shape[1:] == tuple(image_shape):
+            return array, False
+        if channels == 1 and len(shape) == 3 and shape[1:] == (height, width):
+            return array[..., None], False
+        raise ValueError(
+            f"{source}: array of shape {shape} does not hold images of shape {tuple(image_shape)} "
+            "(expected (H, W, C), (N, H, W, C), or without C for one channel)")
+    if len(shape) == 2:
+        return array[None, ..., None], True
+    if len(shape) == 3 and shape[-1] in (1, 3, 4):
+        return array[None], True
+    if len(shape) == 3:
+        return array[..., None], False
+    if len(shape) == 4:
+        return array, False
+    raise ValueError(f"{source}: array of shape {shape} is not an image or a batch of images")
+
+
+def read_named_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike], *,
+                      image_shape: Sequence[int] | None = None) -> tuple[np.ndarray, list[str]]:
+    """`read_inputs`, plus a unique name per image: the file stem, with `_INDEX` for the images
+    of a batch file (for `write_outputs(names=...)`)."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ValueError("no input files given")
+    shape = None if image_shape is None else tuple(int(d) for d in image_shape)
+    if shape is not None and len(shape) != 3:
+        raise ValueError(f"image_shape must be (height, width, channels), got {shape}")
+    batches, names = [], []
+    for source in paths:
+        if not source.is_file():
+            raise FileNotFoundError(f"no input file {source}")
+        suffix = source.suffix.lower()
+        if suffix in IMAGE_SUFFIXES:
+            batch, single = _read_png(source), True
+        elif suffix in ARRAY_SUFFIXES:
+            batch, single = _read_npy(source, shape)
+        else:
+            raise ValueError(f"{source}: unsupported input type {suffix or '(none)'}; use .npy or .png")
+        if shape is None:
+            shape = batch.shape[1:]
+        if batch.shape[1:] != shape:
+            raise ValueError(
+                f"{source}: image shape {batch.shape[1:]} does not match {shape} "
+                "(inputs are not resized or converted between grayscale and colour)")
+        batches.append(batch)
+        names.extend([source.stem] if single else [f"{source.stem}_{i}" for i in range(len(batch))])
+    return np.concatenate(batches, axis=0).astype(np.float32, copy=False), _unique(names)
+
+
+def _unique(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    result = []
+    for name in names:
+        count = seen.get(name, 0) + 1
+        seen[name] = count
+        result.append(name if count == 1 else f"{name}_{count}")
+    return result if len(set(result)) == len(result) else [f"{i:04d}_{n}" for i, n in enumerate(names)]
+
+
+def read_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike], *,
+                image_shape: Sequence[int] | None = None) -> np.ndarray:
+    """Read .npy arrays and PNG images into one float32 (N, H, W, C) batch in [0, 1].
+
+    Images are never resized or converted between grayscale and colour: an image whose shape
+    differs from `image_shape` (or, without it, from the first file's) is an error naming the file.
+    uint8 / uint16 pixels are scaled to [0, 1]; float pixels must already be in [0, 1].
+    """
+    return read_named_inputs(paths, image_shape=image_shape)[0]
+
+
+# --- writing outputs ---------------------------------------------------------------------------
+def is_image_batch(array: np.ndarray) -> bool:
+    """Whether `array` looks like (N, H, W, C) images with 1, 3 or 4 channels."""
+    return array.ndim == 4 and array.shape[-1] in (1, 3, 4)
+
+
+def _to_png(array: np.ndarray, target: Path) -> None:
+    from PIL import Image
+
+    pixels = np.round(np.clip(np.nan_to_num(array), 0.0, 1.0) * 255.0).astype(np.uint8)
+    if pixels.shape[-1] == 1:
+        pixels = pixels[..., 0]
+    with atomic_path(target) as tmp:
+        Image.fromarray(pixels).save(tmp, format="PNG")
+
+
+def _safe_name(name: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("._")
+    if not cleaned:
+        raise ValueError(f"output name {name!r} has no usable characters")
+    return cleaned
+
+
+def write_outputs(outputs: Mapping[str, Any], out_dir: str | os.PathLike, *,
+                  names: Sequence[str] | None = None, png: bool = True,
+                  overwrite: bool = False) -> list[Path]:
+    """Write each output as `out_dir/KEY.npy` and, with `png`, each image of an image output as
+    `out_dir/KEY/NAME.png` (NAME from `names`, default the sample index). Returns the paths.
+
+    Nothing is written if any target exists and `overwrite` is False.
+    """
+    out_dir = Path(out_dir)
+    arrays = {_safe_name(key): np.asarray(value) for key, value in outputs.items()}
+    if not arrays:
+        raise ValueError("no outputs to write")
+    batch = {len(a) if a.ndim else 1 for a in arrays.values()}
+    if names is not None:
+        names = [_safe_name(n) for n in names]
+        if len(set(names)) != len(names):
+            raise ValueError("output names must be unique")
+        if batch != {len(names)}:
+            raise ValueError(f"{len(names)} names for outputs of batch size {', '.join(map(str, sorted(batch)))}")
+    plan: list[tuple[Path, Any]] = []
+    for key, array in arrays.items():
+        plan.append((out_dir / f"{key}.npy", array))
+        if png and is_image_batch(array):
+            labels = names or [f"{i:0{max(4, len(str(len(array) - 1)))}d}" for i in range(len(array))]
+            plan.extend((out_dir / key / f"{label}.png", image) for label, image in zip(labels, array))
+    if not overwrite:
+        existing = [target for target, _ in plan if target.exists()]
+        if existing:
+            more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+            raise FileExistsError(f"{existing[0]}{more} already exist (pass overwrite to replace)")
+    for target, value in plan:
+        if target.suffix == ".npy":
+            with atomic_path(target) as tmp:
+                np.save(tmp, value)
+        else:
+            _to_png(value, target)
+    return [target for target, _ in plan]
