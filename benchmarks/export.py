@@ -2,8 +2,8 @@
 
     python benchmarks/export.py --data-dir ../shared/data --epochs 5
 
-Trains seed, conv and conv_vae on real digits (the 10k MNIST test images: the first 9k train,
-the last 1k are held out), exports each as a SavedModel and as TFLite in every quantisation, and
+Trains seed, conv and conv_vae on real digits (MNIST's train/validation split as keras_ae.data
+carves it: from a folder holding only the 10k test digits, 9k train and 1k held out), exports each as a SavedModel and as TFLite in every quantisation, and
 prints a markdown table: size on disk, max abs difference from the Keras model (for
 `reconstruct`, and over all signatures), held-out reconstruction MSE and its change vs TFLite float32, and batch-1
 `reconstruct` latency (median) of the LiteRT interpreter vs the Keras model called as a
@@ -13,7 +13,6 @@ prints a markdown table: size on disk, max abs difference from the Keras model (
 from __future__ import annotations
 
 import argparse
-import gzip
 import os
 import statistics
 import sys
@@ -27,22 +26,12 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import keras_ae  # noqa: E402
+from keras_ae import data  # noqa: E402
 from keras_ae.export import export_saved_model, export_tflite  # noqa: E402
 from keras_ae.predict import load_exported, parity  # noqa: E402
 
-IMAGES_FILE = "t10k-images-idx3-ubyte.gz"
 MODELS = ("seed", "conv", "conv_vae")
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
-
-
-def load_digits(data_dir: Path) -> np.ndarray:
-    """The 10k MNIST test digits as float32 (N, 28, 28, 1) in [0, 1]."""
-    for candidate in (data_dir / IMAGES_FILE, data_dir / "mnist" / IMAGES_FILE):
-        if candidate.is_file():
-            with gzip.open(candidate) as f:
-                raw = np.frombuffer(f.read(), np.uint8, offset=16)
-            return (raw.reshape(-1, 28, 28, 1) / 255.0).astype(np.float32)
-    sys.exit(f"no {IMAGES_FILE} in {data_dir} or {data_dir / 'mnist'}")
 
 
 def dir_size(path: Path) -> int:
@@ -71,14 +60,15 @@ def ratio_text(ratio: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default="../shared/data",
-                        help=f"folder holding {IMAGES_FILE} (directly or in mnist/)")
+                        help="folder holding the MNIST IDX files (directly or in mnist/)")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--runs", type=int, default=300, help="timed batch-1 calls per format")
     parser.add_argument("--only", nargs="*", choices=MODELS, help="models to run (default: all)")
     args = parser.parse_args()
 
-    digits = load_digits(Path(args.data_dir))
-    train_x, held_out = digits[:9000], digits[9000:]
+    train_x, held_out = (data.load_arrays("mnist", split, data_dir=args.data_dir,
+                                          with_labels=False)[0].astype(np.float32) / 255.0
+                         for split in ("train", "validation"))
     one = held_out[:1]
     print(f"MNIST digits: {len(train_x)} train / {len(held_out)} held out, {args.epochs} epochs, "
           f"batch-1 latency = median of {args.runs} `reconstruct` calls\n")

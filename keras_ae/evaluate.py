@@ -31,8 +31,7 @@ def reconstruction_metrics(images: np.ndarray, reconstructions: np.ndarray) -> d
 
 def reconstruct(model: Autoencoder, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """The model's deterministic reconstructions of `images`."""
-    step = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-    return np.concatenate([step(_to_float(b)).numpy() for b in _batches(images, batch_size)])
+    return model.predict(_to_float(images), batch_size=batch_size, verbose=0)
 
 
 def vae_metrics(model: VariationalAutoencoder, images: np.ndarray, *, k: int = 100,
