@@ -47,21 +47,22 @@ def prepare_run_dir(run_dir: str | os.PathLike, config: RunConfig, *, overwrite:
     """Check the output folder and return True when it holds an interrupted run to resume.
 
     A folder with a finished model is refused unless `overwrite`; an interrupted run with the
-    same config resumes; anything else that is not empty is refused.
+    same config resumes; a non-empty folder that is not a run folder is refused, even with
+    `overwrite`.
     """
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise RunFolderError(f"output {run_dir} exists and is not a folder")
     if not run_dir.exists() or not any(run_dir.iterdir()):
         return False
+    config_path = run_dir / CONFIG_FILE
+    if not config_path.is_file():  # never delete a folder that is not a run of ours
+        raise RunFolderError(f"{run_dir} is not empty and is not a keras-ae run folder; choose another --output")
     if overwrite:
         shutil.rmtree(run_dir)
         return False
-    config_path = run_dir / CONFIG_FILE
     if (run_dir / MODEL_FILE).exists():
         raise RunFolderError(f"{run_dir} already holds a trained model; pass --overwrite to replace it")
-    if not config_path.is_file():
-        raise RunFolderError(f"{run_dir} is not empty and is not a keras-ae run folder; choose another --output")
     if RunConfig.load(config_path) != config:
         raise RunFolderError(
             f"{run_dir} holds an interrupted run with different options; rerun the same command "

@@ -77,8 +77,9 @@ def test_finished_run_is_not_replaced_without_overwrite(npz_dataset, tmp_path):
 
 def test_foreign_folder_is_refused(npz_dataset, tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(RunFolderError, match="not a keras-ae run folder"):
-        train(config(npz_dataset, epochs=1), tmp_path, verbose=0)
+    for overwrite in (False, True):
+        with pytest.raises(RunFolderError, match="not a keras-ae run folder"):
+            train(config(npz_dataset, epochs=1), tmp_path, overwrite=overwrite, verbose=0)
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
