@@ -117,3 +117,11 @@ def test_interrupted_run_resumes_where_it_stopped(npz_dataset, tmp_path):
     assert counter.epochs == [2, 3]
     assert [int(r["epoch"]) for r in result.history] == [0, 1, 2, 3]
     assert (run / "model.keras").exists() and not (run / "backup").exists()
+
+
+def test_early_stopping_ends_training_when_validation_stops_improving(npz_dataset):
+    # a learning rate this small leaves the validation loss unchanged from one epoch to the next
+    result = train(config(npz_dataset, epochs=10, learning_rate=1e-12, early_stopping=1), verbose=0)
+    assert len(result.history) < 10
+    full = train(config(npz_dataset, epochs=3, learning_rate=1e-12), verbose=0)
+    assert len(full.history) == 3
