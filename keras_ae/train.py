@@ -8,6 +8,7 @@ A run folder holds `config.json`, `model.keras` (the best weights by validation 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import shutil
@@ -27,6 +28,7 @@ HISTORY_FILE = "history.csv"
 BEST_FILE = "checkpoints/best.keras"
 BACKUP_DIR = "backup"
 LOG_DIR = "logs"
+RUN_ENTRIES = {CONFIG_FILE, MODEL_FILE, HISTORY_FILE, "checkpoints", BACKUP_DIR, LOG_DIR}
 
 
 class RunFolderError(ValueError):
@@ -55,19 +57,39 @@ def prepare_run_dir(run_dir: str | os.PathLike, config: RunConfig, *, overwrite:
         raise RunFolderError(f"output {run_dir} exists and is not a folder")
     if not run_dir.exists() or not any(run_dir.iterdir()):
         return False
-    config_path = run_dir / CONFIG_FILE
-    if not config_path.is_file():  # never delete a folder that is not a run of ours
-        raise RunFolderError(f"{run_dir} is not empty and is not a keras-ae run folder; choose another --output")
+    saved = _run_config_of(run_dir)
     if overwrite:
         shutil.rmtree(run_dir)
         return False
     if (run_dir / MODEL_FILE).exists():
         raise RunFolderError(f"{run_dir} already holds a trained model; pass --overwrite to replace it")
-    if RunConfig.load(config_path) != config:
+    if saved != config:
         raise RunFolderError(
             f"{run_dir} holds an interrupted run with different options; rerun the same command "
             "to resume it, or pass --overwrite")
     return True
+
+
+def _run_config_of(run_dir: Path) -> RunConfig:
+    """The config of the run in `run_dir`; RunFolderError unless the folder holds a keras-ae
+    run and nothing else (so that --overwrite never deletes anything of the user's)."""
+    foreign = sorted(p.name for p in run_dir.iterdir()
+                     if p.name not in RUN_ENTRIES and not p.name.startswith("."))
+    try:
+        if foreign:
+            raise ValueError(f"it holds {', '.join(foreign[:3])}")
+        return RunConfig.load(run_dir / CONFIG_FILE)
+    except ValueError as err:
+        raise RunFolderError(f"{run_dir} is not empty and is not a keras-ae run folder ({err}); "
+                             "choose another --output") from None
+
+
+def _completed_epochs(run_dir: Path) -> int:
+    """Epochs an interrupted run finished, as its BackupAndRestore metadata records them."""
+    try:
+        return int(json.loads((run_dir / BACKUP_DIR / "training_metadata.json").read_text())["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
 
 
 def _enable_determinism(seed: int | None) -> None:
@@ -95,9 +117,10 @@ def train(
                                   validation_fraction=config.validation_fraction, with_labels=False)
     val_x, _ = data.load_arrays(config.dataset, "validation", data_dir=config.data_dir,
                                 validation_fraction=config.validation_fraction, with_labels=False)
-    pipeline = dict(batch_size=config.batch_size, seed=config.seed)
-    train_ds = data.make_pipeline(train_x, shuffle=True, **pipeline)
-    val_ds = data.make_pipeline(val_x, shuffle=False, **pipeline)
+    val_ds = data.make_pipeline(val_x, batch_size=config.batch_size, shuffle=False)
+    first_epoch = _completed_epochs(Path(run_dir)) if resumed else 0
+    train_ds, steps = data.epoch_pipeline(train_x, batch_size=config.batch_size, seed=config.seed,
+                                          epochs=config.epochs, first_epoch=first_epoch)
     model = build(config, input_shape=train_x.shape[1:])
 
     callbacks = list(callbacks or [])
@@ -112,12 +135,15 @@ def train(
         earlier = read_history(run_dir / HISTORY_FILE)
         best_so_far = min((r["val_loss"] for r in earlier if "val_loss" in r), default=math.inf)
         callbacks += [
-            keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR)),
             AtomicBestCheckpoint(run_dir / BEST_FILE, initial_best=best_so_far),
             AtomicCSVLogger(run_dir / HISTORY_FILE),
             keras.callbacks.TensorBoard(str(run_dir / LOG_DIR)),
+            # last, so an epoch counts as done only once everything above has recorded it; kept
+            # until model.keras is written, so a crash before that resumes instead of restarting
+            keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR), delete_checkpoint=False,
+                                             double_checkpoint=True),
         ]
-    fit = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
+    fit = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, steps_per_epoch=steps,
                     callbacks=callbacks, verbose=verbose, shuffle=False)  # the dataset shuffles
     if run_dir is None:
         history = [{"epoch": e, **{k: float(v[e]) for k, v in fit.history.items()}}
@@ -127,4 +153,5 @@ def train(
     if best.exists():
         model.load_weights(best)
     save_model(model, run_dir / MODEL_FILE, overwrite=False)
+    shutil.rmtree(run_dir / BACKUP_DIR, ignore_errors=True)
     return TrainResult(model, read_history(run_dir / HISTORY_FILE), run_dir, resumed)

@@ -8,7 +8,7 @@ from .errors import DataError
 from .idx import read_idx_images, read_idx_labels
 from .loading import clear_cache, load_arrays, load_dataset
 from .noise import NOISE_KINDS, Noise, parse_noise
-from .pipeline import autoencoder_dataset, make_pipeline
+from .pipeline import autoencoder_dataset, epoch_pipeline, make_pipeline
 from .splits import SPLITS
 from .validate import validate_images, validate_labels
 
@@ -19,6 +19,7 @@ __all__ = [
     "SPLITS",
     "autoencoder_dataset",
     "clear_cache",
+    "epoch_pipeline",
     "load_arrays",
     "load_dataset",
     "make_pipeline",

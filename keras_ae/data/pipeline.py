@@ -92,3 +92,39 @@ def autoencoder_dataset(
         cache=cache,
         drop_remainder=drop_remainder,
     )
+
+
+def epoch_pipeline(
+    images: np.ndarray,
+    *,
+    batch_size: int,
+    seed: int | None,
+    epochs: int,
+    first_epoch: int = 0,
+) -> tuple[tf.data.Dataset, int]:
+    """Training batches ``(x, x)`` for epochs ``first_epoch .. epochs - 1`` in one dataset, and
+    the number of batches per epoch (pass it to ``fit(steps_per_epoch=...)``).
+
+    The order of epoch ``e`` is a permutation drawn from ``(seed, e)`` alone, so a run resumed
+    at epoch ``e`` sees exactly the batches an uninterrupted run would.
+    """
+    x = validate_images(images)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if seed is None:
+        seed = int(np.random.default_rng().integers(2**31 - 1))
+    n = len(x)
+    pixels = tf.constant(x)
+
+    def one_epoch(epoch):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+        return tf.data.Dataset.from_tensor_slices(order).batch(int(batch_size))
+
+    def gather(indices):
+        clean = to_float(tf.gather(pixels, indices))
+        return clean, clean
+
+    ds = tf.data.Dataset.range(first_epoch, epochs).flat_map(one_epoch)
+    ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return ds, -(-n // int(batch_size))
