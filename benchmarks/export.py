@@ -66,9 +66,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", choices=MODELS, help="models to run (default: all)")
     args = parser.parse_args()
 
-    train_x, held_out = (data.load_arrays("mnist", split, data_dir=args.data_dir,
-                                          with_labels=False)[0].astype(np.float32) / 255.0
-                         for split in ("train", "validation"))
+    train_x, held_out = (
+        data.as_float_images(data.load_arrays("mnist", split, data_dir=args.data_dir)[0])
+        for split in ("train", "validation"))
     one = held_out[:1]
     print(f"MNIST digits: {len(train_x)} train / {len(held_out)} held out, {args.epochs} epochs, "
           f"batch-1 latency = median of {args.runs} `reconstruct` calls\n")

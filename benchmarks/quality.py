@@ -50,7 +50,7 @@ def main() -> None:
     held_out, _ = data.load_arrays(args.dataset, "validation", **load)
     print(f"{args.dataset}: {len(train_x)} train / {len(held_out)} held-out images, "
           f"{args.epochs} epochs each\n")
-    clean = held_out.astype("float32") / 255.0
+    clean = data.as_float_images(held_out)
     noisy = data.Noise("gaussian", 0.5).apply(clean, seed=0).numpy()
     print("| model | latent | epochs | MSE | BCE | MSE, noisy input | -ELBO (nats) | NLL (nats) "
           "| seconds |")

@@ -26,7 +26,7 @@ model.fit(data.autoencoder_dataset("mnist", "train", data_dir=args.data_dir, see
 digits, _ = data.load_arrays("mnist", "validation", data_dir=args.data_dir)
 clothes, _ = data.load_arrays("fashion_mnist", "test", data_dir=args.data_dir)
 clothes = clothes[: len(digits)]
-scores = np.concatenate([model.anomaly_score(x.astype("float32") / 255).numpy()
+scores = np.concatenate([model.anomaly_score(data.as_float_images(x)).numpy()
                          for x in (digits, clothes)])
 is_anomaly = np.r_[np.zeros(len(digits)), np.ones(len(clothes))]
 print(f"median score: digits {np.median(scores[:len(digits)]):.4f}, "

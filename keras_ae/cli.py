@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
                        description="Train an autoencoder; writes config.json, model.keras, "
                                    "history.csv and TensorBoard logs to the run folder. Rerunning "
                                    "the same command on an interrupted run resumes it.")
-    t.add_argument("--model", default="seed", choices=list(PRESETS), help="preset (default: seed)")
+    t.add_argument("--model", choices=list(PRESETS), help="preset (default: seed)")
     t.add_argument("--config", help="a config.json to start from (options given here override it)")
     _add_data_options(t, None)
     t.add_argument("--epochs", type=int)
@@ -110,8 +111,10 @@ def _run_config(args):
                      validation_fraction=args.validation_fraction,
                      early_stopping=args.early_stopping, seed=args.seed)
     if args.config:
+        if args.model:
+            raise CLIError("give --model or --config, not both (the config names its preset)")
         return RunConfig.load(args.config).replace(**overrides)
-    return preset_config(args.model, **overrides)
+    return preset_config(args.model or "seed", **overrides)
 
 
 def _cmd_train(args) -> int:
@@ -134,6 +137,8 @@ def _cmd_evaluate(args) -> int:
     from keras_ae.evaluate import evaluate_model
     from keras_ae.saving import load_model, resolve_model_path
 
+    if args.nll_samples < 1:
+        raise CLIError(f"--nll-samples must be >= 1, got {args.nll_samples}")
     model_path = resolve_model_path(args.model)
     dataset, load = _data_of_run(args, model_path)
     images, _ = data.load_arrays(dataset, args.split, **load)
@@ -182,10 +187,8 @@ def _cmd_export(args) -> int:
         representative = None
         if args.quantize == "int8":
             dataset, load = _data_of_run(args, model_path)
-            representative = data.load_arrays(dataset, "train", **load)[0]
-            representative = representative[:export.REPRESENTATIVE_SAMPLES].astype("float32")
-            if representative.max() > 1:
-                representative /= 255.0
+            images = data.load_arrays(dataset, "train", **load)[0]
+            representative = data.as_float_images(images[:export.REPRESENTATIVE_SAMPLES])
         export.export_tflite(model, output, quantize=args.quantize,
                              representative_data=representative, overwrite=args.overwrite)
     print(f"exported {model_path} -> {output} ({', '.join(export.signature_names(model))})")
@@ -219,12 +222,13 @@ def _cmd_predict(args) -> int:
 
 
 def _data_of_run(args, model_path: Path) -> tuple[str, dict]:
-    """The dataset and `load_arrays` options: --dataset/--data-dir, else the run's config.json
-    beside the model, else MNIST."""
+    """The dataset and `load_arrays` options: --dataset/--data-dir, else the config.json of the
+    run the model belongs to (model.keras or checkpoints/best.keras), else MNIST."""
     from keras_ae.config import RunConfig
 
-    config_path = model_path.parent / "config.json"
-    config = RunConfig.load(config_path) if config_path.is_file() else None
+    beside = [folder / "config.json" for folder in (model_path.parent, model_path.parent.parent)]
+    config_path = next((path for path in beside if path.is_file()), None)
+    config = RunConfig.load(config_path) if config_path else None
     dataset = args.dataset or (config.dataset if config else "mnist")
     data_dir = args.data_dir or (config.data_dir if config and not args.dataset else None)
     fraction = config.validation_fraction if config else 0.1
@@ -237,16 +241,25 @@ COMMANDS = {"train": _cmd_train, "evaluate": _cmd_evaluate, "export": _cmd_expor
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0, or 2 with a one-line reason on stderr)."""
+    from keras_ae.data.errors import first_line
+
     try:
         args = _parser().parse_args(argv)
         return COMMANDS[args.command](args)
-    except (CLIError, ValueError, FileNotFoundError, FileExistsError, RuntimeError) as err:
-        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        print(f"keras-ae: error: {message}", file=sys.stderr)
+    except (CLIError, ValueError, OSError, RuntimeError) as err:
+        # RuntimeError covers ExportError and TensorFlow's errors (out of memory included)
+        print(f"keras-ae: error: {first_line(err, with_type=isinstance(err, OSError))}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("keras-ae: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except Exception as err:  # noqa: BLE001 - a user gets one line, a developer the traceback
+        if os.environ.get("KERAS_AE_DEBUG") == "1":
+            raise
+        print(f"keras-ae: error: unexpected {first_line(err, with_type=True)} "
+              "(set KERAS_AE_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -49,33 +50,53 @@ class RunConfig:
     early_stopping: int | None = None
 
     def __post_init__(self) -> None:
-        self.hidden_units = tuple(int(u) for u in self.hidden_units)
-        self.conv_filters = tuple(int(f) for f in self.conv_filters)
+        try:
+            self.hidden_units = tuple(int(u) for u in self.hidden_units)
+            self.conv_filters = tuple(int(f) for f in self.conv_filters)
+        except (TypeError, ValueError):
+            raise ValueError("hidden_units and conv_filters are lists of integers, got "
+                             f"{self.hidden_units!r} and {self.conv_filters!r}") from None
         self.validate()
 
     def validate(self) -> None:
         """Raise ValueError naming the first option that is out of range."""
+        try:
+            self._validate()
+        except TypeError as err:  # e.g. null or a list where a number belongs
+            raise ValueError(f"bad config value: {err}") from None
+
+    def _validate(self) -> None:
+        from keras_ae.data.noise import parse_noise
+        from keras_ae.models.losses import RECONSTRUCTION_LOSSES
+        from keras_ae.models.sparsity import Sparsity
+        from keras_ae.models.vae import LIKELIHOODS
+
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {self.architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"unknown objective {self.objective!r}; choose one of {', '.join(OBJECTIVES)}")
-        if self.loss not in ("mse", "bce"):
-            raise ValueError(f"unknown loss {self.loss!r}; choose one of mse, bce")
+        if self.loss not in RECONSTRUCTION_LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; choose one of {', '.join(RECONSTRUCTION_LOSSES)}")
+        if self.likelihood not in LIKELIHOODS:
+            raise ValueError(f"unknown likelihood {self.likelihood!r}; choose one of {', '.join(LIKELIHOODS)}")
         for name in ("latent_dim", "epochs", "batch_size"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.early_stopping is not None and int(self.early_stopping) < 1:
+            raise ValueError(f"early_stopping (patience) must be >= 1, got {self.early_stopping}")
         if not 0 < self.validation_fraction < 1:
             raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
-        from keras_ae.data.noise import parse_noise
-        from keras_ae.models.sparsity import Sparsity
-
+        for name in ("learning_rate", "sigma"):
+            if not 0 < getattr(self, name) < math.inf:
+                raise ValueError(f"{name} must be a finite number > 0, got {getattr(self, name)}")
+        if not 0 <= self.beta < math.inf:
+            raise ValueError(f"beta must be a finite number >= 0, got {self.beta}")
         if self.denoise is not None:
             parse_noise(self.denoise)
-        Sparsity.parse(self.sparsity)
-        if self.likelihood not in ("bernoulli", "gaussian"):
-            raise ValueError(f"unknown likelihood {self.likelihood!r}; choose one of bernoulli, gaussian")
+        sparsity = Sparsity.parse(self.sparsity)
+        if self.architecture == "linear" and (self.loss == "bce" or (sparsity and sparsity.kind == "kl")):
+            raise ValueError("the linear architecture has an unbounded code and output: it takes "
+                             "the mse loss and l1 sparsity, not bce or kl")
         if self.objective == "vae" and self.sparsity:
             raise ValueError("sparsity applies to autoencoders, not to the VAE (its KL term regularises the code)")
         if self.objective == "vae" and self.architecture == "linear":
@@ -93,6 +114,8 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
+        if not isinstance(data, dict):
+            raise ValueError(f"a config is a JSON object, got {type(data).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

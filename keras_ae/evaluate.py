@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_ae.data import as_float_images
 from keras_ae.models import Autoencoder, VariationalAutoencoder
 from keras_ae.models.losses import per_sample_bce, per_sample_mse
 
@@ -15,15 +16,9 @@ def _batches(images: np.ndarray, batch_size: int):
         yield images[start:start + batch_size]
 
 
-def _to_float(images: np.ndarray) -> np.ndarray:
-    if images.dtype == np.uint8:
-        return images.astype("float32") / 255.0
-    return np.asarray(images, dtype="float32")
-
-
 def reconstruction_metrics(images: np.ndarray, reconstructions: np.ndarray) -> dict[str, float]:
     """Per-pixel MSE and BCE between images and reconstructions (both in [0, 1])."""
-    x = tf.constant(_to_float(images))
+    x = tf.constant(as_float_images(images))
     x_hat = tf.constant(np.asarray(reconstructions, dtype="float32"))
     return {"mse": float(tf.reduce_mean(per_sample_mse(x, x_hat))),
             "bce": float(tf.reduce_mean(per_sample_bce(x, x_hat)))}
@@ -31,7 +26,7 @@ def reconstruction_metrics(images: np.ndarray, reconstructions: np.ndarray) -> d
 
 def reconstruct(model: Autoencoder, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """The model's deterministic reconstructions of `images`."""
-    return model.predict(_to_float(images), batch_size=batch_size, verbose=0)
+    return model.predict(as_float_images(images), batch_size=batch_size, verbose=0)
 
 
 def vae_metrics(model: VariationalAutoencoder, images: np.ndarray, *, k: int = 100,
@@ -41,7 +36,7 @@ def vae_metrics(model: VariationalAutoencoder, images: np.ndarray, *, k: int = 1
     elbo = tf.function(lambda x: model.elbo(x, seed=draws), reduce_retracing=True)
     nll = tf.function(lambda x: model.nll(x, k=k, seed=draws), reduce_retracing=True)
     neg_elbo, nlls = [], []
-    for b in _batches(_to_float(images), batch_size):
+    for b in _batches(as_float_images(images), batch_size):
         neg_elbo.append(-elbo(b).numpy())
         nlls.append(nll(b).numpy())
     return {"neg_elbo": float(np.concatenate(neg_elbo).mean()),
@@ -56,8 +51,8 @@ def pca_baseline(train_images: np.ndarray, test_images: np.ndarray,
     """
     from sklearn.decomposition import PCA
 
-    train = _to_float(train_images).reshape(len(train_images), -1)
-    test = _to_float(test_images)
+    train = as_float_images(train_images).reshape(len(train_images), -1)
+    test = as_float_images(test_images)
     n_components = min(n_components, *train.shape)
     pca = PCA(n_components=n_components, svd_solver="randomized", random_state=0).fit(train)
     recon = pca.inverse_transform(pca.transform(test.reshape(len(test), -1)))
@@ -74,6 +69,5 @@ def evaluate_model(model: Autoencoder, images: np.ndarray, *, train_images: np.n
     if isinstance(model, VariationalAutoencoder):
         results.update(vae_metrics(model, images, k=nll_samples))
     if train_images is not None:
-        latent = int(model.decoder.inputs[0].shape[-1])
-        results["pca"] = pca_baseline(train_images, images, latent)
+        results["pca"] = pca_baseline(train_images, images, model.latent_dim)
     return results

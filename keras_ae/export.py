@@ -38,6 +38,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from keras_ae.data.errors import first_line
 from keras_ae.io import atomic_path
 from keras_ae.models import Autoencoder, VariationalAutoencoder
 
@@ -49,15 +50,6 @@ TFLITE_SUFFIX = ".tflite"
 
 class ExportError(RuntimeError):
     """An export that cannot be done or that failed; the message is one line."""
-
-
-def _one_line(err: BaseException) -> str:
-    """The first non-empty line of an exception's message (converter errors are long)."""
-    for line in str(err).splitlines():
-        line = line.strip()
-        if line:
-            return line
-    return type(err).__name__
 
 
 # --- the signatures ----------------------------------------------------------------------------
@@ -164,8 +156,10 @@ def export_saved_model(model: Autoencoder, path: str | os.PathLike, *, overwrite
     """Write `model` as a SavedModel directory at `path` with the signatures of this module."""
     path = Path(path)
     _refuse_existing(path, overwrite)
-    if path.exists() and not path.is_dir():
-        raise ExportError(f"cannot export to {path}: it exists and is not a SavedModel directory")
+    replaceable = _is_saved_model(path) or (path.is_dir() and not any(path.iterdir()))
+    if path.exists() and not replaceable:
+        raise ExportError(f"cannot export to {path}: it exists and is not a SavedModel directory "
+                          "(only a SavedModel or an empty folder is replaced)")
     module = _ServingModule(model)
     try:
         with atomic_path(path, overwrite=overwrite) as tmp:
@@ -176,7 +170,7 @@ def export_saved_model(model: Autoencoder, path: str | os.PathLike, *, overwrite
     except (FileExistsError, ExportError):
         raise
     except Exception as err:  # noqa: BLE001 - any TensorFlow failure becomes one clear line
-        raise ExportError(f"SavedModel export to {path} failed: {_one_line(err)}") from err
+        raise ExportError(f"SavedModel export to {path} failed: {first_line(err)}") from err
     return path
 
 
@@ -195,7 +189,7 @@ def _load_saved_model(path: Path):
     try:
         loaded = tf.saved_model.load(str(path))
     except Exception as err:  # noqa: BLE001
-        raise ExportError(f"cannot load SavedModel {path}: {_one_line(err)}") from err
+        raise ExportError(f"cannot load SavedModel {path}: {first_line(err)}") from err
     keys = [name for name in SIGNATURES if name in loaded.signatures]
     if not keys:
         raise ExportError(
@@ -264,7 +258,7 @@ def _conversion_error(err: BaseException) -> str:
     missing = sorted(set(re.findall(r"'(tf\.\w+)' op is neither a custom op nor a flex op", str(err))))
     if missing:
         return f"no TFLite builtin for {', '.join(missing)} (only builtin ops are allowed)"
-    return _one_line(err)
+    return first_line(err)
 
 
 def builtin_ops(tflite_model: bytes) -> list[str]:

@@ -30,7 +30,11 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = True) -> Iterator[
         if path.is_dir() and tmp.is_dir():
             backup = tmp_dir / (path.name + ".old")
             os.replace(path, backup)
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except OSError:
+                os.replace(backup, path)  # put the old folder back before giving up
+                raise
         else:
             os.replace(tmp, path)
     finally:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from keras_ae.data.errors import first_line
 from keras_ae.io import atomic_path
 
 if TYPE_CHECKING:
@@ -110,7 +111,7 @@ class SavedModelRunner(ExportedModel):
         try:
             self._loaded = tf.saved_model.load(str(path))
         except Exception as err:  # noqa: BLE001 - TensorFlow raises many kinds here
-            raise ValueError(f"cannot load SavedModel {path}: {_first_line(err)}") from err
+            raise ValueError(f"cannot load SavedModel {path}: {first_line(err)}") from err
         specs = {}
         for name, function in self._loaded.signatures.items():
             if name == "serving_default":  # an alias of reconstruct, for TF Serving
@@ -139,7 +140,7 @@ class TFLiteRunner(ExportedModel):
         try:
             self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
         except (ValueError, RuntimeError) as err:
-            raise ValueError(f"cannot load TFLite model {path}: {_first_line(err)}") from err
+            raise ValueError(f"cannot load TFLite model {path}: {first_line(err)}") from err
         self._runners = {}
         specs = {}
         for name in self._interpreter.get_signature_list():
@@ -173,11 +174,6 @@ def load_exported(path: str | os.PathLike, *, num_threads: int | None = None) ->
     if path.suffix == ".tflite":
         return TFLiteRunner(path, num_threads=num_threads)
     raise ValueError(f"{path} is neither a SavedModel directory nor a .tflite file")
-
-
-def _first_line(err: BaseException) -> str:
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    return lines[0] if lines else type(err).__name__
 
 
 # --- parity ------------------------------------------------------------------------------------
@@ -252,7 +248,7 @@ def _read_png(source: Path) -> np.ndarray:
             else:
                 raise ValueError(f"{source}: unsupported PNG mode {mode}")
     except OSError as err:
-        raise ValueError(f"{source}: cannot read image: {_first_line(err)}") from err
+        raise ValueError(f"{source}: cannot read image: {first_line(err)}") from err
     if array.ndim == 2:
         array = array[..., None]
     return _scale(array, source)[None]
@@ -264,7 +260,7 @@ def _read_npy(source: Path, image_shape: tuple[int, ...] | None) -> tuple[np.nda
     try:
         array = np.load(source, allow_pickle=False)
     except (OSError, ValueError) as err:
-        raise ValueError(f"{source}: cannot read array: {_first_line(err)}") from err
+        raise ValueError(f"{source}: cannot read array: {first_line(err)}") from err
     array = _scale(array, source)
     shape = array.shape
     if image_shape is not None:
@@ -378,6 +374,8 @@ def write_outputs(outputs: Mapping[str, Any], out_dir: str | os.PathLike, *,
     Nothing is written if any target exists and `overwrite` is False.
     """
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"output {out_dir} is a file, not a folder")
     arrays = {_safe_name(key): np.asarray(value) for key, value in outputs.items()}
     if not arrays:
         raise ValueError("no outputs to write")

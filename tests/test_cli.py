@@ -62,12 +62,32 @@ def test_evaluate_vae_reports_elbo_and_nll(npz_dataset, tmp_path, capsys):
     (["train", "--denoise", "blur:1"], "unknown noise kind 'blur'"),
     (["evaluate", "/no/such/run"], "no model at /no/such/run"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["train", "--model", "seed", "--config", "config.json"], "not both"),
+    (["evaluate", "/no/such/run", "--nll-samples", "0"], "--nll-samples must be >= 1"),
 ])
 def test_bad_input_exits_2_with_one_line(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("keras-ae: error:")
     assert message in err
+
+
+@pytest.mark.parametrize("content, message", [
+    ("[1, 2]", "a config is a JSON object"), ('{"latent_dim": null}', "bad config value"),
+    ('{"hidden_units": 5}', "lists of integers"), ("{not json", "cannot read config"),
+])
+def test_bad_config_files_exit_2_with_one_line(tmp_path, content, message, capsys):
+    (tmp_path / "config.json").write_text(content)
+    assert main(["train", "--config", str(tmp_path / "config.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
+def test_unwritable_output_is_one_line(trained_run, tmp_path, capsys):
+    (tmp_path / "a_file").write_text("")
+    assert main(["export", str(trained_run), "--output", str(tmp_path / "a_file" / "sm")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a_file" in err
 
 
 def test_evaluate_refuses_images_of_the_wrong_shape(trained_run, tmp_path, capsys):

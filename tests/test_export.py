@@ -281,6 +281,15 @@ def test_refuses_to_overwrite_unless_asked(trained, exported, tmp_path):
     assert {p.name for p in tmp_path.iterdir()} == {"saved", "model.tflite"}  # no temporaries
 
 
+def test_overwrite_never_replaces_a_folder_that_is_not_a_saved_model(trained, tmp_path):
+    documents = tmp_path / "documents"
+    documents.mkdir()
+    (documents / "notes.txt").write_text("mine")
+    with pytest.raises(ExportError, match="not a SavedModel directory"):
+        export_saved_model(trained["seed"], documents, overwrite=True)
+    assert [p.name for p in documents.iterdir()] == ["notes.txt"]
+
+
 def test_conversion_failure_raises_one_line_and_leaves_nothing(trained, exported, tmp_path, monkeypatch):
     def fail(self):
         raise RuntimeError("converter exploded\n  with a long traceback\n  of MLIR details")

@@ -123,6 +123,9 @@ def test_vae_scores_and_samples():
     assert elbo.shape == nll.shape == (32,)
     # importance sampling tightens the bound: -log p(x) <= -ELBO on average
     assert nll.mean() <= -elbo.mean() + 1e-3
+    # with an integer seed, several draws still differ from each other
+    assert not np.array_equal(np.asarray(model.elbo(x, samples=1, seed=3)),
+                              np.asarray(model.elbo(x, samples=4, seed=3)))
     samples = np.asarray(model.sample(5, seed=1))
     assert samples.shape == (5, *SMALL) and samples.min() >= 0 and samples.max() <= 1
 
@@ -189,6 +192,10 @@ def test_bad_denoise_specs_name_the_problem(spec, message):
     ({"sparsity": "kl:1.5"}, "rho must be in"),
     ({"architecture": "mlp"}, "unknown architecture"),
     ({"latent_dim": 0}, "latent_dim must be >= 1"),
+    ({"architecture": "linear", "sparsity": "kl:0.05"}, "linear architecture"),
+    ({"architecture": "linear", "loss": "bce"}, "linear architecture"),
+    ({"beta": float("inf")}, "beta must be a finite number"),
+    ({"early_stopping": 0}, "early_stopping"),
 ])
 def test_bad_model_options_name_the_problem(overrides, message):
     with pytest.raises(ValueError, match=message):
@@ -201,8 +208,25 @@ def test_overcomplete_without_regulariser_is_refused():
     keras_ae.build("dense", input_shape=SMALL, latent_dim=200, sparsity="l1:1e-4")
 
 
-@pytest.mark.parametrize("name", ["denoising", "conv_vae"])
+@pytest.mark.parametrize("name", ["dense", "conv"])
 def test_corruption_only_in_training(name):
-    model = small(name, denoise="salt_pepper:0.2")
     x = structured_images(8)
-    np.testing.assert_array_equal(model(x), model(x))
+    noisy = small(name, denoise="salt_pepper:0.2")
+    clean = small(name)
+    clean.set_weights(noisy.get_weights())
+    np.testing.assert_array_equal(noisy(x), noisy(x))
+    np.testing.assert_array_equal(noisy(x), clean(x))  # inference never corrupts
+    evaluate = noisy.compute_losses(x, x, training=False)["loss"]
+    assert float(evaluate) == float(clean.compute_losses(x, x, training=True)["loss"])
+    assert float(noisy.compute_losses(x, x, training=True)["loss"]) != float(evaluate)
+
+
+def test_every_setting_survives_saving_exactly(tmp_path):
+    model = small("sparse", sparsity="l1:1.23456789e-4", denoise="gaussian:0.123456789")
+    vae = small("vae", beta=0.3333333333, likelihood="gaussian", sigma=0.07, denoise="masking:0.2")
+    for m in (model, vae):
+        loaded = keras_ae.load_model(save_model(m, tmp_path / f"{m.name}.keras"))
+        config = {k: v for k, v in loaded.get_config().items() if k not in ("encoder", "decoder")}
+        assert config == {k: v for k, v in m.get_config().items() if k not in ("encoder", "decoder")}
+    assert loaded.beta == 0.3333333333 and loaded.sigma == 0.07
+    assert keras_ae.load_model(tmp_path / "sparse.keras").sparsity.weight == 1.23456789e-4

@@ -49,7 +49,7 @@ def test_model_file_holds_the_best_validation_weights(npz_dataset, tmp_path):
     from keras_ae import data
 
     val_x, _ = data.load_arrays(npz_dataset, "validation", validation_fraction=0.25)
-    got = model.evaluate(val_x.astype("float32") / 255, batch_size=32, verbose=0, return_dict=True)
+    got = model.evaluate(data.as_float_images(val_x), batch_size=32, verbose=0, return_dict=True)
     assert got["loss"] == pytest.approx(best, rel=1e-4)
 
 

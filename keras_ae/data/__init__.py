@@ -10,13 +10,14 @@ from .loading import clear_cache, load_arrays, load_dataset
 from .noise import NOISE_KINDS, Noise, parse_noise
 from .pipeline import autoencoder_dataset, epoch_pipeline, make_pipeline
 from .splits import SPLITS
-from .validate import validate_images, validate_labels
+from .validate import as_float_images, validate_images, validate_labels
 
 __all__ = [
     "DataError",
     "NOISE_KINDS",
     "Noise",
     "SPLITS",
+    "as_float_images",
     "autoencoder_dataset",
     "clear_cache",
     "epoch_pipeline",

@@ -13,10 +13,13 @@ class DataError(ValueError):
         super().__init__(" ".join(str(message).split()))
 
 
-def first_line(exc: BaseException, limit: int = 160) -> str:
-    """Return a short one-line description of ``exc``."""
-    text = str(exc).strip()
-    line = text.splitlines()[0].strip() if text else ""
+def first_line(exc: BaseException, limit: int = 300, *, with_type: bool = False) -> str:
+    """A short one-line description of ``exc``: its first non-empty line (TensorFlow's messages
+    run to pages), prefixed with the exception's type when ``with_type``."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    line = lines[0] if lines else ""
     if len(line) > limit:
         line = line[: limit - 1] + "…"
-    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
+    if not line:
+        return type(exc).__name__
+    return f"{type(exc).__name__}: {line}" if with_type else line

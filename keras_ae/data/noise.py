@@ -36,7 +36,7 @@ class Noise:
         object.__setattr__(self, "amount", amount)
 
     def __str__(self) -> str:
-        return f"{self.kind}:{self.amount:g}"
+        return f"{self.kind}:{self.amount!r}"  # repr: the spec parses back to the same float
 
     def apply(self, x: Any, seed: Any = None) -> tf.Tensor:
         """Corrupt a float image tensor in [0, 1] (batched ``(B, H, W, C)`` or single).

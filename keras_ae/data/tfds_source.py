@@ -18,6 +18,10 @@ _PROBE_TIMEOUT_S = 5.0
 _CHUNK = 4096
 
 
+def _why(exc: BaseException) -> str:
+    return first_line(exc, 160, with_type=True)
+
+
 def tfds_name(source: str) -> str:
     """The tfds spelling of a dataset name (``fashion-mnist`` -> ``fashion_mnist``)."""
     return source.strip().lower().replace("-", "_")
@@ -65,7 +69,7 @@ def _import_tfds():
     try:
         import tensorflow_datasets as tfds
     except ImportError as exc:
-        raise DataError(f"tensorflow-datasets is not available ({first_line(exc)})") from None
+        raise DataError(f"tensorflow-datasets is not available ({_why(exc)})") from None
     return tfds
 
 
@@ -78,7 +82,7 @@ def _builder(tfds, name: str, data_dir: str | None):
             "tensorflow-datasets has no dataset by that name"
         ) from None
     except Exception as exc:
-        raise DataError(f"cannot open tensorflow-datasets dataset {name!r} ({first_line(exc)})") from None
+        raise DataError(f"cannot open tensorflow-datasets dataset {name!r} ({_why(exc)})") from None
 
 
 def _prepare(builder, name: str) -> None:
@@ -87,7 +91,7 @@ def _prepare(builder, name: str) -> None:
     try:
         builder.download_and_prepare()
     except Exception as exc:
-        raise DataError(f"{offline_message(name)} [{first_line(exc)}]") from None
+        raise DataError(f"{offline_message(name)} [{_why(exc)}]") from None
 
 
 def load_tfds(name: str, split: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -107,7 +111,7 @@ def _cached_tfds(name: str, split: str, data_dir: str | None) -> tuple[np.ndarra
         features = builder.info.features
         keys = list(features.keys()) if hasattr(features, "keys") else []
     except Exception as exc:
-        raise DataError(f"cannot read the features of {name!r} ({first_line(exc)})") from None
+        raise DataError(f"cannot read the features of {name!r} ({_why(exc)})") from None
     if "image" not in keys:
         raise DataError(
             f"tensorflow-datasets dataset {name!r} has no 'image' feature (features: {', '.join(keys) or 'none'})"
@@ -121,7 +125,7 @@ def _cached_tfds(name: str, split: str, data_dir: str | None) -> tuple[np.ndarra
     try:
         ds = builder.as_dataset(split=split, shuffle_files=False)
     except Exception as exc:
-        raise DataError(f"cannot read split {split!r} of {name!r} ({first_line(exc)})") from None
+        raise DataError(f"cannot read split {split!r} of {name!r} ({_why(exc)})") from None
 
     def pick(example):
         return (example["image"], example["label"]) if with_labels else (example["image"],)
@@ -133,7 +137,7 @@ def _cached_tfds(name: str, split: str, data_dir: str | None) -> tuple[np.ndarra
             if with_labels:
                 labels.append(batch[1])
     except Exception as exc:
-        raise DataError(f"cannot read split {split!r} of {name!r} ({first_line(exc)})") from None
+        raise DataError(f"cannot read split {split!r} of {name!r} ({_why(exc)})") from None
     if not images:
         raise DataError(f"split {split!r} of {name!r} is empty")
     x = validate_images(np.concatenate(images))

@@ -70,3 +70,11 @@ def validate_labels(y: Any, n: int) -> np.ndarray:
             raise DataError("labels must be whole numbers, found fractional values")
         return arr.astype(np.int64)
     raise DataError(f"labels must be integers, got dtype {arr.dtype}")
+
+
+def as_float_images(images: Any) -> np.ndarray:
+    """Images as float32 in [0, 1]: uint8 pixels are divided by 255, floats are kept."""
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        return images.astype(np.float32) / 255.0
+    return images.astype(np.float32, copy=False)

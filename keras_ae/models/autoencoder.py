@@ -53,6 +53,11 @@ class Autoencoder(keras.Model):
         self.built = True  # the encoder and decoder arrive built
 
     # --- the model -----------------------------------------------------------------------------
+    @property
+    def latent_dim(self) -> int:
+        """The size of the latent code."""
+        return int(self.decoder.inputs[0].shape[-1])
+
     def encode(self, x):
         """The latent code of each image."""
         return self.encoder(x)

@@ -49,9 +49,10 @@ class Sparsity:
         return "relu" if self.kind == "l1" else "sigmoid"
 
     def __str__(self) -> str:
+        # repr keeps every digit, so the spec parses back to the same floats
         if self.kind == "l1":
-            return f"l1:{self.weight:g}"
-        return f"kl:{self.target:g}:{self.weight:g}"
+            return f"l1:{self.weight!r}"
+        return f"kl:{self.target!r}:{self.weight!r}"
 
     def penalty(self, z):
         """The weighted penalty for a batch of latent activations `z` (batch, units)."""

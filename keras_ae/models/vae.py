@@ -70,10 +70,6 @@ class VariationalAutoencoder(Autoencoder):
         self.sampling = Sampling(seed=None if seed is None else seed + 1)
         self.kl_tracker = keras.metrics.Mean(name="kl_loss")
 
-    @property
-    def latent_dim(self) -> int:
-        return int(self.decoder.inputs[0].shape[-1])
-
     # --- the model -----------------------------------------------------------------------------
     def encode(self, x):
         """The posterior mean of each image (the deterministic latent code)."""
@@ -134,6 +130,8 @@ class VariationalAutoencoder(Autoencoder):
         exact. `seed` is a Keras seed or SeedGenerator for the draws. Uses beta = 1, the true
         bound, whatever beta the model was trained with.
         """
+        if isinstance(seed, int):  # one generator, so that every draw differs
+            seed = keras.random.SeedGenerator(seed)
         z_mean, z_log_var = self.encoder(x)
         expected = 0.0
         for _ in range(samples):
