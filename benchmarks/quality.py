@@ -28,7 +28,7 @@ ROWS = [
     ("denoising (gaussian 0.5)", "denoising", {"latent_dim": 32}),
     ("sparse (l1 1e-4)", "sparse", {"latent_dim": 32}),
     ("overcomplete 1024 (l1 1e-5)", "overcomplete", {}),
-    ("linear (PCA-equivalent)", "linear", {}),
+    ("linear (uncentred PCA subspace)", "linear", {}),
     ("conv 32-64", "conv", {}),
     ("vae dense 512-256", "vae", {"latent_dim": 32}),
     ("conv_vae", "conv_vae", {"latent_dim": 2}),

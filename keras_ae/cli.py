@@ -103,8 +103,8 @@ def _run_config(args):
     from keras_ae.config import RunConfig
     from keras_ae.presets import preset_config
 
-    overrides = dict(dataset=_absolute_if_path(args.dataset), data_dir=_absolute_if_path(args.data_dir),
-                     epochs=args.epochs,
+    overrides = dict(dataset=_absolute_if_path(args.dataset),
+                     data_dir=_absolute_if_path(args.data_dir), epochs=args.epochs,
                      latent_dim=args.latent_dim, loss=args.loss, denoise=args.denoise,
                      sparsity=args.sparse, beta=args.beta, likelihood=args.likelihood,
                      batch_size=args.batch_size, learning_rate=args.learning_rate,
@@ -145,7 +145,8 @@ def _cmd_evaluate(args) -> int:
     model = load_model(model_path, compile=False)
     expected = tuple(model.encoder.inputs[0].shape[1:])
     if tuple(images.shape[1:]) != expected:
-        raise CLIError(f"{dataset} images have shape {images.shape[1:]} but the model expects {expected}")
+        raise CLIError(f"{dataset} images have shape {images.shape[1:]} "
+                       f"but the model expects {expected}")
     train_images = None if args.no_pca else data.load_arrays(dataset, "train", **load)[0]
     results = {"model": str(model_path), "dataset": dataset, "split": args.split,
                **evaluate_model(model, images, train_images=train_images,

@@ -72,10 +72,10 @@ def test_save_refuses_to_overwrite(tmp_path):
 
 def test_seed_preset_is_the_classic_network():
     model = keras_ae.build("seed")
-    dense = [l for l in model.encoder.layers + model.decoder.layers if isinstance(l, keras.layers.Dense)]
-    assert [l.units for l in dense] == [128, 64, 32, 64, 128, 784]
-    assert [l.activation.__name__ for l in dense] == ["relu", "relu", "linear", "relu", "relu", "sigmoid"]
-    assert all(isinstance(l.kernel_initializer, keras.initializers.GlorotUniform) for l in dense)
+    dense = [layer for layer in model.encoder.layers + model.decoder.layers if isinstance(layer, keras.layers.Dense)]
+    assert [layer.units for layer in dense] == [128, 64, 32, 64, 128, 784]
+    assert [layer.activation.__name__ for layer in dense] == ["relu", "relu", "linear", "relu", "relu", "sigmoid"]
+    assert all(isinstance(layer.kernel_initializer, keras.initializers.GlorotUniform) for layer in dense)
     assert model.loss_name == "mse"
     assert model.optimizer.learning_rate.numpy() == pytest.approx(1e-3)
     x = np.zeros((3, 28, 28, 1), "float32")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_ae.data.noise import Noise, parse_noise
+from keras_ae.data.noise import parse_noise
 from keras_ae.models.losses import reconstruction_error
 from keras_ae.models.sparsity import Sparsity
 

@@ -7,7 +7,7 @@ import math
 import keras
 from keras import ops
 
-from keras_ae.models.autoencoder import Autoencoder, _split_batch
+from keras_ae.models.autoencoder import Autoencoder
 from keras_ae.models.losses import EPSILON
 
 LIKELIHOODS = ("bernoulli", "gaussian")
