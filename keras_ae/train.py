@@ -109,7 +109,9 @@ def train(
     """Train the model of `config` on its dataset, validating every epoch.
 
     With `run_dir`, everything is written there and an interrupted run resumes when the same
-    call is repeated. Without it, nothing is written.
+    call is repeated. Without it, nothing is written. With a `config.seed`, the process's random
+    seeds are set and TensorFlow's op determinism is switched on (for the rest of the process),
+    so that the same config gives the same weights.
     """
     resumed = prepare_run_dir(run_dir, config, overwrite=overwrite) if run_dir else False
     _enable_determinism(config.seed)
