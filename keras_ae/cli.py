@@ -9,6 +9,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from keras_ae.export import QUANTIZATIONS
+from keras_ae.models.losses import RECONSTRUCTION_LOSSES
+from keras_ae.models.vae import LIKELIHOODS
 from keras_ae.presets import PRESETS
 
 
@@ -43,12 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     _add_data_options(t, None)
     t.add_argument("--epochs", type=int)
     t.add_argument("--latent-dim", type=int)
-    t.add_argument("--loss", choices=["mse", "bce"], help="reconstruction loss of autoencoders")
+    t.add_argument("--loss", choices=RECONSTRUCTION_LOSSES, help="reconstruction loss of autoencoders")
     t.add_argument("--denoise", metavar="KIND:AMOUNT",
                    help="train on corrupted inputs: gaussian:SIGMA, masking:P or salt_pepper:P")
     t.add_argument("--sparse", metavar="SPEC", help="latent sparsity: l1:WEIGHT or kl:RHO[:WEIGHT]")
     t.add_argument("--beta", type=float, help="weight of the VAE's KL term (beta-VAE)")
-    t.add_argument("--likelihood", choices=["bernoulli", "gaussian"], help="VAE decoder likelihood")
+    t.add_argument("--likelihood", choices=LIKELIHOODS, help="VAE decoder likelihood")
     t.add_argument("--batch-size", type=int)
     t.add_argument("--learning-rate", type=float)
     t.add_argument("--validation-fraction", type=float)
@@ -75,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
                                    "reconstruct, anomaly_score (and sample for VAEs).")
     x.add_argument("model", metavar="RUN_DIR_OR_MODEL")
     x.add_argument("--format", choices=["saved_model", "tflite"], default="saved_model")
-    x.add_argument("--quantize", choices=["none", "float16", "dynamic", "int8"], default="none",
+    x.add_argument("--quantize", choices=QUANTIZATIONS, default="none",
                    help="TFLite weights/activations (default: none = float32)")
     _add_data_options(x, None)
     x.add_argument("--output", help="SavedModel folder or .tflite file (default: saved_models/NAME)")

@@ -13,6 +13,11 @@ from .noise import Noise, parse_noise
 from .validate import validate_images, validate_labels
 
 
+def _check_batch_size(batch_size: int) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")
+
+
 def make_pipeline(
     images: np.ndarray,
     labels: np.ndarray | None = None,
@@ -32,8 +37,7 @@ def make_pipeline(
     for conversion and noise, prefetch. A given ``seed`` makes both the order
     and the noise reproducible.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")
+    _check_batch_size(batch_size)
     x = validate_images(images)
     y = None if labels is None else validate_labels(labels, len(x))
     corruption = None if noise is None else parse_noise(noise)
@@ -109,8 +113,7 @@ def epoch_pipeline(
     at epoch ``e`` sees exactly the batches an uninterrupted run would.
     """
     x = validate_images(images)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")
+    _check_batch_size(batch_size)
     if seed is None:
         seed = int(np.random.default_rng().integers(2**31 - 1))
     n = len(x)
