@@ -1,0 +1,52 @@
+"""What the sub-commands share: the one-line error, the parser class and the data options."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+class CLIError(Exception):
+    """A problem with the user's input, reported as one line."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (no usage block)."""
+
+    def error(self, message):
+        command = self.prog.removeprefix("keras-ae").strip()
+        raise CLIError(f"{command}: {message}" if command else message)
+
+
+def add_data_options(p: argparse.ArgumentParser, dataset_default: str | None = None) -> None:
+    """--dataset and --data-dir, as every command that reads data takes them."""
+    p.add_argument("--dataset", default=dataset_default,
+                   help="tfds name (mnist, fashion_mnist, …), a folder of IDX files or an .npz file"
+                        + (f" (default: {dataset_default})" if dataset_default else
+                           " (default: the run's dataset)"))
+    p.add_argument("--data-dir", help="local folder with the dataset's IDX files, or a tfds data dir")
+
+
+def absolute_if_path(value: str | None) -> str | None:
+    """Local paths are stored absolute in config.json, so a run can be used from anywhere."""
+    return str(Path(value).resolve()) if value and Path(value).exists() else value
+
+
+def run_config_beside(model_path: Path):
+    """The RunConfig of the run a model file belongs to (model.keras or checkpoints/best.keras),
+    or None for a model file outside a run folder."""
+    from keras_ae.config import RunConfig
+
+    beside = [folder / "config.json" for folder in (model_path.parent, model_path.parent.parent)]
+    config_path = next((path for path in beside if path.is_file()), None)
+    return RunConfig.load(config_path) if config_path else None
+
+
+def data_of_run(args, model_path: Path) -> tuple[str, dict]:
+    """The dataset and `load_arrays` options: --dataset/--data-dir, else the config.json of the
+    run the model belongs to, else MNIST."""
+    config = run_config_beside(model_path)
+    dataset = args.dataset or (config.dataset if config else "mnist")
+    data_dir = args.data_dir or (config.data_dir if config and not args.dataset else None)
+    fraction = config.validation_fraction if config else 0.1
+    return dataset, dict(data_dir=data_dir, validation_fraction=fraction, with_labels=False)

@@ -1,0 +1,56 @@
+"""`keras-ae export`: write a SavedModel folder or a multi-signature TFLite file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from keras_ae.commands.common import CLIError, add_data_options, data_of_run
+from keras_ae.export import QUANTIZATIONS
+
+NAME = "export"
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    x = subparsers.add_parser(
+        NAME, help="write a SavedModel or a TFLite file",
+        description="Export a model with the signatures encode, decode, reconstruct, "
+                    "anomaly_score (and sample for VAEs).")
+    x.add_argument("model", metavar="RUN_DIR_OR_MODEL")
+    x.add_argument("--format", choices=["saved_model", "tflite"], default="saved_model")
+    x.add_argument("--quantize", choices=QUANTIZATIONS, default="none",
+                   help="TFLite weights/activations (default: none = float32)")
+    add_data_options(x)
+    x.add_argument("--output", help="SavedModel folder or .tflite file (default: saved_models/NAME)")
+    x.add_argument("--overwrite", action="store_true", help="replace an existing export")
+    return x
+
+
+def run(args) -> int:
+    from keras_ae import data, export
+    from keras_ae.saving import load_model, resolve_model_path
+
+    model_path = resolve_model_path(args.model)
+    name = model_path.parent.name if model_path.name == "model.keras" else model_path.stem
+    if args.format == "saved_model":
+        if args.quantize != "none":
+            raise CLIError("--quantize applies to --format tflite")
+        output = Path(args.output or f"saved_models/{name}")
+    else:
+        suffix = "" if args.quantize == "none" else f"_{args.quantize}"
+        output = Path(args.output or f"saved_models/{name}{suffix}.tflite")
+    if output.exists() and not args.overwrite:
+        raise CLIError(f"{output} already exists; pass --overwrite to replace it")
+    model = load_model(model_path, compile=False)
+    if args.format == "saved_model":
+        export.export_saved_model(model, output, overwrite=args.overwrite)
+    else:
+        representative = None
+        if args.quantize == "int8":
+            dataset, load = data_of_run(args, model_path)
+            images = data.load_arrays(dataset, "train", **load)[0]
+            representative = data.as_float_images(images[:export.REPRESENTATIVE_SAMPLES])
+        export.export_tflite(model, output, quantize=args.quantize,
+                             representative_data=representative, overwrite=args.overwrite)
+    print(f"exported {model_path} -> {output} ({', '.join(export.signature_names(model))})")
+    return 0

@@ -1,0 +1,50 @@
+"""`keras-ae predict`: run an exported model on the user's files, as an app would."""
+
+from __future__ import annotations
+
+import argparse
+
+from keras_ae.commands.common import CLIError
+
+NAME = "predict"
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    r = subparsers.add_parser(
+        NAME, help="run an exported model on .npy or PNG files",
+        description="Run a SavedModel or .tflite file on user files, as an app would, and write "
+                    "each output as .npy (and PNG for images).")
+    r.add_argument("model", metavar="MODEL_TFLITE_OR_SAVEDMODEL")
+    r.add_argument("--input", nargs="+", required=True, metavar="FILE",
+                   help=".npy arrays or PNG images (images); a .npy of codes for decode/sample")
+    r.add_argument("--signature", default="reconstruct",
+                   help="encode | decode | reconstruct | anomaly_score | sample (default: reconstruct)")
+    r.add_argument("--output", default="predictions", help="output folder (default: predictions)")
+    r.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    return r
+
+
+def run(args) -> int:
+    import numpy as np
+
+    from keras_ae.predict import load_exported, read_named_inputs, write_outputs
+
+    exported = load_exported(args.model)
+    inputs = exported.inputs(args.signature)
+    (input_name,) = inputs
+    if input_name == "image":
+        array, names = read_named_inputs(args.input, image_shape=exported.image_shape)
+    else:
+        if len(args.input) != 1 or not args.input[0].endswith(".npy"):
+            raise CLIError(f"signature {args.signature!r} takes one .npy file of {input_name} "
+                           "vectors (batch, latent)")
+        array, names = np.load(args.input[0], allow_pickle=False).astype("float32"), None
+    outputs = exported.run(args.signature, **{input_name: array})
+    written = write_outputs(outputs, args.output, names=names, overwrite=args.overwrite)
+    for key, value in outputs.items():
+        print(f"{key}: shape {tuple(value.shape)}")
+        if value.ndim == 1:
+            for label, v in zip(names or range(len(value)), value):
+                print(f"  {label}: {v:.6g}")
+    print(f"wrote {len(written)} files to {args.output}")
+    return 0

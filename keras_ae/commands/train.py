@@ -1,0 +1,76 @@
+"""`keras-ae train`: train a model and write a run folder."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from keras_ae.commands.common import CLIError, absolute_if_path, add_data_options
+from keras_ae.models.losses import RECONSTRUCTION_LOSSES
+from keras_ae.models.vae import LIKELIHOODS
+from keras_ae.presets import PRESETS
+
+NAME = "train"
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    t = subparsers.add_parser(
+        NAME, help="train a model and write a run folder",
+        description="Train an autoencoder; writes config.json, model.keras, history.csv and "
+                    "TensorBoard logs to the run folder. Rerunning the same command on an "
+                    "interrupted run resumes it.")
+    t.add_argument("--model", choices=list(PRESETS), help="preset (default: seed)")
+    t.add_argument("--config", help="a config.json to start from (options given here override it)")
+    add_data_options(t)
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--latent-dim", type=int)
+    t.add_argument("--loss", choices=RECONSTRUCTION_LOSSES, help="reconstruction loss of autoencoders")
+    t.add_argument("--denoise", metavar="KIND:AMOUNT",
+                   help="train on corrupted inputs: gaussian:SIGMA, masking:P or salt_pepper:P")
+    t.add_argument("--sparse", metavar="SPEC", help="latent sparsity: l1:WEIGHT or kl:RHO[:WEIGHT]")
+    t.add_argument("--beta", type=float, help="weight of the VAE's KL term (beta-VAE)")
+    t.add_argument("--likelihood", choices=LIKELIHOODS, help="VAE decoder likelihood")
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--learning-rate", type=float)
+    t.add_argument("--validation-fraction", type=float)
+    t.add_argument("--early-stopping", type=int, metavar="PATIENCE",
+                   help="stop after PATIENCE epochs without a better validation loss")
+    t.add_argument("--seed", type=int, help="random seed; the same seed gives the same weights")
+    t.add_argument("--output", help="run folder (default: runs/MODEL-DATASET)")
+    t.add_argument("--overwrite", action="store_true", help="replace a finished run in --output")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    return t
+
+
+def run_config(args):
+    """The RunConfig the command line describes: a preset or --config, with overrides."""
+    from keras_ae.config import RunConfig
+    from keras_ae.presets import preset_config
+
+    overrides = dict(dataset=absolute_if_path(args.dataset),
+                     data_dir=absolute_if_path(args.data_dir), epochs=args.epochs,
+                     latent_dim=args.latent_dim, loss=args.loss, denoise=args.denoise,
+                     sparsity=args.sparse, beta=args.beta, likelihood=args.likelihood,
+                     batch_size=args.batch_size, learning_rate=args.learning_rate,
+                     validation_fraction=args.validation_fraction,
+                     early_stopping=args.early_stopping, seed=args.seed)
+    if args.config:
+        if args.model:
+            raise CLIError("give --model or --config, not both (the config names its preset)")
+        return RunConfig.load(args.config).replace(**overrides)
+    return preset_config(args.model or "seed", **overrides)
+
+
+def run(args) -> int:
+    from keras_ae.train import train
+
+    config = run_config(args)
+    dataset_name = Path(config.dataset).stem or "data"
+    output = Path(args.output or f"runs/{config.preset}-{dataset_name}")
+    result = train(config, output, overwrite=args.overwrite, verbose=0 if args.quiet else "auto")
+    last = result.history[-1] if result.history else {}
+    summary = ", ".join(f"{k}={v:.5g}" for k, v in last.items() if k != "epoch")
+    print(f"{'resumed and ' if result.resumed else ''}trained {config.preset} for "
+          f"{len(result.history)} epochs: {summary}")
+    print(f"run folder: {output}")
+    return 0
