@@ -4,9 +4,9 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from keras_ae.quiet import start_tensorflow_quietly  # noqa: E402
+from keras_ae.quiet import import_tensorflow_quietly  # noqa: E402
 
-start_tensorflow_quietly()
+import_tensorflow_quietly()  # imports only: devices stay configurable
 
 from keras_ae.config import RunConfig  # noqa: E402
 from keras_ae.data.noise import Noise  # noqa: E402

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from keras_ae.commands import evaluate, export, predict, train
 from keras_ae.commands.common import CLIError, Parser
+from keras_ae.quiet import initialise_devices_quietly
 
 COMMANDS = {module.NAME: module for module in (train, evaluate, export, predict)}
 
@@ -26,6 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         args = _parser().parse_args(argv)
+        initialise_devices_quietly()
         return COMMANDS[args.command].run(args)
     except (CLIError, ValueError, OSError, RuntimeError) as err:
         # RuntimeError covers ExportError and TensorFlow's errors (out of memory included)

@@ -10,21 +10,24 @@ from pathlib import Path
 from typing import Any
 
 ARCHITECTURES = ("dense", "conv", "linear")
-OBJECTIVES = ("autoencoder", "vae")
 
 
 @dataclasses.dataclass
 class RunConfig:
     """Everything needed to build, train and reproduce one model.
 
-    Model: `architecture` (dense | conv | linear), `objective` (autoencoder | vae), `latent_dim`,
-    `hidden_units` (dense layer sizes, encoder side; the decoder mirrors them), `conv_filters`
-    (conv layers, encoder side), `latent_activation` (None = linear, or as the sparsity needs),
-    `loss` (mse | bce, autoencoders), `denoise` (`KIND:AMOUNT`), `sparsity` (`l1:W` | `kl:RHO[:W]`),
-    `beta`, `likelihood` (bernoulli | gaussian) and `sigma` (VAE).
+    Model: `architecture` (dense | conv | linear), `objective` (a name in
+    `keras_ae.objectives.OBJECTIVES`), `latent_dim`, `hidden_units` (dense layer sizes, encoder
+    side; the decoder mirrors them), `conv_filters` (conv layers, encoder side),
+    `latent_activation` (None = linear, or as the objective needs) and `options`: the objective's
+    own options (e.g. `loss`, `denoise`, `sparsity` of the autoencoder; `beta`, `likelihood` of
+    the VAE), validated by the objective, with its defaults filled in.
     Data: `dataset` (tfds name, folder or .npz), `data_dir`, `validation_fraction`.
     Training: `epochs`, `batch_size`, `learning_rate`, `seed`, `early_stopping` (patience in
-    epochs, None = off).
+    epochs, None = off), `mixed_precision` (float16 on a GPU, bfloat16 on a CPU).
+
+    `replace(beta=4)` and `preset_config("vae", beta=4)` take objective options by name, beside
+    the fields; an option of another objective is a ValueError naming the objective.
     """
 
     preset: str = "seed"
@@ -34,12 +37,7 @@ class RunConfig:
     hidden_units: tuple[int, ...] = (128, 64)
     conv_filters: tuple[int, ...] = (32, 64)
     latent_activation: str | None = None
-    loss: str = "mse"
-    denoise: str | None = None
-    sparsity: str | None = None
-    beta: float = 1.0
-    likelihood: str = "bernoulli"
-    sigma: float = 0.1
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
     dataset: str = "mnist"
     data_dir: str | None = None
     validation_fraction: float = 0.1
@@ -48,6 +46,7 @@ class RunConfig:
     learning_rate: float = 1e-3
     seed: int | None = 0
     early_stopping: int | None = None
+    mixed_precision: bool = False
 
     def __post_init__(self) -> None:
         try:
@@ -56,29 +55,29 @@ class RunConfig:
         except (TypeError, ValueError):
             raise ValueError("hidden_units and conv_filters are lists of integers, got "
                              f"{self.hidden_units!r} and {self.conv_filters!r}") from None
+        if not isinstance(self.options, dict):
+            raise ValueError(f"options is a JSON object of the objective's options, got {self.options!r}")
         self.validate()
 
+    @property
+    def objective_spec(self):
+        """The registry entry of this config's objective."""
+        from keras_ae.objectives import get_objective
+
+        return get_objective(self.objective)
+
     def validate(self) -> None:
-        """Raise ValueError naming the first option that is out of range."""
+        """Raise ValueError naming the first option that is out of range; fill in the
+        objective's defaults."""
         try:
             self._validate()
         except TypeError as err:  # e.g. null or a list where a number belongs
             raise ValueError(f"bad config value: {err}") from None
 
     def _validate(self) -> None:
-        from keras_ae.data.noise import parse_noise
-        from keras_ae.models.losses import RECONSTRUCTION_LOSSES
-        from keras_ae.models.sparsity import Sparsity
-        from keras_ae.models.vae import LIKELIHOODS
-
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {self.architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"unknown objective {self.objective!r}; choose one of {', '.join(OBJECTIVES)}")
-        if self.loss not in RECONSTRUCTION_LOSSES:
-            raise ValueError(f"unknown loss {self.loss!r}; choose one of {', '.join(RECONSTRUCTION_LOSSES)}")
-        if self.likelihood not in LIKELIHOODS:
-            raise ValueError(f"unknown likelihood {self.likelihood!r}; choose one of {', '.join(LIKELIHOODS)}")
+        self.options = self.objective_spec.resolve(self.options, self.architecture)
         for name in ("latent_dim", "epochs", "batch_size"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -86,25 +85,20 @@ class RunConfig:
             raise ValueError(f"early_stopping (patience) must be >= 1, got {self.early_stopping}")
         if not 0 < self.validation_fraction < 1:
             raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
-        for name in ("learning_rate", "sigma"):
-            if not 0 < getattr(self, name) < math.inf:
-                raise ValueError(f"{name} must be a finite number > 0, got {getattr(self, name)}")
-        if not 0 <= self.beta < math.inf:
-            raise ValueError(f"beta must be a finite number >= 0, got {self.beta}")
-        if self.denoise is not None:
-            parse_noise(self.denoise)
-        sparsity = Sparsity.parse(self.sparsity)
-        if self.architecture == "linear" and (self.loss == "bce" or (sparsity and sparsity.kind == "kl")):
-            raise ValueError("the linear architecture has an unbounded code and output: it takes "
-                             "the mse loss and l1 sparsity, not bce or kl")
-        if self.objective == "vae" and self.sparsity:
-            raise ValueError("sparsity applies to autoencoders, not to the VAE (its KL term regularises the code)")
-        if self.objective == "vae" and self.architecture == "linear":
-            raise ValueError("the linear architecture is for plain autoencoders; use dense or conv for a VAE")
+        if not 0 < self.learning_rate < math.inf:
+            raise ValueError(f"learning_rate must be a finite number > 0, got {self.learning_rate}")
+        if not isinstance(self.mixed_precision, bool):
+            raise ValueError(f"mixed_precision is true or false, got {self.mixed_precision!r}")
 
     def replace(self, **changes: Any) -> "RunConfig":
-        """A copy with `changes` applied (None values are ignored)."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A copy with `changes` applied (None values are ignored): fields by name, and the
+        objective's options by name. Changing the objective starts from its default options."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        fields = {f.name for f in dataclasses.fields(self)}
+        options = {k: changes.pop(k) for k in list(changes) if k not in fields}
+        objective = changes.get("objective", self.objective)
+        base = dict(changes.get("options", self.options if objective == self.objective else {}))
+        return dataclasses.replace(self, **{**changes, "options": {**base, **options}})
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -119,7 +113,8 @@ class RunConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+            raise ValueError(f"unknown config keys: {', '.join(unknown)} (objective options go "
+                             "under \"options\")")
         return cls(**data)
 
     def save(self, path: str | os.PathLike) -> None:

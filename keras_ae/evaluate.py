@@ -62,12 +62,11 @@ def pca_baseline(train_images: np.ndarray, test_images: np.ndarray,
 
 def evaluate_model(model: Autoencoder, images: np.ndarray, *, train_images: np.ndarray | None = None,
                    nll_samples: int = 100) -> dict:
-    """All held-out numbers for `model` on `images`: reconstruction MSE/BCE, for VAEs -ELBO and
-    NLL in nats, and the PCA baseline with as many components as the latent size when
-    `train_images` are given."""
+    """All held-out numbers for `model` on `images`: reconstruction MSE/BCE, the objective's own
+    (`held_out_metrics`: for VAEs -ELBO and NLL in nats) and the PCA baseline with as many
+    components as the latent size when `train_images` are given."""
     results = {"images": int(len(images)), **reconstruction_metrics(images, reconstruct(model, images))}
-    if isinstance(model, VariationalAutoencoder):
-        results.update(vae_metrics(model, images, k=nll_samples))
+    results.update(model.held_out_metrics(images, nll_samples=nll_samples))
     if train_images is not None:
         results["pca"] = pca_baseline(train_images, images, model.latent_dim)
     return results

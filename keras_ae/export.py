@@ -40,10 +40,11 @@ from keras import ops
 
 from keras_ae.data.errors import first_line
 from keras_ae.io import atomic_path
-from keras_ae.models import Autoencoder, VariationalAutoencoder
+from keras_ae.models import Autoencoder
+from keras_ae.objectives import OBJECTIVES, objective_of
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
-SIGNATURES = ("encode", "decode", "reconstruct", "anomaly_score", "sample")
+SIGNATURES = tuple(dict.fromkeys(name for entry in OBJECTIVES.values() for name in entry.signatures))
 REPRESENTATIVE_SAMPLES = 200
 TFLITE_SUFFIX = ".tflite"
 
@@ -53,33 +54,17 @@ class ExportError(RuntimeError):
 
 
 # --- the signatures ----------------------------------------------------------------------------
-def signature_names(model: Autoencoder) -> tuple[str, ...]:
-    """The signatures exported for `model`: `sample` only for a VAE."""
-    if isinstance(model, VariationalAutoencoder):
-        return SIGNATURES
-    return tuple(name for name in SIGNATURES if name != "sample")
-
-
-def _shapes(model: Any) -> tuple[tuple[int, int, int], int]:
-    """(image shape, latent size) of a built keras_ae model, or ExportError."""
+def _keras_ae_model(model: Any) -> Autoencoder:
     if not isinstance(model, Autoencoder):
         raise ExportError(
             f"cannot export a {type(model).__name__}: expected a keras_ae Autoencoder or "
             "VariationalAutoencoder")
-    try:
-        if not (model.encoder.built and model.decoder.built):
-            raise ValueError
-        image = tuple(model.encoder.inputs[0].shape[1:])
-        latent = tuple(model.decoder.inputs[0].shape[1:])
-    except (AttributeError, IndexError, TypeError, ValueError):
-        raise ExportError(
-            f"cannot export model {model.name!r}: its encoder and decoder are not built "
-            "(build them on an input shape first)") from None
-    if len(image) != 3 or len(latent) != 1 or None in image + latent:
-        raise ExportError(
-            f"cannot export model {model.name!r}: it needs a fixed (height, width, channels) "
-            f"input and a flat latent code, got input {image} and latent {latent}")
-    return tuple(int(d) for d in image), int(latent[0])
+    return model
+
+
+def signature_names(model: Autoencoder) -> tuple[str, ...]:
+    """The signatures exported for `model`, as its objective declares them."""
+    return objective_of(_keras_ae_model(model)).signatures
 
 
 def reference_outputs(model: Autoencoder, signature: str, **inputs: Any) -> dict[str, Any]:
@@ -87,21 +72,10 @@ def reference_outputs(model: Autoencoder, signature: str, **inputs: Any) -> dict
 
     These are the functions the exported signatures trace, and the reference for parity checks.
     """
-    vae = isinstance(model, VariationalAutoencoder)
-    if signature == "encode":
-        if vae:
-            z_mean, z_log_var = model.encode_distribution(inputs["image"])
-            return {"z_mean": z_mean, "z_log_var": z_log_var}
-        return {"z": model.encode(inputs["image"])}
-    if signature == "decode":
-        return {"image": model.decode(inputs["z"])}
-    if signature == "reconstruct":
-        return {"image": model(inputs["image"], training=False)}
-    if signature == "anomaly_score":
-        return {"score": model.anomaly_score(inputs["image"])}
-    if signature == "sample" and vae:
-        return {"image": model.decode(inputs["noise"])}
-    raise ValueError(f"unknown signature {signature!r}; {model.name!r} has {', '.join(signature_names(model))}")
+    if signature not in signature_names(model):
+        raise ValueError(f"unknown signature {signature!r}; {model.name!r} has "
+                         f"{', '.join(signature_names(model))}")
+    return model.serve(signature, **inputs)
 
 
 def _float32(outputs: Mapping[str, Any]) -> dict[str, tf.Tensor]:
@@ -113,26 +87,16 @@ class _ServingModule(tf.Module):
 
     def __init__(self, model: Autoencoder):
         super().__init__(name="keras_ae_export")
-        image_shape, latent_dim = _shapes(model)
-        image = tf.TensorSpec((None, *image_shape), tf.float32, name="image")
-        z = tf.TensorSpec((None, latent_dim), tf.float32, name="z")
-        noise = tf.TensorSpec((None, latent_dim), tf.float32, name="noise")
-
-        def run(name: str) -> Callable[..., dict[str, tf.Tensor]]:
-            return lambda **inputs: _float32(reference_outputs(model, name, **inputs))
-
-        functions = {
-            "encode": tf.function(lambda image: run("encode")(image=image), input_signature=[image]),
-            "decode": tf.function(lambda z: run("decode")(z=z), input_signature=[z]),
-            "reconstruct": tf.function(lambda image: run("reconstruct")(image=image),
-                                       input_signature=[image]),
-            "anomaly_score": tf.function(lambda image: run("anomaly_score")(image=image),
-                                         input_signature=[image]),
-            "sample": tf.function(lambda noise: run("sample")(noise=noise), input_signature=[noise]),
-        }
         self.signature_names = signature_names(model)
+        specs = model.signature_inputs()
         for name in self.signature_names:  # also callable as `loaded.reconstruct(x)` once loaded
-            setattr(self, name, functions[name])
+            ((input_name, (shape, dtype)),) = specs[name].items()
+
+            def serve(value, signature=name, input_name=input_name):
+                return _float32(reference_outputs(model, signature, **{input_name: value}))
+
+            spec = tf.TensorSpec(shape, dtype, name=input_name)
+            setattr(self, name, tf.function(serve, input_signature=[spec]))
         # Track the tf.Variables the traced functions read (Keras variables wrap them); the
         # optimizer state and training metrics of the model stay out of the export.
         used: dict[int, tf.Variable] = {}

@@ -9,7 +9,8 @@ import keras
 
 from keras_ae import nets
 from keras_ae.config import RunConfig
-from keras_ae.models import Autoencoder, Sparsity, VariationalAutoencoder
+from keras_ae.models import Autoencoder
+from keras_ae.precision import mixed_precision_policy, precision_policy
 
 MNIST_SHAPE = (28, 28, 1)
 
@@ -32,16 +33,17 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def preset_config(name: str, **overrides: Any) -> RunConfig:
-    """The RunConfig of preset `name`, with `overrides` (None values ignored) applied."""
+    """The RunConfig of preset `name`, with `overrides` (fields or the objective's options; None
+    values ignored) applied."""
     if name not in PRESETS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(PRESETS)}")
-    return RunConfig(preset=name, **PRESETS[name]).replace(**overrides)
+    return RunConfig(preset=name).replace(**PRESETS[name]).replace(**overrides)
 
 
 def _nets(config: RunConfig, input_shape: Sequence[int]) -> tuple[keras.Model, keras.Model]:
-    heads = 2 if config.objective == "vae" else 1
-    sparsity = Sparsity.parse(config.sparsity)
-    latent_activation = config.latent_activation or (sparsity.latent_activation if sparsity else None)
+    objective = config.objective_spec
+    heads = objective.encoder_heads
+    latent_activation = config.latent_activation or objective.latent_activation(config.options)
     output_activation = "sigmoid"
     if config.architecture == "linear":
         return (nets.linear_encoder(input_shape, config.latent_dim),
@@ -69,6 +71,9 @@ def build(
 ) -> Autoencoder:
     """Build (and compile with Adam) the model described by `config` or a preset name.
 
+    With `config.mixed_precision` the layers compute in float16 on a GPU, bfloat16 on a CPU;
+    losses, metrics, inputs and outputs stay float32.
+
     >>> model = build("conv_vae", latent_dim=2)
     """
     if isinstance(config, str):
@@ -76,19 +81,15 @@ def build(
     elif overrides:
         config = config.replace(**overrides)
     input_shape = tuple(int(d) for d in input_shape)
-    if len(input_shape) != 3:
+    if len(input_shape) != 3 or min(input_shape) < 1:
         raise ValueError(f"input_shape must be (height, width, channels), got {input_shape}")
     _check_regularised(config, input_shape)
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
-    encoder, decoder = _nets(config, input_shape)
-    if config.objective == "vae":
-        model = VariationalAutoencoder(encoder, decoder, beta=config.beta,
-                                       likelihood=config.likelihood, sigma=config.sigma,
-                                       denoise=config.denoise, seed=config.seed, name=config.preset)
-    else:
-        model = Autoencoder(encoder, decoder, loss=config.loss, denoise=config.denoise,
-                            sparsity=config.sparsity, seed=config.seed, name=config.preset)
+    with precision_policy(mixed_precision_policy() if config.mixed_precision else "float32"):
+        encoder, decoder = _nets(config, input_shape)
+        model = config.objective_spec.build(encoder, decoder, config.options, seed=config.seed,
+                                            name=config.preset)
     if compile:
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
         model.optimizer.build(model.trainable_variables)  # saved files then always hold its state
@@ -101,7 +102,7 @@ def _check_regularised(config: RunConfig, input_shape: Sequence[int]) -> None:
     size = 1
     for d in input_shape:
         size *= d
-    if config.latent_dim >= size and config.objective != "vae" and not (config.sparsity or config.denoise):
+    if config.latent_dim >= size and not config.objective_spec.regularises(config.options):
         raise ValueError(
             f"latent_dim {config.latent_dim} >= input size {size} makes an overcomplete autoencoder "
             "that can copy its input; add a regulariser (--sparse or --denoise)")

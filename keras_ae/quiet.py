@@ -21,16 +21,27 @@ def _stderr_to_devnull():
         os.close(devnull)
 
 
-def start_tensorflow_quietly() -> None:
-    """Import TensorFlow and initialise its devices with file descriptor 2 muted.
+def _muted() -> contextlib.AbstractContextManager:
+    if os.environ.get("KERAS_AE_TF_LOGS") == "1":
+        return contextlib.nullcontext()
+    return _stderr_to_devnull()
 
-    The messages muted are written by native code before logging is configured (oneDNN notes,
-    missing CUDA drivers); Python errors raised meanwhile still propagate. Nothing is muted when
-    TensorFlow is already imported or when KERAS_AE_TF_LOGS=1.
-    """
-    if "tensorflow" in sys.modules or os.environ.get("KERAS_AE_TF_LOGS") == "1":
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with file descriptor 2 muted (oneDNN and CUDA notes written by native
+    code before logging is configured). Devices are not initialised, so a user can still
+    configure them. Nothing is muted when TensorFlow is already imported or KERAS_AE_TF_LOGS=1."""
+    if "tensorflow" in sys.modules:
         return
-    with _stderr_to_devnull():
-        import tensorflow as tf
+    with _muted():
+        import tensorflow  # noqa: F401
 
+
+def initialise_devices_quietly() -> None:
+    """Initialise TensorFlow's devices with file descriptor 2 muted (for the command line, where
+    the missing-driver notes of a CPU-only machine are noise)."""
+    import_tensorflow_quietly()
+    import tensorflow as tf
+
+    with _muted():
         tf.config.list_logical_devices()

@@ -187,19 +187,27 @@ def test_bad_denoise_specs_name_the_problem(spec, message):
         keras_ae.build("seed", denoise=spec)
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"sparsity": "l2:1"}, "bad sparsity spec"),
-    ({"sparsity": "kl:1.5"}, "rho must be in"),
-    ({"architecture": "mlp"}, "unknown architecture"),
-    ({"latent_dim": 0}, "latent_dim must be >= 1"),
-    ({"architecture": "linear", "sparsity": "kl:0.05"}, "linear architecture"),
-    ({"architecture": "linear", "loss": "bce"}, "linear architecture"),
-    ({"beta": float("inf")}, "beta must be a finite number"),
-    ({"early_stopping": 0}, "early_stopping"),
+@pytest.mark.parametrize("preset, overrides, message", [
+    ("seed", {"sparsity": "l2:1"}, "bad sparsity spec"),
+    ("seed", {"sparsity": "kl:1.5"}, "rho must be in"),
+    ("seed", {"architecture": "mlp"}, "unknown architecture"),
+    ("seed", {"latent_dim": 0}, "latent_dim must be >= 1"),
+    ("seed", {"architecture": "linear", "sparsity": "kl:0.05"}, "linear architecture"),
+    ("seed", {"architecture": "linear", "loss": "bce"}, "linear architecture"),
+    ("vae", {"beta": float("inf")}, "beta must be a finite number"),
+    ("vae", {"sigma": 0}, "sigma must be a finite number > 0"),
+    ("vae", {"likelihood": "poisson"}, "unknown likelihood 'poisson'"),
+    ("vae", {"architecture": "linear"}, "the vae objective takes the dense or conv architecture"),
+    ("seed", {"beta": 4.0}, "option 'beta' does not apply to the autoencoder objective"),
+    ("seed", {"likelihood": "gaussian"}, "option 'likelihood' does not apply to the autoencoder"),
+    ("vae", {"loss": "bce"}, "option 'loss' does not apply to the vae objective"),
+    ("vae", {"sparsity": "l1:1e-4"}, "option 'sparsity' does not apply to the vae objective"),
+    ("seed", {"objective": "pca"}, "unknown objective 'pca'"),
+    ("seed", {"early_stopping": 0}, "early_stopping"),
 ])
-def test_bad_model_options_name_the_problem(overrides, message):
+def test_bad_model_options_name_the_problem(preset, overrides, message):
     with pytest.raises(ValueError, match=message):
-        keras_ae.build("seed", **overrides)
+        keras_ae.build(preset, **overrides)
 
 
 def test_overcomplete_without_regulariser_is_refused():
@@ -216,9 +224,13 @@ def test_corruption_only_in_training(name):
     clean.set_weights(noisy.get_weights())
     np.testing.assert_array_equal(noisy(x), noisy(x))
     np.testing.assert_array_equal(noisy(x), clean(x))  # inference never corrupts
-    evaluate = noisy.compute_losses(x, x, training=False)["loss"]
-    assert float(evaluate) == float(clean.compute_losses(x, x, training=True)["loss"])
-    assert float(noisy.compute_losses(x, x, training=True)["loss"]) != float(evaluate)
+
+    def loss(model, training):
+        return float(model.compute_loss(x, x, model.forward(x, training=training), training=training))
+
+    evaluate = loss(noisy, training=False)
+    assert evaluate == loss(clean, training=True)
+    assert loss(noisy, training=True) != evaluate
 
 
 def test_every_setting_survives_saving_exactly(tmp_path):

@@ -6,8 +6,7 @@ import argparse
 from pathlib import Path
 
 from keras_ae.commands.common import CLIError, absolute_if_path, add_data_options
-from keras_ae.models.losses import RECONSTRUCTION_LOSSES
-from keras_ae.models.vae import LIKELIHOODS
+from keras_ae.objectives import OBJECTIVES, all_options
 from keras_ae.presets import PRESETS
 
 NAME = "train"
@@ -24,22 +23,29 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_data_options(t)
     t.add_argument("--epochs", type=int)
     t.add_argument("--latent-dim", type=int)
-    t.add_argument("--loss", choices=RECONSTRUCTION_LOSSES, help="reconstruction loss of autoencoders")
-    t.add_argument("--denoise", metavar="KIND:AMOUNT",
-                   help="train on corrupted inputs: gaussian:SIGMA, masking:P or salt_pepper:P")
-    t.add_argument("--sparse", metavar="SPEC", help="latent sparsity: l1:WEIGHT or kl:RHO[:WEIGHT]")
-    t.add_argument("--beta", type=float, help="weight of the VAE's KL term (beta-VAE)")
-    t.add_argument("--likelihood", choices=LIKELIHOODS, help="VAE decoder likelihood")
+    _add_objective_options(t)
     t.add_argument("--batch-size", type=int)
     t.add_argument("--learning-rate", type=float)
     t.add_argument("--validation-fraction", type=float)
     t.add_argument("--early-stopping", type=int, metavar="PATIENCE",
                    help="stop after PATIENCE epochs without a better validation loss")
     t.add_argument("--seed", type=int, help="random seed; the same seed gives the same weights")
+    t.add_argument("--mixed-precision", action="store_true", default=None,
+                   help="compute in float16 on a GPU, bfloat16 on a CPU (losses stay float32)")
     t.add_argument("--output", help="run folder (default: runs/MODEL-DATASET)")
     t.add_argument("--overwrite", action="store_true", help="replace a finished run in --output")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     return t
+
+
+def _add_objective_options(parser: argparse.ArgumentParser) -> None:
+    """One flag per objective option, from the registry; each says which objectives take it."""
+    group = parser.add_argument_group("objective options (each applies to the objectives named)")
+    for option in all_options().values():
+        takers = [name for name, entry in OBJECTIVES.items() if option.name in entry.option_names]
+        group.add_argument(option.cli_flag, dest=option.name, type=option.cli_type,
+                           choices=option.choices, metavar=option.metavar,
+                           help=f"{option.help} [{', '.join(takers)}]")
 
 
 def run_config(args):
@@ -49,11 +55,12 @@ def run_config(args):
 
     overrides = dict(dataset=absolute_if_path(args.dataset),
                      data_dir=absolute_if_path(args.data_dir), epochs=args.epochs,
-                     latent_dim=args.latent_dim, loss=args.loss, denoise=args.denoise,
-                     sparsity=args.sparse, beta=args.beta, likelihood=args.likelihood,
-                     batch_size=args.batch_size, learning_rate=args.learning_rate,
+                     latent_dim=args.latent_dim, batch_size=args.batch_size,
+                     learning_rate=args.learning_rate,
                      validation_fraction=args.validation_fraction,
-                     early_stopping=args.early_stopping, seed=args.seed)
+                     early_stopping=args.early_stopping, seed=args.seed,
+                     mixed_precision=args.mixed_precision,
+                     **{name: getattr(args, name) for name in all_options()})
     if args.config:
         if args.model:
             raise CLIError("give --model or --config, not both (the config names its preset)")

@@ -1,26 +1,47 @@
-"""The autoencoder model: an encoder, a decoder and a reconstruction objective.
+"""The autoencoder: an encoder, a decoder and a reconstruction objective, trained through Keras.
 
-Denoising (corrupt the input during training only) and sparsity (a penalty on the latent code)
-are options of the same class, so every architecture gets every objective.
+`Autoencoder` also holds the training machinery every objective shares. `train_step` and
+`test_step` follow Keras's own: the objective's loss comes from `compute_loss` (per-sample
+terms weighted by `sample_weight`, computed in float32, scaled for the replicas of a
+distribution strategy), the optimizer scales it for mixed precision, and compiled metrics are
+updated on the reconstructions. An objective subclass changes `forward` (what one pass
+computes) and `loss_terms` (what it minimises); nothing else.
+
+Denoising (corrupt the input while training) and sparsity (a penalty on the code) are options
+of this objective, so every architecture gets both.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import keras
 from keras import ops
 
-from keras_ae.data.noise import parse_noise
-from keras_ae.models.losses import reconstruction_error
+from keras_ae.data.noise import NOISE_KINDS, parse_noise
+from keras_ae.models.losses import (RECONSTRUCTION_LOSSES, per_sample_keras_loss,
+                                    reconstruction_error, replicas_in_sync, scale_for_replicas,
+                                    weighted_mean)
+from keras_ae.models.objective import Objective, Option, choice, optional
 from keras_ae.models.sparsity import Sparsity
 
 
-def _split_batch(data):
-    """Accept `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)`; the target defaults to x."""
-    if isinstance(data, (tuple, list)):
-        x = data[0]
-        y = data[1] if len(data) > 1 and data[1] is not None else x
-        return x, y
-    return data, data
+def _float32(x):
+    return ops.cast(x, "float32")
+
+
+def _check_nets(encoder, decoder) -> None:
+    """Encoder and decoder must be built models: images (H, W, C) in, a flat code between."""
+    try:
+        image = tuple(encoder.inputs[0].shape[1:])
+        latent = tuple(decoder.inputs[0].shape[1:])
+    except (AttributeError, IndexError, TypeError, ValueError):
+        raise ValueError("the encoder and decoder must be built Keras models with known inputs "
+                         "(e.g. functional models from keras_ae.nets)") from None
+    if len(image) != 3 or len(latent) != 1 or None in image + latent:
+        raise ValueError("the encoder must take images of a fixed (height, width, channels) and "
+                         f"the decoder a flat code; got inputs {image} and {latent}")
 
 
 @keras.saving.register_keras_serializable(package="keras_ae")
@@ -28,17 +49,25 @@ class Autoencoder(keras.Model):
     """x -> encoder -> z -> decoder -> x_hat, trained to reconstruct the clean input.
 
     Args:
-        encoder: a model from images to latent codes.
-        decoder: a model from latent codes to images of the input's shape.
-        loss: per-pixel reconstruction loss, `mse` or `bce`.
-        denoise: a corruption (`Noise` or `KIND:AMOUNT`) applied to inputs in training only.
-        sparsity: a latent penalty (`Sparsity` or `l1:W` / `kl:RHO[:W]`).
+        encoder: a built model from images (H, W, C) to latent codes.
+        decoder: a built model from latent codes to images of the input's shape.
+        loss: per-pixel reconstruction loss, `mse` or `bce` (also the anomaly score).
+        denoise: a corruption (`Noise` or `KIND:AMOUNT`) of the input, applied in training only
+            (like `keras.layers.GaussianNoise`).
+        sparsity: a penalty on the code (`Sparsity` or `l1:W` / `kl:RHO[:W]`).
         seed: seed of the corruption noise.
+
+    Inputs are images as float32 in [0, 1] or uint8 in [0, 255] (divided by 255), shape
+    (batch, H, W, C); any other dtype or shape is a ValueError naming it. `compile(loss=...)`
+    replaces the reconstruction term in training (the anomaly score keeps `loss`).
     """
+
+    SIGNATURES = ("encode", "decode", "reconstruct", "anomaly_score")
 
     def __init__(self, encoder, decoder, loss="mse", denoise=None, sparsity=None, seed=None,
                  **kwargs):
         super().__init__(**kwargs)
+        _check_nets(encoder, decoder)
         self.encoder = encoder
         self.decoder = decoder
         self.loss_name = loss
@@ -47,72 +76,205 @@ class Autoencoder(keras.Model):
         self.sparsity = Sparsity.parse(sparsity)
         self.seed = seed
         self.noise_seed = keras.random.SeedGenerator(seed)
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
-        self.sparsity_tracker = keras.metrics.Mean(name="sparsity_loss")
-        self.built = True  # the encoder and decoder arrive built
+        self._create_state()
+        self.term_trackers = {name: keras.metrics.Mean(name=name)
+                              for name in self.loss_term_names(self._objective_options())}
+        self.build((None, *self.image_shape))
+        self(keras.KerasTensor((None, *self.image_shape)))  # a called model is what Keras exports
+
+    def _create_state(self) -> None:
+        """Objective subclasses create their own layers here (before the model is built)."""
+
+    def build(self, input_shape=None):
+        """The encoder and decoder arrive built; Keras records `input_shape` for its export."""
 
     # --- the model -----------------------------------------------------------------------------
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        """The (height, width, channels) of the images the model takes."""
+        return tuple(int(d) for d in self.encoder.inputs[0].shape[1:])
+
     @property
     def latent_dim(self) -> int:
         """The size of the latent code."""
         return int(self.decoder.inputs[0].shape[-1])
 
+    def as_images(self, x):
+        """`x` as a float32 image tensor in the model's input shape: uint8 is divided by 255,
+        floats are cast; another dtype, rank or image shape is a ValueError naming it."""
+        if not isinstance(x, keras.KerasTensor):
+            x = ops.convert_to_tensor(x)
+        dtype = keras.backend.standardize_dtype(x.dtype)
+        if dtype == "uint8":
+            x = _float32(x) / 255.0
+        elif dtype == "bool" or "float" in dtype:
+            x = _float32(x)
+        else:
+            raise ValueError(f"model {self.name!r} takes images as float32 in [0, 1] or uint8 in "
+                             f"[0, 255], got dtype {dtype}")
+        shape = tuple(x.shape)
+        expected = self.image_shape
+        if len(shape) != 4 or any(d is not None and d != e for d, e in zip(shape[1:], expected)):
+            raise ValueError(f"model {self.name!r} takes images of shape (batch, "
+                             f"{', '.join(map(str, expected))}), got shape {shape}")
+        return x
+
     def encode(self, x):
         """The latent code of each image."""
-        return self.encoder(x)
+        return self.encoder(self.as_images(x))
 
     def decode(self, z):
         """Images reconstructed from latent codes."""
-        return self.decoder(z)
+        return _float32(self.decoder(z))
 
     def call(self, x, training=False):
-        return self.decoder(self.encoder(x, training=training), training=training)
+        return self.forward(self.as_images(x), training=training)["reconstruction"]
 
     def anomaly_score(self, x):
-        """Per-sample reconstruction error (the training loss per pixel): shape (batch,)."""
+        """Per-sample reconstruction error (the model's `loss` per pixel): shape (batch,)."""
+        x = self.as_images(x)
         return self._error(x, self(x, training=False))
 
-    # --- training ------------------------------------------------------------------------------
-    @property
-    def metrics(self):
-        trackers = [self.loss_tracker, self.reconstruction_tracker]
-        return trackers + ([self.sparsity_tracker] if self.sparsity else [])
+    def corrupt(self, x):
+        """`x` with this model's training corruption, drawn afresh on every call (distinct on
+        each replica of a distribution strategy), or `x` itself without denoising."""
+        if self.denoise is None:
+            return x
+        import tensorflow as tf
 
-    def compute_losses(self, x, y, training=False):
-        """The objective on one batch: a dict with `loss`, `reconstruction_loss` [, `sparsity_loss`]."""
-        if training and self.denoise is not None:
-            x = self.denoise.apply(x, seed=self.noise_seed.next())
+        seed = ops.cast(self.noise_seed.next(), "int64")
+        context = tf.distribute.get_replica_context()
+        if context is not None and replicas_in_sync() > 1:
+            replica = ops.cast(context.replica_id_in_sync_group, "int64")
+            seed = seed + ops.stack([ops.zeros((), "int64"), replica])
+        return self.denoise.apply(x, seed=seed)
+
+    # --- the objective -------------------------------------------------------------------------
+    def forward(self, x, training=False) -> dict[str, Any]:
+        """One pass over float32 images: the tensors the objective's loss needs, in float32,
+        with the reconstruction under `reconstruction`."""
+        if training:
+            x = self.corrupt(x)
         z = self.encoder(x, training=training)
-        x_hat = self.decoder(z, training=training)
-        reconstruction = ops.mean(self._error(y, x_hat))
-        losses = {"loss": reconstruction, "reconstruction_loss": reconstruction}
-        if self.sparsity is not None:
-            losses["sparsity_loss"] = self.sparsity.penalty(z)
-            losses["loss"] = reconstruction + losses["sparsity_loss"]
-        return losses
+        return {"z": _float32(z), "reconstruction": _float32(self.decoder(z, training=training))}
 
-    def _track(self, losses):
-        self.loss_tracker.update_state(losses["loss"])
-        self.reconstruction_tracker.update_state(losses["reconstruction_loss"])
-        if "sparsity_loss" in losses:
-            self.sparsity_tracker.update_state(losses["sparsity_loss"])
-        return {m.name: m.result() for m in self.metrics}
+    @classmethod
+    def loss_term_names(cls, options: Mapping[str, Any]) -> tuple[str, ...]:
+        """The terms of the loss that the model reports as metrics, for these options."""
+        return ("reconstruction_loss",) + (("sparsity_loss",) if options.get("sparsity") else ())
+
+    def _objective_options(self) -> dict[str, Any]:
+        return {"loss": self.loss_name, "sparsity": self.sparsity, "denoise": self.denoise}
+
+    def reconstruction_error(self, y, x_hat):
+        """The per-sample training reconstruction term: the compiled loss if one was given, else
+        the model's own `loss`."""
+        compiled = getattr(self, "_compiled_reconstruction", None)
+        return (compiled or self._error)(y, x_hat)
+
+    def loss_terms(self, x, y, outputs: Mapping[str, Any], sample_weight=None) -> dict[str, Any]:
+        """The objective's terms on one batch, each a float32 scalar reduced the Keras way."""
+        terms = {"reconstruction_loss": weighted_mean(
+            self.reconstruction_error(y, outputs["reconstruction"]), sample_weight)}
+        if self.sparsity is not None:
+            terms["sparsity_loss"] = self.sparsity.penalty(outputs["z"], sample_weight)
+        return terms
+
+    def total_loss(self, terms: Mapping[str, Any]):
+        """The loss minimised: the sum of the terms (an objective may weight them)."""
+        return sum(terms.values())
+
+    # --- training through Keras ----------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, **kwargs):
+        """Keras's `compile`; `loss` replaces the reconstruction term (any Keras loss)."""
+        self._compiled_reconstruction = None if loss is None else self._reconstruction_loss(loss)
+        super().compile(optimizer=optimizer, loss=loss, **kwargs)
+
+    def compile_from_config(self, config):
+        """Compile a loaded model as it was saved (Keras skips this for a custom `compile`)."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)  # the saved optimizer state loads into it
+
+    def _reconstruction_loss(self, loss):
+        """The per-sample form of a compiled `loss`, or ValueError if the objective has none."""
+        try:
+            return per_sample_keras_loss(loss)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"cannot use loss {loss!r} as the reconstruction loss of "
+                             f"{self.name!r}: {err}") from None
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The objective's loss on one batch, scaled for the replicas in sync, plus any
+        regularisation losses of the layers. `y_pred` is the dict `forward` returns (a bare
+        reconstruction makes the pass run again from `x`)."""
+        outputs = y_pred if isinstance(y_pred, Mapping) else self.forward(x, training=training)
+        terms = self.loss_terms(x, x if y is None else y, outputs, sample_weight)
+        batch = ops.shape(outputs["reconstruction"])[0]
+        for name, value in terms.items():
+            self.term_trackers[name].update_state(value, sample_weight=batch)
+        total = scale_for_replicas(self.total_loss(terms))
+        for extra in self.losses:
+            total = total + scale_for_replicas(ops.sum(_float32(extra)))
+        return total
+
+    def _unpack(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        x = self.as_images(x)
+        return x, (x if y is None else self.as_images(y)), sample_weight
+
+    def _track_loss(self, loss, x) -> None:
+        # Keras's own loss tracker (the `loss` of the logs), fed as Keras's train_step feeds it
+        if self._loss_tracker is not None:
+            self._loss_tracker.update_state(loss * replicas_in_sync(), sample_weight=ops.shape(x)[0])
 
     def train_step(self, data):
         import tensorflow as tf
 
-        x, y = _split_batch(data)
+        x, y, sample_weight = self._unpack(data)
         with tf.GradientTape() as tape:
-            losses = self.compute_losses(x, y, training=True)
-            total = losses["loss"] + (ops.sum(self.losses) if self.losses else 0.0)
-        grads = tape.gradient(total, self.trainable_weights)
-        self.optimizer.apply(grads, self.trainable_weights)
-        return self._track(losses)
+            outputs = self.forward(x, training=True)
+            loss = self.compute_loss(x, y, outputs, sample_weight, training=True)
+            self._track_loss(loss, x)
+            scaled = self.optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled, self.trainable_weights)
+        self.optimizer.apply(gradients, self.trainable_weights)
+        return self.compute_metrics(x, y, outputs["reconstruction"], sample_weight=sample_weight)
 
     def test_step(self, data):
-        x, y = _split_batch(data)
-        return self._track(self.compute_losses(x, y, training=False))
+        x, y, sample_weight = self._unpack(data)
+        outputs = self.forward(x, training=False)
+        loss = self.compute_loss(x, y, outputs, sample_weight, training=False)
+        self._track_loss(loss, x)
+        return self.compute_metrics(x, y, outputs["reconstruction"], sample_weight=sample_weight)
+
+    def predict_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self(x, training=False)
+
+    # --- export --------------------------------------------------------------------------------
+    def signature_inputs(self) -> dict[str, dict[str, tuple[tuple[int | None, ...], str]]]:
+        """Each export signature's inputs: name -> (shape with a None batch axis, dtype)."""
+        image = {"image": ((None, *self.image_shape), "float32")}
+        return {"encode": image, "decode": {"z": ((None, self.latent_dim), "float32")},
+                "reconstruct": image, "anomaly_score": image}
+
+    def serve(self, signature: str, **inputs) -> dict[str, Any]:
+        """What export signature `signature` computes, as a dict of float32 outputs."""
+        if signature == "encode":
+            return {"z": _float32(self.encode(inputs["image"]))}
+        if signature == "decode":
+            return {"image": self.decode(inputs["z"])}
+        if signature == "reconstruct":
+            return {"image": self(inputs["image"], training=False)}
+        if signature == "anomaly_score":
+            return {"score": self.anomaly_score(inputs["image"])}
+        raise ValueError(f"unknown signature {signature!r}; {self.name!r} has "
+                         f"{', '.join(self.SIGNATURES)}")
+
+    def held_out_metrics(self, images, **options) -> dict[str, Any]:
+        """Objective-specific held-out numbers for `evaluate` (none for plain autoencoders)."""
+        return {}
 
     # --- serialisation -------------------------------------------------------------------------
     def get_config(self):
@@ -133,3 +295,46 @@ class Autoencoder(keras.Model):
         for key in ("encoder", "decoder"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+
+# --- the objective's registry entry ------------------------------------------------------------
+def _noise_spec(value: Any) -> str:
+    return str(parse_noise(value))
+
+
+def _sparsity_spec(value: Any) -> str:
+    return str(Sparsity.parse(value))
+
+
+DENOISE = Option("denoise", None, optional(_noise_spec), metavar="KIND:AMOUNT",
+                 help="train on corrupted inputs: " + ", ".join(f"{k}:AMOUNT" for k in NOISE_KINDS)
+                      + " (gaussian: sigma; others: pixel fraction)")
+
+
+def _check(options: Mapping[str, Any], architecture: str) -> None:
+    sparsity = Sparsity.parse(options.get("sparsity"))
+    if architecture == "linear" and (options["loss"] == "bce" or (sparsity and sparsity.kind == "kl")):
+        raise ValueError("the linear architecture has an unbounded code and output: it takes "
+                         "the mse loss and l1 sparsity, not bce or kl")
+
+
+def _latent_activation(options: Mapping[str, Any]) -> str | None:
+    sparsity = Sparsity.parse(options.get("sparsity"))
+    return sparsity.latent_activation if sparsity else None
+
+
+OBJECTIVE = Objective(
+    name="autoencoder",
+    model_class=Autoencoder,
+    description="reconstruct the input; denoising and sparsity are options",
+    options=(
+        Option("loss", "mse", choice("loss", RECONSTRUCTION_LOSSES), choices=RECONSTRUCTION_LOSSES,
+               help="per-pixel reconstruction loss (also the anomaly score)"),
+        DENOISE,
+        Option("sparsity", None, optional(_sparsity_spec), flag="--sparse", metavar="SPEC",
+               help="penalty on the code: l1:WEIGHT or kl:RHO[:WEIGHT]"),
+    ),
+    latent_activation=_latent_activation,
+    check=_check,
+    regularises=lambda options: bool(options.get("sparsity") or options.get("denoise")),
+)

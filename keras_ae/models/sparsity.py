@@ -6,6 +6,8 @@ import dataclasses
 
 from keras import ops
 
+from keras_ae.models.losses import weighted_mean
+
 KINDS = ("l1", "kl")
 DEFAULT_KL_WEIGHT = 0.01
 
@@ -54,12 +56,19 @@ class Sparsity:
             return f"l1:{self.weight!r}"
         return f"kl:{self.target!r}:{self.weight!r}"
 
-    def penalty(self, z):
-        """The weighted penalty for a batch of latent activations `z` (batch, units)."""
+    def penalty(self, z, sample_weight=None):
+        """The weighted penalty for a batch of latent activations `z` (batch, units); sample
+        weights weight each code (L1) or each code's share of the mean activation (KL)."""
+        z = ops.cast(z, "float32")
         if self.kind == "l1":
-            return self.weight * ops.mean(ops.sum(ops.abs(z), axis=-1))
+            return self.weight * weighted_mean(ops.sum(ops.abs(z), axis=-1), sample_weight)
         eps = 1e-7
-        rho_hat = ops.clip(ops.mean(z, axis=0), eps, 1 - eps)
+        if sample_weight is None:
+            mean_activation = ops.mean(z, axis=0)
+        else:
+            w = ops.reshape(ops.cast(sample_weight, "float32"), (-1, 1))
+            mean_activation = ops.sum(z * w, axis=0) / ops.maximum(ops.sum(w), eps)
+        rho_hat = ops.clip(mean_activation, eps, 1 - eps)
         rho = self.target
         kl = rho * ops.log(rho / rho_hat) + (1 - rho) * ops.log((1 - rho) / (1 - rho_hat))
         return self.weight * ops.sum(kl)

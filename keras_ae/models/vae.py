@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import keras
 from keras import ops
 
-from keras_ae.models.autoencoder import Autoencoder
-from keras_ae.models.losses import EPSILON
+from keras_ae.models.autoencoder import DENOISE, Autoencoder
+from keras_ae.models.losses import EPSILON, weighted_mean
+from keras_ae.models.objective import Objective, Option, choice, number
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 LOG_2PI = math.log(2 * math.pi)
@@ -42,22 +45,25 @@ def _log_normal(z, mean, log_var):
     return -0.5 * ops.sum(LOG_2PI + log_var + ops.square(z - mean) / ops.exp(log_var), axis=-1)
 
 
+def _float32(x):
+    return ops.cast(x, "float32")
+
+
 @keras.saving.register_keras_serializable(package="keras_ae")
 class VariationalAutoencoder(Autoencoder):
     """A VAE whose encoder returns `[z_mean, z_log_var]` and whose decoder returns the mean of
     p(x | z) (pixel probabilities for `bernoulli`, means with a fixed `sigma` for `gaussian`).
 
-    `loss = reconstruction_loss + beta * kl_loss`, both in nats per image, averaged over the batch.
-    `train_step` and `test_step` share `compute_losses`, so `fit(validation_data=...)` and
-    `evaluate()` report `loss`, `reconstruction_loss` and `kl_loss`.
+    `loss = reconstruction_loss + beta * kl_loss`, both in nats per image, averaged over the
+    batch (weighted by `sample_weight`). Its own `train_step` and `test_step` (shared with every
+    objective) report `loss`, `reconstruction_loss`, `kl_loss` and any compiled metrics; the
+    loss is the negative ELBO, so `compile(loss=...)` is refused.
     """
+
+    SIGNATURES = Autoencoder.SIGNATURES + ("sample",)
 
     def __init__(self, encoder, decoder, beta=1.0, likelihood="bernoulli", sigma=0.1,
                  denoise=None, seed=None, **kwargs):
-        kwargs.pop("loss", None)
-        kwargs.pop("sparsity", None)
-        anomaly_error = "bce" if likelihood == "bernoulli" else "mse"
-        super().__init__(encoder, decoder, loss=anomaly_error, denoise=denoise, seed=seed, **kwargs)
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"unknown likelihood {likelihood!r}; choose one of {', '.join(LIKELIHOODS)}")
         if not beta >= 0:
@@ -67,60 +73,84 @@ class VariationalAutoencoder(Autoencoder):
         self.beta = float(beta)
         self.likelihood = likelihood
         self.sigma = float(sigma)
-        self.sampling = Sampling(seed=None if seed is None else seed + 1)
-        self.kl_tracker = keras.metrics.Mean(name="kl_loss")
+        anomaly_error = "bce" if likelihood == "bernoulli" else "mse"
+        super().__init__(encoder, decoder, loss=anomaly_error, denoise=denoise, seed=seed, **kwargs)
+
+    def _create_state(self) -> None:
+        # sampling and the likelihood run in float32 whatever the mixed-precision policy
+        self.sampling = Sampling(seed=None if self.seed is None else self.seed + 1, dtype="float32")
 
     # --- the model -----------------------------------------------------------------------------
     def encode(self, x):
         """The posterior mean of each image (the deterministic latent code)."""
-        return self.encoder(x)[0]
+        return self.encoder(self.as_images(x))[0]
 
     def encode_distribution(self, x):
-        """The posterior parameters `(z_mean, z_log_var)` of each image."""
-        z_mean, z_log_var = self.encoder(x)
-        return z_mean, z_log_var
-
-    def call(self, x, training=False):
-        z_mean, z_log_var = self.encoder(x, training=training)
-        z = self.sampling(z_mean, z_log_var) if training else z_mean
-        return self.decoder(z, training=training)
+        """The posterior parameters `(z_mean, z_log_var)` of each image, in float32."""
+        z_mean, z_log_var = self.encoder(self.as_images(x))
+        return _float32(z_mean), _float32(z_log_var)
 
     def sample(self, n: int, seed=None):
         """Decode `n` codes drawn from the prior N(0, I)."""
-        z = keras.random.normal((n, self.latent_dim), seed=seed)
-        return self.decoder(z)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"the number of samples must be a positive integer, got {n!r}")
+        return self.decode(keras.random.normal((n, self.latent_dim), seed=seed))
+
+    # --- the objective -------------------------------------------------------------------------
+    def forward(self, x, training=False) -> dict[str, Any]:
+        """The posterior, a reparameterised draw z, p(x | z)'s mean for that draw (the ELBO's
+        reconstruction term) and the reconstruction the metrics see: the draw's in training,
+        the posterior mean's otherwise (what `call` returns)."""
+        if training:
+            x = self.corrupt(x)
+        z_mean, z_log_var = self.encoder(x, training=training)
+        z_mean, z_log_var = _float32(z_mean), _float32(z_log_var)
+        z = self.sampling(z_mean, z_log_var)
+        likelihood_mean = _float32(self.decoder(z, training=training))
+        reconstruction = (likelihood_mean if training
+                          else _float32(self.decoder(z_mean, training=training)))
+        return {"z_mean": z_mean, "z_log_var": z_log_var, "likelihood_mean": likelihood_mean,
+                "reconstruction": reconstruction}
+
+    def call(self, x, training=False):
+        x = self.as_images(x)
+        if training:
+            return self.forward(x, training=True)["reconstruction"]
+        return _float32(self.decoder(self.encoder(x)[0]))
+
+    @classmethod
+    def loss_term_names(cls, options: Mapping[str, Any]) -> tuple[str, ...]:
+        return ("reconstruction_loss", "kl_loss")
+
+    def _objective_options(self) -> dict[str, Any]:
+        return {"beta": self.beta, "likelihood": self.likelihood, "sigma": self.sigma,
+                "denoise": self.denoise}
+
+    def loss_terms(self, x, y, outputs: Mapping[str, Any], sample_weight=None) -> dict[str, Any]:
+        reconstruction = -self.log_likelihood(y, outputs["likelihood_mean"])
+        kl = gaussian_kl(outputs["z_mean"], outputs["z_log_var"])
+        return {"reconstruction_loss": weighted_mean(reconstruction, sample_weight),
+                "kl_loss": weighted_mean(kl, sample_weight)}
+
+    def total_loss(self, terms: Mapping[str, Any]):
+        return terms["reconstruction_loss"] + self.beta * terms["kl_loss"]
+
+    def _reconstruction_loss(self, loss):
+        raise ValueError(
+            f"{self.name!r} is a variational autoencoder: its loss is the negative ELBO "
+            "(reconstruction_loss + beta * kl_loss); choose its likelihood and beta when building "
+            "it, and pass metrics=[...] to compile for other measures, not loss=")
 
     # --- likelihood ----------------------------------------------------------------------------
     def log_likelihood(self, x, x_hat):
         """log p(x | z) per image, in nats, where x_hat is the decoder's output for z."""
-        x = ops.reshape(x, (ops.shape(x)[0], -1))
-        x_hat = ops.reshape(x_hat, (ops.shape(x_hat)[0], -1))
+        x = _float32(ops.reshape(x, (ops.shape(x)[0], -1)))
+        x_hat = _float32(ops.reshape(x_hat, (ops.shape(x_hat)[0], -1)))
         if self.likelihood == "bernoulli":
             p = ops.clip(x_hat, EPSILON, 1 - EPSILON)
             return ops.sum(x * ops.log(p) + (1 - x) * ops.log(1 - p), axis=-1)
         per_pixel = 0.5 * ops.square((x - x_hat) / self.sigma) + math.log(self.sigma) + 0.5 * LOG_2PI
         return -ops.sum(per_pixel, axis=-1)
-
-    # --- training ------------------------------------------------------------------------------
-    @property
-    def metrics(self):
-        return [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker]
-
-    def compute_losses(self, x, y, training=False):
-        """One batch's `loss`, `reconstruction_loss` and `kl_loss` (nats per image)."""
-        if training and self.denoise is not None:
-            x = self.denoise.apply(x, seed=self.noise_seed.next())
-        z_mean, z_log_var = self.encoder(x, training=training)
-        z = self.sampling(z_mean, z_log_var)
-        x_hat = self.decoder(z, training=training)
-        reconstruction = -ops.mean(self.log_likelihood(y, x_hat))
-        kl = ops.mean(gaussian_kl(z_mean, z_log_var))
-        return {"loss": reconstruction + self.beta * kl, "reconstruction_loss": reconstruction,
-                "kl_loss": kl}
-
-    def _track(self, losses):
-        self.kl_tracker.update_state(losses["kl_loss"])
-        return super()._track(losses)
 
     # --- held-out scores -----------------------------------------------------------------------
     def elbo(self, x, samples: int = 1, seed=None):
@@ -130,9 +160,12 @@ class VariationalAutoencoder(Autoencoder):
         exact. `seed` is a Keras seed or SeedGenerator for the draws. Uses beta = 1, the true
         bound, whatever beta the model was trained with.
         """
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+            raise ValueError(f"samples must be a positive integer, got {samples!r}")
         if isinstance(seed, int):  # one generator, so that every draw differs
             seed = keras.random.SeedGenerator(seed)
-        z_mean, z_log_var = self.encoder(x)
+        x = self.as_images(x)
+        z_mean, z_log_var = self.encode_distribution(x)
         expected = 0.0
         for _ in range(samples):
             z = self.sampling(z_mean, z_log_var, seed=seed)
@@ -142,7 +175,10 @@ class VariationalAutoencoder(Autoencoder):
     def nll(self, x, k: int = 100, seed=None):
         """Importance-sampled negative log-likelihood -log p(x) per image in nats, with `k`
         samples from the posterior as the proposal: shape (batch,). Memory grows with batch * k."""
-        z_mean, z_log_var = self.encoder(x)
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"k (importance samples) must be a positive integer, got {k!r}")
+        x = self.as_images(x)
+        z_mean, z_log_var = self.encode_distribution(x)
         batch, dim = ops.shape(z_mean)[0], ops.shape(z_mean)[1]
         z_mean = ops.repeat(ops.expand_dims(z_mean, 0), k, axis=0)
         z_log_var = ops.repeat(ops.expand_dims(z_log_var, 0), k, axis=0)
@@ -156,9 +192,46 @@ class VariationalAutoencoder(Autoencoder):
         log_weights = log_likelihood + log_prior - log_posterior
         return -(ops.logsumexp(log_weights, axis=0) - math.log(k))
 
+    def held_out_metrics(self, images, *, nll_samples: int = 100, **options) -> dict[str, Any]:
+        """Mean negative ELBO and importance-sampled NLL (`nll_samples` draws) in nats per image."""
+        from keras_ae.evaluate import vae_metrics
+
+        return vae_metrics(self, images, k=nll_samples)
+
+    # --- export --------------------------------------------------------------------------------
+    def signature_inputs(self):
+        return {**super().signature_inputs(),
+                "sample": {"noise": ((None, self.latent_dim), "float32")}}
+
+    def serve(self, signature: str, **inputs) -> dict[str, Any]:
+        if signature == "encode":
+            z_mean, z_log_var = self.encode_distribution(inputs["image"])
+            return {"z_mean": z_mean, "z_log_var": z_log_var}
+        if signature == "sample":
+            return {"image": self.decode(inputs["noise"])}
+        return super().serve(signature, **inputs)
+
     # --- serialisation -------------------------------------------------------------------------
     def get_config(self):
         config = super().get_config()
         for key in ("loss", "sparsity"):
             config.pop(key)
         return {**config, "beta": self.beta, "likelihood": self.likelihood, "sigma": self.sigma}
+
+
+OBJECTIVE = Objective(
+    name="vae",
+    model_class=VariationalAutoencoder,
+    description="variational: maximise the ELBO with a Gaussian posterior and an N(0, I) prior",
+    encoder_heads=2,
+    architectures=("dense", "conv"),
+    options=(
+        Option("beta", 1.0, number("beta"), cli_type=float, help="weight of the KL term (beta-VAE)"),
+        Option("likelihood", "bernoulli", choice("likelihood", LIKELIHOODS), choices=LIKELIHOODS,
+               help="decoder likelihood p(x | z)"),
+        Option("sigma", 0.1, number("sigma", inclusive=False), cli_type=float,
+               help="standard deviation of the gaussian likelihood"),
+        DENOISE,
+    ),
+    regularises=lambda options: True,
+)
