@@ -42,6 +42,7 @@ from keras_ae.data.errors import first_line
 from keras_ae.io import atomic_path
 from keras_ae.models import Autoencoder
 from keras_ae.objectives import OBJECTIVES, objective_of
+from keras_ae.precision import float32_copy
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 SIGNATURES = tuple(dict.fromkeys(name for entry in OBJECTIVES.values() for name in entry.signatures))
@@ -88,6 +89,7 @@ class _ServingModule(tf.Module):
     def __init__(self, model: Autoencoder):
         super().__init__(name="keras_ae_export")
         self.signature_names = signature_names(model)
+        model = float32_copy(model)  # a mixed-precision model is served in float32
         specs = model.signature_inputs()
         for name in self.signature_names:  # also callable as `loaded.reconstruct(x)` once loaded
             ((input_name, (shape, dtype)),) = specs[name].items()

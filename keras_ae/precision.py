@@ -25,3 +25,36 @@ def precision_policy(name: str) -> Iterator[None]:
         yield
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+def _float32_config(config):
+    """`config` with every half-precision dtype and mixed dtype policy made float32."""
+    if isinstance(config, dict):
+        if config.get("class_name") == "DTypePolicy":
+            return {**config, "config": {**config["config"], "name": "float32"}}
+        return {key: _float32_config(value) for key, value in config.items()}
+    if isinstance(config, list):
+        return [_float32_config(value) for value in config]
+    return "float32" if config in ("float16", "bfloat16") else config
+
+
+def _layers(layer):
+    yield layer
+    for sublayer in getattr(layer, "layers", ()):
+        yield from _layers(sublayer)
+
+
+def is_mixed(model: keras.Model) -> bool:
+    """Whether any layer of `model` computes in a precision other than float32."""
+    return any(layer.dtype_policy.compute_dtype != "float32" for layer in _layers(model))
+
+
+def float32_copy(model: keras.Model) -> keras.Model:
+    """`model` itself if it computes in float32, else a copy with the same weights that does
+    (what exports serve: TFLite has no builtin bfloat16 kernels)."""
+    if not is_mixed(model):
+        return model
+    config = _float32_config(keras.saving.serialize_keras_object(model))
+    copy = keras.saving.deserialize_keras_object(config)
+    copy.set_weights(model.get_weights())
+    return copy

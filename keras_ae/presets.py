@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any
 
 import keras
@@ -72,7 +73,8 @@ def build(
     """Build (and compile with Adam) the model described by `config` or a preset name.
 
     With `config.mixed_precision` the layers compute in float16 on a GPU, bfloat16 on a CPU;
-    losses, metrics, inputs and outputs stay float32.
+    otherwise Keras's global dtype policy applies. Losses, metrics, inputs and outputs stay
+    float32 under any policy.
 
     >>> model = build("conv_vae", latent_dim=2)
     """
@@ -86,7 +88,8 @@ def build(
     _check_regularised(config, input_shape)
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
-    with precision_policy(mixed_precision_policy() if config.mixed_precision else "float32"):
+    policy = precision_policy(mixed_precision_policy()) if config.mixed_precision else nullcontext()
+    with policy:  # without mixed_precision, Keras's global policy applies
         encoder, decoder = _nets(config, input_shape)
         model = config.objective_spec.build(encoder, decoder, config.options, seed=config.seed,
                                             name=config.preset)

@@ -43,3 +43,15 @@ def real_dataset_dir(real_data_dir: Path):
         return path
 
     return get
+
+
+def _two_logical_cpus() -> None:
+    """Split the CPU into two logical devices before TensorFlow initialises them, so that
+    distribution tests can place two replicas (single-device code uses the first)."""
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+
+_two_logical_cpus()

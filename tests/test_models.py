@@ -1,4 +1,5 @@
-"""Every variant through build -> fit -> save -> load, and numerical checks of the objectives."""
+"""Model details beyond the shared harness: the classic network, odd sizes and numerical checks
+of the objectives."""
 
 import numpy as np
 import pytest
@@ -9,48 +10,7 @@ import keras_ae
 from keras_ae.models import gaussian_kl
 from keras_ae.saving import save_model
 
-SMALL = (12, 12, 1)
-
-
-def structured_images(n, shape=SMALL, rank=6, seed=0):
-    """Images on one low-dimensional manifold (the sigmoid of a fixed random rank-`rank` map);
-    `seed` draws the codes."""
-    basis = np.random.default_rng(1234).normal(size=(rank, int(np.prod(shape)))) * 1.5
-    codes = np.random.default_rng(seed).normal(size=(n, rank))
-    return (1 / (1 + np.exp(-(codes @ basis)))).reshape((n, *shape)).astype("float32")
-
-
-def small(name, **overrides):
-    """A preset shrunk to the small image size so each test trains in a second or two."""
-    config = keras_ae.preset_config(name, **overrides)
-    shrink = {"hidden_units": tuple(min(u, 32) for u in config.hidden_units),
-              "conv_filters": tuple(min(f, 8) for f in config.conv_filters)}
-    if name == "overcomplete":
-        shrink["latent_dim"] = 2 * int(np.prod(SMALL))
-    return keras_ae.build(config.replace(**shrink, **overrides), input_shape=SMALL)
-
-
-@pytest.mark.parametrize("name", list(keras_ae.PRESETS))
-def test_every_preset_trains_saves_and_loads_identically(name, tmp_path):
-    x = structured_images(128)
-    model = small(name)
-    history = model.fit(x, epochs=2, batch_size=32, verbose=0, validation_data=(x[:32], x[:32]))
-    assert {"loss", "val_loss", "reconstruction_loss"} <= set(history.history)
-    assert np.all(np.isfinite(history.history["loss"]))
-    assert model(x[:4]).shape == (4, *SMALL)
-    assert model.anomaly_score(x[:4]).shape == (4,)
-
-    path = save_model(model, tmp_path / "model.keras")
-    loaded = keras_ae.load_model(path)
-    assert type(loaded) is type(model)
-    nets = ("encoder", "decoder")
-    assert {k: v for k, v in loaded.get_config().items() if k not in nets} == \
-        {k: v for k, v in model.get_config().items() if k not in nets}
-    np.testing.assert_array_equal(loaded.predict(x[:16], verbose=0), model.predict(x[:16], verbose=0))
-    np.testing.assert_array_equal(loaded.encode(x[:16]), model.encode(x[:16]))
-    np.testing.assert_array_equal(loaded.anomaly_score(x[:16]), model.anomaly_score(x[:16]))
-    # the loaded model keeps training with its optimizer state
-    loaded.fit(x, epochs=1, batch_size=32, verbose=0)
+from harness import SMALL, small, structured_images  # noqa: F401 (test_cli uses it)
 
 
 def test_keras_load_model_after_import_works(tmp_path):

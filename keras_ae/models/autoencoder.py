@@ -24,6 +24,7 @@ from keras_ae.models.losses import (RECONSTRUCTION_LOSSES, per_sample_keras_loss
                                     reconstruction_error, replicas_in_sync, scale_for_replicas,
                                     weighted_mean)
 from keras_ae.models.objective import Objective, Option, choice, optional
+from keras_ae.models.randomness import replica_seed
 from keras_ae.models.sparsity import Sparsity
 
 
@@ -112,11 +113,13 @@ class Autoencoder(keras.Model):
         else:
             raise ValueError(f"model {self.name!r} takes images as float32 in [0, 1] or uint8 in "
                              f"[0, 255], got dtype {dtype}")
-        shape = tuple(x.shape)
-        expected = self.image_shape
-        if len(shape) != 4 or any(d is not None and d != e for d, e in zip(shape[1:], expected)):
-            raise ValueError(f"model {self.name!r} takes images of shape (batch, "
-                             f"{', '.join(map(str, expected))}), got shape {shape}")
+        shape, expected = tuple(x.shape), self.image_shape
+        if len(shape) != 4:
+            raise ValueError(f"model {self.name!r} takes a batch of images, shape (batch, "
+                             f"{', '.join(map(str, expected))}), got an array of shape {shape}")
+        if any(d is not None and d != e for d, e in zip(shape[1:], expected)):
+            raise ValueError(f"model {self.name!r} takes images of shape {expected}, got images "
+                             f"of shape {shape[1:]}")
         return x
 
     def encode(self, x):
@@ -140,14 +143,7 @@ class Autoencoder(keras.Model):
         each replica of a distribution strategy), or `x` itself without denoising."""
         if self.denoise is None:
             return x
-        import tensorflow as tf
-
-        seed = ops.cast(self.noise_seed.next(), "int64")
-        context = tf.distribute.get_replica_context()
-        if context is not None and replicas_in_sync() > 1:
-            replica = ops.cast(context.replica_id_in_sync_group, "int64")
-            seed = seed + ops.stack([ops.zeros((), "int64"), replica])
-        return self.denoise.apply(x, seed=seed)
+        return self.denoise.apply(x, seed=replica_seed(self.noise_seed))
 
     # --- the objective -------------------------------------------------------------------------
     def forward(self, x, training=False) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from keras import ops
 from keras_ae.models.autoencoder import DENOISE, Autoencoder
 from keras_ae.models.losses import EPSILON, weighted_mean
 from keras_ae.models.objective import Objective, Option, choice, number
+from keras_ae.models.randomness import replica_seed
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 LOG_2PI = math.log(2 * math.pi)
@@ -27,8 +28,15 @@ class Sampling(keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, z_mean, z_log_var, seed=None):
-        seed = self.seed_generator if seed is None else seed
-        eps = keras.random.normal(ops.shape(z_mean), dtype=z_mean.dtype, seed=seed)
+        """`seed`: a Keras seed or SeedGenerator; by default the layer's own, distinct on each
+        replica of a distribution strategy."""
+        if seed is None:
+            import tensorflow as tf
+
+            eps = tf.random.stateless_normal(ops.shape(z_mean), seed=replica_seed(self.seed_generator),
+                                             dtype=z_mean.dtype)
+        else:
+            eps = keras.random.normal(ops.shape(z_mean), dtype=z_mean.dtype, seed=seed)
         return z_mean + ops.exp(0.5 * z_log_var) * eps
 
     def get_config(self):

@@ -1,0 +1,275 @@
+"""One harness every preset and objective goes through (as keras-hub's TestCase does for its
+models): config round trip, fit on arrays and tf.data, sample_weight, compiled metrics and
+losses, save/load, Keras's own export, keras_ae export parity, mixed precision and the
+2-replica equivalence. Each `check_*` takes a preset name and runs on small images."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+import keras
+import keras_ae
+from keras_ae.models import Sampling
+from keras_ae.objectives import objective_of
+from keras_ae.precision import float32_copy, precision_policy
+from keras_ae.saving import save_model
+
+SMALL = (12, 12, 1)
+REPLICA_DEVICES = ["/cpu:0", "/cpu:1"]  # conftest splits the CPU into two logical devices
+
+
+def structured_images(n, shape=SMALL, rank=6, seed=0):
+    """Images on one low-dimensional manifold (the sigmoid of a fixed random rank-`rank` map);
+    `seed` draws the codes."""
+    basis = np.random.default_rng(1234).normal(size=(rank, int(np.prod(shape)))) * 1.5
+    codes = np.random.default_rng(seed).normal(size=(n, rank))
+    return (1 / (1 + np.exp(-(codes @ basis)))).reshape((n, *shape)).astype("float32")
+
+
+def small_config(name, **overrides):
+    """The config of preset `name` shrunk to the small image size (a second or two to train)."""
+    config = keras_ae.preset_config(name, **overrides)
+    shrink = {"hidden_units": tuple(min(u, 32) for u in config.hidden_units),
+              "conv_filters": tuple(min(f, 8) for f in config.conv_filters)}
+    if name == "overcomplete":
+        shrink["latent_dim"] = 2 * int(np.prod(SMALL))
+    return config.replace(**shrink, **overrides)
+
+
+def small(name, **overrides):
+    """Preset `name` built (and compiled) on small images."""
+    return keras_ae.build(small_config(name, **overrides), input_shape=SMALL)
+
+
+def stochastic(model) -> bool:
+    """Whether the model's loss draws noise when evaluated (a VAE samples its code)."""
+    return isinstance(model, keras_ae.VariationalAutoencoder)
+
+
+def assert_same_outputs(a, b, x, atol=0.0):
+    np.testing.assert_allclose(np.asarray(a(x)), np.asarray(b(x)), atol=atol, rtol=0)
+
+
+# --- the checks ----------------------------------------------------------------------------------
+def check_config_round_trip(name):
+    model = small(name)
+    clone = type(model).from_config(model.get_config())
+    nets = ("encoder", "decoder")
+    assert {k: v for k, v in clone.get_config().items() if k not in nets} == \
+        {k: v for k, v in model.get_config().items() if k not in nets}
+    clone.set_weights(model.get_weights())
+    assert_same_outputs(clone, model, structured_images(8))
+    config = small_config(name)
+    assert keras_ae.RunConfig.from_dict(config.to_dict()) == config
+    assert objective_of(model).name == config.objective
+
+
+def check_fit_arrays_and_dataset(name):
+    x = structured_images(64)
+    model = small(name)
+    history = model.fit(x, epochs=3, batch_size=16, verbose=0, validation_data=(x[:16], x[:16]))
+    terms = set(model.term_trackers)
+    assert {"loss", "val_loss"} | terms | {f"val_{t}" for t in terms} <= set(history.history)
+    losses = history.history["loss"]
+    assert np.all(np.isfinite(losses)) and losses[-1] < losses[0]
+    pairs = tf.data.Dataset.from_tensor_slices((x, x)).batch(16)
+    alone = tf.data.Dataset.from_tensor_slices(x).batch(16)  # the target defaults to the input
+    for dataset in (pairs, alone):
+        more = model.fit(dataset, epochs=1, verbose=0, shuffle=False).history["loss"]
+        assert np.isfinite(more[0])
+    assert model(x[:4]).shape == (4, *SMALL) and model.anomaly_score(x[:4]).shape == (4,)
+
+
+def _sliced(outputs, n):
+    return {key: value[:n] for key, value in outputs.items()}
+
+
+def check_sample_weight(name):
+    x = structured_images(32)
+    model = small(name)
+    outputs = model.forward(tf.constant(x), training=False)
+
+    def loss(images, outs, weight=None):
+        return float(model.compute_loss(images, images, outs, sample_weight=weight, training=False))
+
+    plain = loss(x, outputs)
+    np.testing.assert_allclose(loss(x, outputs, np.full(32, 2.0, "float32")), 2 * plain, rtol=1e-5)
+    half = np.r_[np.ones(16), np.zeros(16)].astype("float32")
+    # Keras's sum_over_batch_size: the zero-weighted half adds nothing and still counts in N
+    np.testing.assert_allclose(loss(x, outputs, half), 0.5 * loss(x[:16], _sliced(outputs, 16)),
+                               rtol=1e-5)
+    assert abs(loss(x, outputs, half) - plain) > 1e-6 * abs(plain)
+    if not stochastic(model):  # the same through evaluate and fit
+        weighted = model.evaluate(x, x, sample_weight=half, batch_size=32, verbose=0,
+                                  return_dict=True)
+        first = model.evaluate(x[:16], x[:16], batch_size=16, verbose=0, return_dict=True)
+        np.testing.assert_allclose(weighted["loss"], 0.5 * first["loss"], rtol=1e-5)
+    history = model.fit(x, x, sample_weight=half, batch_size=32, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+def check_compiled_metrics_and_loss(name):
+    x = structured_images(32)
+    model = small(name)
+    model.compile(optimizer="adam", metrics=["mae"])
+    history = model.fit(x, epochs=1, batch_size=16, verbose=0, validation_data=(x, x))
+    assert {"mae", "val_mae"} <= set(history.history)
+    result = model.evaluate(x, batch_size=32, verbose=0, return_dict=True)
+    want = float(np.mean(np.abs(x - np.asarray(model(x)))))  # on the deterministic reconstruction
+    np.testing.assert_allclose(result["mae"], want, rtol=1e-5)
+
+    if isinstance(model, keras_ae.VariationalAutoencoder):
+        try:
+            model.compile(optimizer="adam", loss="mae")
+        except ValueError as err:
+            assert "negative ELBO" in str(err)
+        else:
+            raise AssertionError("compile(loss=...) on a VAE must be refused")
+        return
+    model.compile(optimizer="adam", loss="mae")
+    result = model.evaluate(x, batch_size=32, verbose=0, return_dict=True)
+    np.testing.assert_allclose(result["reconstruction_loss"], want, rtol=1e-5)
+
+
+def check_save_and_load(name, tmp_path: Path):
+    x = structured_images(64)
+    model = small(name)
+    model.fit(x, epochs=1, batch_size=32, verbose=0)
+    loaded = keras_ae.load_model(save_model(model, tmp_path / "model.keras"))
+    assert type(loaded) is type(model)
+    np.testing.assert_array_equal(loaded.predict(x[:16], verbose=0), model.predict(x[:16], verbose=0))
+    np.testing.assert_array_equal(loaded.encode(x[:16]), model.encode(x[:16]))
+    np.testing.assert_array_equal(loaded.anomaly_score(x[:16]), model.anomaly_score(x[:16]))
+    for a, b in zip(loaded.optimizer.variables, model.optimizer.variables):
+        np.testing.assert_array_equal(a, b)  # it resumes with its optimizer state
+    loaded.fit(x, epochs=1, batch_size=32, verbose=0)
+
+
+def _keras_saved_model_output(model, path, x):
+    model.export(str(path), format="tf_saved_model", verbose=False)
+    loaded = tf.saved_model.load(str(path))  # kept alive while its function runs
+    return loaded.serve(tf.constant(x)).numpy()
+
+
+def _keras_litert_output(model, path, x):
+    from ai_edge_litert.interpreter import Interpreter
+
+    model.export(str(path), format="litert", verbose=False)
+    interpreter = Interpreter(model_path=str(path))
+    runner = interpreter.get_signature_runner()
+    (key,) = runner.get_input_details()
+    (output,) = runner(**{key: x}).values()
+    return output
+
+
+def check_keras_export(name, tmp_path: Path):
+    """Keras's own `model.export` after build, after fit and after load."""
+    x = structured_images(4)
+    model = small(name)
+    np.testing.assert_allclose(_keras_saved_model_output(model, tmp_path / "built", x), model(x),
+                               atol=1e-6)
+    np.testing.assert_allclose(_keras_litert_output(model, tmp_path / "built.tflite", x), model(x),
+                               atol=1e-5)
+    model.fit(structured_images(32), epochs=1, batch_size=16, verbose=0)
+    np.testing.assert_allclose(_keras_saved_model_output(model, tmp_path / "fitted", x), model(x),
+                               atol=1e-6)
+    loaded = keras_ae.load_model(save_model(model, tmp_path / "model.keras"))
+    np.testing.assert_allclose(_keras_litert_output(loaded, tmp_path / "loaded.tflite", x),
+                               model(x), atol=1e-5)
+
+
+def check_export_parity(name, tmp_path: Path):
+    from keras_ae.export import export_saved_model, export_tflite, signature_names
+    from keras_ae.predict import parity
+
+    x = structured_images(8)
+    model = small(name)
+    saved = export_saved_model(model, tmp_path / "saved")
+    tflite = export_tflite(model, tmp_path / "model.tflite")
+    for path, tolerance in ((saved, 1e-5), (tflite, 1e-4)):
+        differences = parity(model, path, x)
+        assert set(differences) == set(signature_names(model)) == set(objective_of(model).signatures)
+        assert max(differences.values()) <= tolerance, differences
+
+
+def check_mixed_precision(name, policy: str, tmp_path: Path):
+    """Two training steps under `policy`; losses, metrics, outputs and exports stay float32."""
+    from keras_ae.export import export_saved_model
+    from keras_ae.predict import parity
+
+    x = structured_images(32)
+    with precision_policy(policy):
+        model = small(name)
+    assert model.encoder.layers[-1].compute_dtype == policy.removeprefix("mixed_")
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer) == (policy == "mixed_float16")
+    history = model.fit(x, epochs=2, batch_size=32, verbose=0)
+    assert all(np.isfinite(v).all() for v in history.history.values())
+    results = model.evaluate(x, batch_size=32, verbose=0, return_dict=True)
+    assert all(np.isfinite(v) for v in results.values())
+    assert model(x[:2]).dtype == "float32" and model.anomaly_score(x[:2]).dtype == "float32"
+    served = float32_copy(model)
+    assert served is not model and all(layer.compute_dtype == "float32" for layer in served.layers)
+    path = export_saved_model(model, tmp_path / "saved")
+    signature = tf.saved_model.load(str(path)).signatures["reconstruct"]
+    assert signature.structured_input_signature[1]["image"].dtype == tf.float32
+    assert signature.structured_outputs["image"].dtype == tf.float32
+    assert max(parity(served, path, x[:4]).values()) <= 1e-5
+
+
+# --- two replicas ------------------------------------------------------------------------------
+class FixedSampling(Sampling):
+    """z = mean + 0.5 * std: the VAE's noise fixed, so two placements compute the same step."""
+
+    def call(self, z_mean, z_log_var, seed=None):
+        return z_mean + 0.5 * keras.ops.exp(0.5 * z_log_var)
+
+
+def _with_fixed_noise(model):
+    """The model rebuilt around the same networks with its training noise fixed."""
+    config = {k: v for k, v in model.get_config().items() if k not in ("encoder", "decoder")}
+    cls = type(model)
+
+    class Fixed(cls):
+        def _create_state(self):
+            if isinstance(self, keras_ae.VariationalAutoencoder):
+                self.sampling = FixedSampling(dtype="float32")
+
+        def corrupt(self, x):  # a fixed corruption: the even pixels of each row dimmed
+            if self.denoise is None:
+                return x
+            dim = np.tile(np.float32([0.5, 1.0]), SMALL[1] // 2)[:, None]
+            return x * keras.ops.convert_to_tensor(dim)
+
+    return Fixed(model.encoder, model.decoder, **config)
+
+
+def _one_sgd_step(name, x, initial, strategy=None):
+    scope = strategy.scope() if strategy else tf.name_scope("single")
+    with scope:
+        model = _with_fixed_noise(small(name, seed=0))
+        model.set_weights(initial)
+        model.compile(optimizer=keras.optimizers.SGD(0.1))
+    model.fit(x, batch_size=len(x), epochs=1, verbose=0, shuffle=False)
+    return model.get_weights()
+
+
+@functools.lru_cache(maxsize=1)
+def two_replica_strategy() -> tf.distribute.MirroredStrategy:
+    """One strategy for the whole process: strategies created one after another reuse the same
+    collective instance keys, and their all-reduces then collide."""
+    return tf.distribute.MirroredStrategy(REPLICA_DEVICES)
+
+
+def check_two_replicas(name):
+    """One SGD step on 2 replicas equals the single-device step on the same global batch."""
+    x = structured_images(16)
+    initial = _with_fixed_noise(small(name, seed=0)).get_weights()
+    single = _one_sgd_step(name, x, initial)
+    mirrored = _one_sgd_step(name, x, initial, two_replica_strategy())
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(single, initial))
+    difference = max(float(np.abs(a - b).max()) for a, b in zip(single, mirrored))
+    assert moved > 1e-4 and difference <= 1e-5, (moved, difference)
