@@ -12,6 +12,8 @@ reconstruct    image (batch, H, W, C)           image (batch, H, W, C)
 anomaly_score  image (batch, H, W, C)           score (batch,)
 sample (VAE)   noise (batch, latent)            image (batch, H, W, C): decode(noise), so
                                                 N(0, I) noise gives samples of the prior
+is_anomaly     image (batch, H, W, C)           score (batch,) and is_anomaly (batch,) bool:
+(threshold=)                                    score > the fitted threshold (keras_ae.detect)
 ============== ================================ ===========================================
 
 Images are float32 in [0, 1]. A SavedModel runs with plain TensorFlow, without this package:
@@ -39,11 +41,12 @@ import tensorflow as tf
 from keras import ops
 
 from keras_ae.data.errors import first_line
+from keras_ae.detect import Threshold, detection_outputs
 from keras_ae.io import atomic_path
 from keras_ae.models import Autoencoder, VariationalAutoencoder
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
-SIGNATURES = ("encode", "decode", "reconstruct", "anomaly_score", "sample")
+SIGNATURES = ("encode", "decode", "reconstruct", "anomaly_score", "sample", "is_anomaly")
 REPRESENTATIVE_SAMPLES = 200
 TFLITE_SUFFIX = ".tflite"
 
@@ -53,11 +56,12 @@ class ExportError(RuntimeError):
 
 
 # --- the signatures ----------------------------------------------------------------------------
-def signature_names(model: Autoencoder) -> tuple[str, ...]:
-    """The signatures exported for `model`: `sample` only for a VAE."""
-    if isinstance(model, VariationalAutoencoder):
-        return SIGNATURES
-    return tuple(name for name in SIGNATURES if name != "sample")
+def signature_names(model: Autoencoder, threshold: Threshold | None = None) -> tuple[str, ...]:
+    """The signatures exported for `model`: `sample` only for a VAE, `is_anomaly` only with a
+    fitted `threshold`."""
+    skip = {"sample"} if not isinstance(model, VariationalAutoencoder) else set()
+    skip |= {"is_anomaly"} if threshold is None else set()
+    return tuple(name for name in SIGNATURES if name not in skip)
 
 
 def _shapes(model: Any) -> tuple[tuple[int, int, int], int]:
@@ -82,8 +86,10 @@ def _shapes(model: Any) -> tuple[tuple[int, int, int], int]:
     return tuple(int(d) for d in image), int(latent[0])
 
 
-def reference_outputs(model: Autoencoder, signature: str, **inputs: Any) -> dict[str, Any]:
-    """What signature `signature` computes, with the Keras model: a dict of output tensors.
+def reference_outputs(model: Autoencoder, signature: str, *, threshold: Threshold | None = None,
+                      **inputs: Any) -> dict[str, Any]:
+    """What signature `signature` computes, with the Keras model: a dict of output tensors
+    (`is_anomaly` needs the `threshold`).
 
     These are the functions the exported signatures trace, and the reference for parity checks.
     """
@@ -101,17 +107,23 @@ def reference_outputs(model: Autoencoder, signature: str, **inputs: Any) -> dict
         return {"score": model.anomaly_score(inputs["image"])}
     if signature == "sample" and vae:
         return {"image": model.decode(inputs["noise"])}
-    raise ValueError(f"unknown signature {signature!r}; {model.name!r} has {', '.join(signature_names(model))}")
+    if signature == "is_anomaly" and threshold is not None:
+        return detection_outputs(model, threshold, inputs["image"])
+    raise ValueError(f"unknown signature {signature!r}; {model.name!r} has "
+                     f"{', '.join(signature_names(model, threshold))}")
 
 
 def _float32(outputs: Mapping[str, Any]) -> dict[str, tf.Tensor]:
-    return {key: tf.cast(ops.convert_to_tensor(value), tf.float32) for key, value in outputs.items()}
+    """Outputs as float32 tensors; boolean decisions stay boolean."""
+    tensors = {key: ops.convert_to_tensor(value) for key, value in outputs.items()}
+    return {key: value if value.dtype == tf.bool else tf.cast(value, tf.float32)
+            for key, value in tensors.items()}
 
 
 class _ServingModule(tf.Module):
     """The exported object: one `tf.function` per signature and the variables they read."""
 
-    def __init__(self, model: Autoencoder):
+    def __init__(self, model: Autoencoder, threshold: Threshold | None = None):
         super().__init__(name="keras_ae_export")
         image_shape, latent_dim = _shapes(model)
         image = tf.TensorSpec((None, *image_shape), tf.float32, name="image")
@@ -119,7 +131,8 @@ class _ServingModule(tf.Module):
         noise = tf.TensorSpec((None, latent_dim), tf.float32, name="noise")
 
         def run(name: str) -> Callable[..., dict[str, tf.Tensor]]:
-            return lambda **inputs: _float32(reference_outputs(model, name, **inputs))
+            return lambda **inputs: _float32(reference_outputs(model, name, threshold=threshold,
+                                                               **inputs))
 
         functions = {
             "encode": tf.function(lambda image: run("encode")(image=image), input_signature=[image]),
@@ -129,8 +142,10 @@ class _ServingModule(tf.Module):
             "anomaly_score": tf.function(lambda image: run("anomaly_score")(image=image),
                                          input_signature=[image]),
             "sample": tf.function(lambda noise: run("sample")(noise=noise), input_signature=[noise]),
+            "is_anomaly": tf.function(lambda image: run("is_anomaly")(image=image),
+                                      input_signature=[image]),
         }
-        self.signature_names = signature_names(model)
+        self.signature_names = signature_names(model, threshold)
         for name in self.signature_names:  # also callable as `loaded.reconstruct(x)` once loaded
             setattr(self, name, functions[name])
         # Track the tf.Variables the traced functions read (Keras variables wrap them); the
@@ -152,15 +167,17 @@ def _refuse_existing(path: Path, overwrite: bool) -> None:
         raise FileExistsError(f"{path} already exists (pass overwrite to replace it)")
 
 
-def export_saved_model(model: Autoencoder, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Write `model` as a SavedModel directory at `path` with the signatures of this module."""
+def export_saved_model(model: Autoencoder, path: str | os.PathLike, *, overwrite: bool = False,
+                       threshold: Threshold | None = None) -> Path:
+    """Write `model` as a SavedModel directory at `path` with the signatures of this module
+    (`is_anomaly` with a fitted `threshold` from keras_ae.detect)."""
     path = Path(path)
     _refuse_existing(path, overwrite)
     replaceable = _is_saved_model(path) or (path.is_dir() and not any(path.iterdir()))
     if path.exists() and not replaceable:
         raise ExportError(f"cannot export to {path}: it exists and is not a SavedModel directory "
                           "(only a SavedModel or an empty folder is replaced)")
-    module = _ServingModule(model)
+    module = _ServingModule(model, threshold)
     try:
         with atomic_path(path, overwrite=overwrite) as tmp:
             functions = module.concrete_functions()
@@ -306,12 +323,14 @@ def export_tflite(
     quantize: str = "none",
     representative_data: np.ndarray | None = None,
     overwrite: bool = False,
+    threshold: Threshold | None = None,
 ) -> Path:
     """Write one multi-signature `.tflite` file (builtin ops only) for a model or SavedModel.
 
     `quantize` is `none` (float32), `float16`, `dynamic` (int8 weights) or `int8` (int8 weights
     and activations with float32 inputs/outputs, calibrated on up to 200 of the images in
-    `representative_data`, which int8 requires).
+    `representative_data`, which int8 requires). A fitted `threshold` (keras_ae.detect) adds
+    the `is_anomaly` signature when exporting a model.
     """
     path = Path(path)
     if path.suffix != TFLITE_SUFFIX:
@@ -328,10 +347,14 @@ def export_tflite(
 
     with tempfile.TemporaryDirectory(prefix="keras_ae_export.") as scratch:
         if isinstance(model_or_savedmodel_path, (str, os.PathLike)):
+            if threshold is not None:
+                raise ValueError("threshold applies when exporting a model, not a SavedModel "
+                                 "(export the SavedModel with the threshold instead)")
             saved_model = Path(model_or_savedmodel_path)
             source = f"SavedModel {saved_model}"
         else:
-            saved_model = export_saved_model(model_or_savedmodel_path, Path(scratch) / "saved_model")
+            saved_model = export_saved_model(model_or_savedmodel_path, Path(scratch) / "saved_model",
+                                             threshold=threshold)
             source = f"model {model_or_savedmodel_path.name!r}"
         loaded, keys = _load_saved_model(saved_model)
         representative = None
