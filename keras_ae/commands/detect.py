@@ -114,6 +114,6 @@ def _detect(args, model_path: Path) -> int:
     for row in rows:
         verdict = "ANOMALY" if row["is_anomaly"] else "normal"
         print(f"{row['name']:<{width}}  {row['score']:.6g}  {verdict}")
-    print(f"{int(found.is_anomaly.sum())} of {len(rows)} inputs are anomalies "
-          f"({threshold.describe()})")
+    print(f"{int(found.is_anomaly.sum())} of {len(rows)} inputs are anomalies; "
+          f"threshold: {threshold.describe()}")
     return 0
