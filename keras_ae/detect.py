@@ -30,8 +30,9 @@ from keras_ae.io import atomic_write_text
 __all__ = [
     "DEFAULT_PERCENTILE", "DETECTOR_FILE", "ELBO_SAMPLES", "SCORES", "Detection",
     "NoThresholdError", "Threshold", "anomaly_scores", "detect", "detection_outputs",
-    "fit_threshold", "isolation_forest_scores", "load_threshold", "model_fingerprint",
-    "pca_scores", "ranking_metrics", "threshold_path",
+    "elbo_noise", "fit_threshold", "isolation_forest_scores", "load_threshold",
+    "model_fingerprint", "negative_elbo", "pca_scores", "ranking_metrics", "score_function",
+    "threshold_from_scores", "threshold_path",
 ]
 
 SCORES = ("reconstruction", "elbo")
@@ -98,10 +99,12 @@ class Threshold:
                 f"images{where}: {100 * self.expected_fpr:.3g} % expected false positives)")
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-ready dict (the content of detector.json)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Threshold:
+        """A Threshold from `to_dict`'s output; unknown or missing fields are a ValueError."""
         if not isinstance(values, dict):
             raise ValueError(f"a threshold is a JSON object, got {type(values).__name__}")
         known = {f.name for f in fields(cls)}
@@ -273,26 +276,33 @@ def anomaly_scores(model, images: Any, *, score: str = "reconstruction",
 
 
 # --- fitting and detecting ---------------------------------------------------------------------
-def threshold_from_scores(scores: Any, *, percentile: float | None = None,
-                          fpr: float | None = None) -> tuple[float, str, float]:
-    """(threshold, method, level) from the scores of normal images: their `percentile`-th
-    percentile, or the 100 (1 - `fpr`)-th (default: percentile 99)."""
+def _rule(percentile: float | None, fpr: float | None, n: int) -> tuple[str, float, float]:
+    """(method, level, expected false-positive rate) of a percentile or fpr for `n` normal
+    images (default: percentile 99); refuses a rate that `n` images cannot estimate."""
     if percentile is not None and fpr is not None:
         raise ValueError("give percentile or fpr, not both")
     method, level = ("fpr", fpr) if fpr is not None else (
         "percentile", DEFAULT_PERCENTILE if percentile is None else percentile)
     _check_level(method, level)
-    scores = np.asarray(scores, dtype=np.float64).ravel()
-    if scores.size == 0:
-        raise ValueError("no normal scores to fit a threshold on")
-    if not np.all(np.isfinite(scores)):
-        raise ValueError("the normal scores contain NaN or inf")
+    if n == 0:
+        raise ValueError("no normal images to fit a threshold on")
     expected_fpr = level if method == "fpr" else 1.0 - level / 100.0
-    if 0 < expected_fpr and scores.size * expected_fpr < 1:
+    if 0 < expected_fpr and n * expected_fpr < 1:
         raise ValueError(
             f"{method} {level:g} needs at least {math.ceil(1 / expected_fpr)} normal images "
-            f"(one expected above the threshold), got {scores.size}")
-    return float(np.percentile(scores, 100.0 * (1.0 - expected_fpr))), method, float(level)
+            f"(one expected above the threshold), got {n}")
+    return method, float(level), expected_fpr
+
+
+def threshold_from_scores(scores: Any, *, percentile: float | None = None,
+                          fpr: float | None = None) -> tuple[float, str, float]:
+    """(threshold, method, level) from the scores of normal images: their `percentile`-th
+    percentile, or the 100 (1 - `fpr`)-th (default: percentile 99)."""
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    method, level, expected_fpr = _rule(percentile, fpr, scores.size)
+    if not np.all(np.isfinite(scores)):
+        raise ValueError("the normal scores contain NaN or inf")
+    return float(np.percentile(scores, 100.0 * (1.0 - expected_fpr))), method, level
 
 
 def fit_threshold(model, images: Any, *, percentile: float | None = None, fpr: float | None = None,
@@ -302,8 +312,7 @@ def fit_threshold(model, images: Any, *, percentile: float | None = None, fpr: f
     """Fit a threshold on normal `images` (e.g. the run's validation split): the given
     `percentile` of their scores, or the percentile that flags a share `fpr` of them (default:
     percentile 99). `model_file` ties the threshold to that file's weights."""
-    if percentile is not None and fpr is not None:
-        raise ValueError("give percentile or fpr, not both")
+    _rule(percentile, fpr, len(images))  # fail before scoring thousands of images
     scores = anomaly_scores(model, images, score=score, elbo_samples=elbo_samples, seed=seed,
                             batch_size=batch_size, verbose=verbose)
     value, method, level = threshold_from_scores(scores, percentile=percentile, fpr=fpr)
