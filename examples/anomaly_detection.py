@@ -1,34 +1,76 @@
-"""Anomaly detection: an autoencoder trained on digits scores clothing as anomalous.
+"""Out-of-distribution detection: models trained on MNIST digits flag Fashion-MNIST clothes.
 
     python examples/anomaly_detection.py --data-dir ../shared/data --epochs 10
 
-Trains the conv AE on MNIST digits, then scores held-out digits (normal) and Fashion-MNIST
-images (anomalies) with `anomaly_score`, and reports the ROC AUC of that score.
+The only MNIST files here are the 10k test set: the library's fixed carve of it (seed 0) gives
+9000 training digits and 1000 held-out digits. Every detector is scored on the 1000 held-out
+digits (normal) against 1000 Fashion-MNIST test images drawn with seed 0 (anomalies), by ROC AUC
+and average precision (anomalies as positives). Detectors, trained on the same 9000 digits:
+a dense VAE scored by -ELBO (the recommended one) and by reconstruction error, the conv AE by
+reconstruction error, PCA reconstruction error with as many components as each latent size, and
+scikit-learn's IsolationForest on raw pixels. Then a threshold is fitted on half of the held-out
+digits at a 1 % false-positive rate and applied to the other half and to the clothes.
 """
 
 import argparse
+import time
 
+import keras
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 import keras_ae
-from keras_ae import data
+from keras_ae import data, detect
 
-parser = argparse.ArgumentParser()
-parser.add_argument("--data-dir")
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--data-dir", help="folder holding mnist/ and fashion-mnist/ IDX files")
 parser.add_argument("--epochs", type=int, default=10)
+parser.add_argument("--anomalies", type=int, default=1000, help="Fashion-MNIST images to score")
 args = parser.parse_args()
 
-model = keras_ae.build("conv")
-model.fit(data.autoencoder_dataset("mnist", "train", data_dir=args.data_dir, seed=0),
-          epochs=args.epochs, verbose=2)
-
+train, _ = data.load_arrays("mnist", "train", data_dir=args.data_dir)
 digits, _ = data.load_arrays("mnist", "validation", data_dir=args.data_dir)
 clothes, _ = data.load_arrays("fashion_mnist", "test", data_dir=args.data_dir)
-clothes = clothes[: len(digits)]
-scores = np.concatenate([model.anomaly_score(data.as_float_images(x)).numpy()
-                         for x in (digits, clothes)])
-is_anomaly = np.r_[np.zeros(len(digits)), np.ones(len(clothes))]
-print(f"median score: digits {np.median(scores[:len(digits)]):.4f}, "
-      f"clothes {np.median(scores[len(digits):]):.4f}")
-print(f"ROC AUC of the anomaly score: {roc_auc_score(is_anomaly, scores):.3f}")
+clothes = clothes[np.sort(np.random.default_rng(0).choice(len(clothes), args.anomalies, replace=False))]
+print(f"{len(train)} training digits; {len(digits)} held-out digits vs {len(clothes)} clothes")
+
+
+def trained(preset: str) -> keras_ae.Autoencoder:
+    keras.utils.set_random_seed(0)
+    model = keras_ae.build(preset)
+    start = time.perf_counter()
+    model.fit(data.autoencoder_dataset("mnist", "train", data_dir=args.data_dir, seed=0),
+              epochs=args.epochs, verbose=0)
+    print(f"trained {preset} (latent {model.latent_dim}) for {args.epochs} epochs "
+          f"in {time.perf_counter() - start:.0f} s")
+    return model
+
+
+vae, conv = trained("vae"), trained("conv")
+rows = {}  # detector -> (normal scores, anomaly scores)
+for name, model, score in ((f"vae -ELBO ({detect.ELBO_SAMPLES} draws)", vae, "elbo"),
+                           ("vae reconstruction error", vae, "reconstruction"),
+                           ("conv reconstruction error", conv, "reconstruction")):
+    rows[name] = tuple(detect.anomaly_scores(model, x, score=score) for x in (digits, clothes))
+for components in sorted({vae.latent_dim, conv.latent_dim}):
+    rows[f"PCA-{components} reconstruction error (baseline)"] = tuple(
+        detect.pca_scores(train, x, components) for x in (digits, clothes))
+rows["IsolationForest, raw pixels (baseline)"] = tuple(
+    detect.isolation_forest_scores(train, x) for x in (digits, clothes))
+
+print("\n| detector | ROC AUC | average precision |\n|---|---|---|")
+for name, (normal, anomalous) in rows.items():
+    metrics = detect.ranking_metrics(normal, anomalous)
+    print(f"| {name} | {metrics['roc_auc']:.4f} | {metrics['average_precision']:.4f} |")
+
+# The detector in use: a threshold fitted on normal digits only, at a 1 % false-positive rate.
+half = len(digits) // 2
+threshold = detect.fit_threshold(vae, digits[:half], fpr=0.01, score="elbo",
+                                 fitted_on="held-out MNIST digits")
+false_alarms = detect.detect(vae, digits[half:], threshold=threshold).is_anomaly.mean()
+caught = detect.detect(vae, clothes, threshold=threshold).is_anomaly.mean()
+print(f"\nthreshold: {threshold.describe()}")
+print(f"on the other {len(digits) - half} held-out digits: {100 * false_alarms:.1f} % flagged; "
+      f"on the clothes: {100 * caught:.1f} % flagged")
+recommended = detect.ranking_metrics(*rows[f"vae -ELBO ({detect.ELBO_SAMPLES} draws)"])
+print(f"recommended detector (vae -ELBO): ROC AUC {recommended['roc_auc']:.4f}, "
+      f"average precision {recommended['average_precision']:.4f}")

@@ -12,6 +12,8 @@ reconstruct    image (batch, H, W, C)           image (batch, H, W, C)
 anomaly_score  image (batch, H, W, C)           score (batch,)
 sample (VAE)   noise (batch, latent)            image (batch, H, W, C): decode(noise), so
                                                 N(0, I) noise gives samples of the prior
+is_anomaly     image (batch, H, W, C)           score (batch,) and is_anomaly (batch,) bool:
+(threshold=)                                    score > the fitted threshold (keras_ae.detect)
 ============== ================================ ===========================================
 
 Images are float32 in [0, 1]. A SavedModel runs with plain TensorFlow, without this package:
@@ -39,13 +41,15 @@ import tensorflow as tf
 from keras import ops
 
 from keras_ae.data.errors import first_line
+from keras_ae.detect import Threshold, detection_outputs
 from keras_ae.io import atomic_path
 from keras_ae.models import Autoencoder
 from keras_ae.objectives import OBJECTIVES, objective_of
 from keras_ae.precision import float32_copy
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
-SIGNATURES = tuple(dict.fromkeys(name for entry in OBJECTIVES.values() for name in entry.signatures))
+SIGNATURES = tuple(dict.fromkeys(
+    [name for entry in OBJECTIVES.values() for name in entry.signatures] + ["is_anomaly"]))
 REPRESENTATIVE_SAMPLES = 200
 TFLITE_SUFFIX = ".tflite"
 
@@ -63,39 +67,51 @@ def _keras_ae_model(model: Any) -> Autoencoder:
     return model
 
 
-def signature_names(model: Autoencoder) -> tuple[str, ...]:
-    """The signatures exported for `model`, as its objective declares them."""
-    return objective_of(_keras_ae_model(model)).signatures
+def signature_names(model: Autoencoder, threshold: Threshold | None = None) -> tuple[str, ...]:
+    """The signatures exported for `model`, as its objective declares them, and `is_anomaly`
+    with a fitted `threshold`."""
+    names = objective_of(_keras_ae_model(model)).signatures
+    return names + (("is_anomaly",) if threshold is not None else ())
 
 
-def reference_outputs(model: Autoencoder, signature: str, **inputs: Any) -> dict[str, Any]:
-    """What signature `signature` computes, with the Keras model: a dict of output tensors.
+def reference_outputs(model: Autoencoder, signature: str, *, threshold: Threshold | None = None,
+                      **inputs: Any) -> dict[str, Any]:
+    """What signature `signature` computes, with the Keras model: a dict of output tensors
+    (`is_anomaly` needs the `threshold`).
 
     These are the functions the exported signatures trace, and the reference for parity checks.
     """
-    if signature not in signature_names(model):
+    if signature not in signature_names(model, threshold):
         raise ValueError(f"unknown signature {signature!r}; {model.name!r} has "
-                         f"{', '.join(signature_names(model))}")
+                         f"{', '.join(signature_names(model, threshold))}")
+    if signature == "is_anomaly":
+        return detection_outputs(model, threshold, inputs["image"])
     return model.serve(signature, **inputs)
 
 
 def _float32(outputs: Mapping[str, Any]) -> dict[str, tf.Tensor]:
-    return {key: tf.cast(ops.convert_to_tensor(value), tf.float32) for key, value in outputs.items()}
+    """Outputs as float32 tensors; boolean decisions stay boolean."""
+    tensors = {key: ops.convert_to_tensor(value) for key, value in outputs.items()}
+    return {key: value if value.dtype == tf.bool else tf.cast(value, tf.float32)
+            for key, value in tensors.items()}
 
 
 class _ServingModule(tf.Module):
     """The exported object: one `tf.function` per signature and the variables they read."""
 
-    def __init__(self, model: Autoencoder):
+    def __init__(self, model: Autoencoder, threshold: Threshold | None = None):
         super().__init__(name="keras_ae_export")
-        self.signature_names = signature_names(model)
+        self.signature_names = signature_names(model, threshold)
         model = float32_copy(model)  # a mixed-precision model is served in float32
-        specs = model.signature_inputs()
+        specs = {**model.signature_inputs(), "is_anomaly": {"image": ((None, *model.image_shape),
+                                                                      "float32")}}
         for name in self.signature_names:  # also callable as `loaded.reconstruct(x)` once loaded
             ((input_name, (shape, dtype)),) = specs[name].items()
 
             def serve(value, signature=name, input_name=input_name):
-                return _float32(reference_outputs(model, signature, **{input_name: value}))
+                outputs = reference_outputs(model, signature, threshold=threshold,
+                                            **{input_name: value})
+                return _float32(outputs)
 
             spec = tf.TensorSpec(shape, dtype, name=input_name)
             setattr(self, name, tf.function(serve, input_signature=[spec]))
@@ -118,15 +134,17 @@ def _refuse_existing(path: Path, overwrite: bool) -> None:
         raise FileExistsError(f"{path} already exists (pass overwrite to replace it)")
 
 
-def export_saved_model(model: Autoencoder, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Write `model` as a SavedModel directory at `path` with the signatures of this module."""
+def export_saved_model(model: Autoencoder, path: str | os.PathLike, *, overwrite: bool = False,
+                       threshold: Threshold | None = None) -> Path:
+    """Write `model` as a SavedModel directory at `path` with the signatures of this module
+    (`is_anomaly` with a fitted `threshold` from keras_ae.detect)."""
     path = Path(path)
     _refuse_existing(path, overwrite)
     replaceable = _is_saved_model(path) or (path.is_dir() and not any(path.iterdir()))
     if path.exists() and not replaceable:
         raise ExportError(f"cannot export to {path}: it exists and is not a SavedModel directory "
                           "(only a SavedModel or an empty folder is replaced)")
-    module = _ServingModule(model)
+    module = _ServingModule(model, threshold)
     try:
         with atomic_path(path, overwrite=overwrite) as tmp:
             functions = module.concrete_functions()
@@ -272,12 +290,14 @@ def export_tflite(
     quantize: str = "none",
     representative_data: np.ndarray | None = None,
     overwrite: bool = False,
+    threshold: Threshold | None = None,
 ) -> Path:
     """Write one multi-signature `.tflite` file (builtin ops only) for a model or SavedModel.
 
     `quantize` is `none` (float32), `float16`, `dynamic` (int8 weights) or `int8` (int8 weights
     and activations with float32 inputs/outputs, calibrated on up to 200 of the images in
-    `representative_data`, which int8 requires).
+    `representative_data`, which int8 requires). A fitted `threshold` (keras_ae.detect) adds
+    the `is_anomaly` signature when exporting a model.
     """
     path = Path(path)
     if path.suffix != TFLITE_SUFFIX:
@@ -294,10 +314,14 @@ def export_tflite(
 
     with tempfile.TemporaryDirectory(prefix="keras_ae_export.") as scratch:
         if isinstance(model_or_savedmodel_path, (str, os.PathLike)):
+            if threshold is not None:
+                raise ValueError("threshold applies when exporting a model, not a SavedModel "
+                                 "(export the SavedModel with the threshold instead)")
             saved_model = Path(model_or_savedmodel_path)
             source = f"SavedModel {saved_model}"
         else:
-            saved_model = export_saved_model(model_or_savedmodel_path, Path(scratch) / "saved_model")
+            saved_model = export_saved_model(model_or_savedmodel_path, Path(scratch) / "saved_model",
+                                             threshold=threshold)
             source = f"model {model_or_savedmodel_path.name!r}"
         loaded, keys = _load_saved_model(saved_model)
         representative = None

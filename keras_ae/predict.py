@@ -191,23 +191,25 @@ def signature_inputs(model: Autoencoder, signature: str, images: np.ndarray, *,
 
 
 def parity(model: Autoencoder, path: str | os.PathLike, images: np.ndarray, *,
-           seed: int = 0) -> dict[str, float]:
+           seed: int = 0, threshold: Any = None) -> dict[str, float]:
     """Max abs difference between an exported model (.tflite or SavedModel) and the Keras
-    `model`, per signature, on `images` (and their codes / seeded noise, see `signature_inputs`)."""
+    `model`, per signature, on `images` (and their codes / seeded noise, see `signature_inputs`);
+    `is_anomaly` is compared with the Keras model and `threshold` (a decision counts as 0 or 1)."""
     from keras_ae.export import reference_outputs
 
     exported = load_exported(path)
     result = {}
     for signature in exported.signatures:
         inputs = signature_inputs(model, signature, images, seed=seed)
-        expected = reference_outputs(model, signature, **inputs)
+        expected = reference_outputs(model, signature, threshold=threshold, **inputs)
         got = exported.run(signature, **inputs)
         if set(got) != set(expected):
             raise ValueError(
                 f"signature {signature!r} of {path} has outputs {', '.join(sorted(got))}, "
                 f"the model gives {', '.join(sorted(expected))}")
         result[signature] = max(
-            float(np.max(np.abs(got[key] - np.asarray(expected[key], dtype=np.float32))))
+            float(np.max(np.abs(np.asarray(got[key], dtype=np.float32)
+                                - np.asarray(expected[key], dtype=np.float32))))
             for key in got)
     return result
 

@@ -1,5 +1,6 @@
 """The examples run as users run them (one epoch each, on the real files)."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,12 +28,39 @@ def test_train_and_evaluate(real_data_dir, tmp_path):
     assert "held-out MSE" in out and "PCA-32" in out
 
 
+def table_rows(out: str) -> dict[str, list[str]]:
+    """The rows of the markdown table an example prints: first cell -> the other cells."""
+    rows = [line.strip("|").split("|") for line in out.splitlines()
+            if line.startswith("| ") and not line.startswith("|---")]
+    return {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in rows[1:]}
+
+
 @pytest.mark.real_data
 def test_anomaly_detection(real_data_dir, tmp_path):
     out = run_example("anomaly_detection.py", "--data-dir", real_data_dir, "--epochs", "1",
-                      cwd=tmp_path)
-    auc = float(out.rsplit("ROC AUC of the anomaly score:", 1)[1])
-    assert 0.5 < auc <= 1.0  # clothes score higher than digits even after one epoch
+                      "--anomalies", "300", cwd=tmp_path)
+    rows = table_rows(out)
+    assert len(rows) == 6 and "PCA-16 reconstruction error (baseline)" in rows
+    assert all(0 <= float(v) <= 1 for values in rows.values() for v in values)
+    auc, ap = re.search(r"recommended detector \(vae -ELBO\): ROC AUC ([\d.]+), "
+                        r"average precision ([\d.]+)", out).groups()
+    assert 0.5 < float(auc) <= 1.0 and 0.5 < float(ap) <= 1.0  # clothes score higher after one epoch
+    flagged = re.search(r"digits: ([\d.]+) % flagged; on the clothes: ([\d.]+) % flagged", out)
+    assert float(flagged[1]) < float(flagged[2])
+
+
+@pytest.mark.real_data
+def test_leave_one_digit_out(real_data_dir, tmp_path):
+    out = run_example("leave_one_digit_out.py", "--data-dir", real_data_dir, "--epochs", "1",
+                      "--digits", "0", "7", cwd=tmp_path)
+    rows = table_rows(out)
+    assert list(rows) == ["0", "7", "**mean**"]
+    for values in rows.values():
+        assert len(values) == 4
+        for cell in values:
+            auc, ap = map(float, cell.split(" / "))
+            assert 0 <= auc <= 1 and 0 < ap <= 1
+    assert "training pool 8000 digits, held out 2000 digits" in out
 
 
 @pytest.mark.real_data

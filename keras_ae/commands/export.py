@@ -15,7 +15,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     x = subparsers.add_parser(
         NAME, help="write a SavedModel or a TFLite file",
         description="Export a model with the signatures encode, decode, reconstruct, "
-                    "anomaly_score (and sample for VAEs).")
+                    "anomaly_score (and sample for VAEs, and is_anomaly when the run has a "
+                    "threshold fitted with `keras-ae detect --fit`).")
     x.add_argument("model", metavar="RUN_DIR_OR_MODEL")
     x.add_argument("--format", choices=["saved_model", "tflite"], default="saved_model")
     x.add_argument("--quantize", choices=QUANTIZATIONS, default="none",
@@ -24,6 +25,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     x.add_argument("--output", help="SavedModel folder or .tflite file (default: saved_models/NAME)")
     x.add_argument("--overwrite", action="store_true", help="replace an existing export")
     return x
+
+
+def saved_threshold(model_path: Path):
+    """The anomaly threshold fitted for this model (`keras-ae detect --fit`), or None."""
+    from keras_ae.detect import load_threshold, threshold_path
+
+    return load_threshold(model_path) if threshold_path(model_path).is_file() else None
 
 
 def run(args) -> int:
@@ -42,15 +50,17 @@ def run(args) -> int:
     if output.exists() and not args.overwrite:
         raise CLIError(f"{output} already exists; pass --overwrite to replace it")
     model = load_model(model_path, compile=False)
+    threshold = saved_threshold(model_path)
     if args.format == "saved_model":
-        export.export_saved_model(model, output, overwrite=args.overwrite)
+        export.export_saved_model(model, output, overwrite=args.overwrite, threshold=threshold)
     else:
         representative = None
         if args.quantize == "int8":
             dataset, load = data_of_run(args, model_path)
             images = data.load_arrays(dataset, "train", **load)[0]
             representative = data.as_float_images(images[:export.REPRESENTATIVE_SAMPLES])
-        export.export_tflite(model, output, quantize=args.quantize,
-                             representative_data=representative, overwrite=args.overwrite)
-    print(f"exported {model_path} -> {output} ({', '.join(export.signature_names(model))})")
+        export.export_tflite(model, output, quantize=args.quantize, representative_data=representative,
+                             overwrite=args.overwrite, threshold=threshold)
+    signatures = ", ".join(export.signature_names(model, threshold))
+    print(f"exported {model_path} -> {output} ({signatures})")
     return 0

@@ -18,7 +18,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     r.add_argument("--input", nargs="+", required=True, metavar="FILE",
                    help=".npy arrays or PNG images (images); a .npy of codes for decode/sample")
     r.add_argument("--signature", default="reconstruct",
-                   help="encode | decode | reconstruct | anomaly_score | sample (default: reconstruct)")
+                   help="encode | decode | reconstruct | anomaly_score | sample | is_anomaly "
+                        "(default: reconstruct)")
     r.add_argument("--output", default="predictions", help="output folder (default: predictions)")
     r.add_argument("--overwrite", action="store_true", help="replace existing output files")
     return r

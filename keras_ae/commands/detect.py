@@ -1,0 +1,119 @@
+"""`keras-ae detect`: fit an anomaly threshold on a run's validation data, or flag inputs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from keras_ae.commands.common import CLIError, add_data_options, data_of_run
+
+NAME = "detect"
+INPUT_SUFFIXES = (".png", ".npy")
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    d = subparsers.add_parser(
+        NAME, help="anomaly detection: fit a threshold, or score and flag inputs",
+        description="With --fit, fit an anomaly threshold on the run's validation split (normal "
+                    "images) and save it as detector.json in the run folder; with --input, print "
+                    "each input's anomaly score and whether it is above that threshold.")
+    d.add_argument("model", metavar="RUN_DIR_OR_MODEL")
+    d.add_argument("--input", nargs="+", metavar="FILE_OR_FOLDER",
+                   help=".npy arrays or PNG images, or folders of them (their .png/.npy files, sorted)")
+    d.add_argument("--fit", action="store_true", help="fit and save the threshold")
+    level = d.add_mutually_exclusive_group()
+    level.add_argument("--percentile", type=float,
+                       help="threshold at this percentile of the normal scores (default: 99)")
+    level.add_argument("--fpr", type=float,
+                       help="threshold that flags this share of normal images, e.g. 0.01")
+    d.add_argument("--score", choices=["reconstruction", "elbo"], default=None,
+                   help="reconstruction error, or -ELBO for VAEs (default: reconstruction)")
+    d.add_argument("--split", default="validation",
+                   help="the split of normal images the threshold is fitted on (default: validation)")
+    add_data_options(d)
+    d.add_argument("--json", action="store_true", help="print one JSON object")
+    return d
+
+
+def input_files(paths: list[str]) -> list[Path]:
+    """The files to read: each file as given, each folder as its .png/.npy files, sorted."""
+    files = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir()
+                           if p.is_file() and p.suffix.lower() in INPUT_SUFFIXES)
+            if not found:
+                raise CLIError(f"{path} holds no .png or .npy files")
+            files.extend(found)
+        else:
+            files.append(path)
+    return files
+
+
+def _check_options(args) -> None:
+    fitting_options = [flag for flag, value in (("--percentile", args.percentile),
+                                                ("--fpr", args.fpr), ("--score", args.score))
+                       if value is not None]
+    if args.fit and args.input:
+        raise CLIError("give --fit (fit a threshold) or --input (detect), not both")
+    if not args.fit and not args.input:
+        raise CLIError(f"give --input FILE_OR_FOLDER to detect anomalies, or --fit to fit the "
+                       f"threshold first: keras-ae detect {args.model} --fit")
+    if args.input and fitting_options:
+        raise CLIError(f"{', '.join(fitting_options)} appl{'ies' if len(fitting_options) == 1 else 'y'} "
+                       "to --fit; --input uses the saved threshold")
+
+
+def run(args) -> int:
+    from keras_ae.saving import resolve_model_path
+
+    _check_options(args)
+    model_path = resolve_model_path(args.model)
+    return _fit(args, model_path) if args.fit else _detect(args, model_path)
+
+
+def _fit(args, model_path: Path) -> int:
+    from keras_ae import data
+    from keras_ae.detect import fit_threshold
+    from keras_ae.saving import load_model
+
+    model = load_model(model_path, compile=False)
+    dataset, load = data_of_run(args, model_path)
+    images, _ = data.load_arrays(dataset, args.split, **load)
+    threshold = fit_threshold(
+        model, images, percentile=args.percentile, fpr=args.fpr,
+        score=args.score or "reconstruction", verbose=0 if args.json else 1,
+        fitted_on=f"{Path(dataset).name} [{args.split}]", model_file=model_path)
+    path = threshold.save(model_path)
+    if args.json:
+        print(json.dumps({"detector": str(path), **threshold.to_dict()}))
+    else:
+        print(f"threshold: {threshold.describe()}")
+        print(f"saved to {path}")
+    return 0
+
+
+def _detect(args, model_path: Path) -> int:
+    from keras_ae.detect import detect, load_threshold
+    from keras_ae.predict import read_named_inputs
+    from keras_ae.saving import load_model
+
+    threshold = load_threshold(model_path)
+    model = load_model(model_path, compile=False)
+    image_shape = tuple(int(d) for d in model.encoder.inputs[0].shape[1:])
+    images, names = read_named_inputs(input_files(args.input), image_shape=image_shape)
+    found = detect(model, images, threshold=threshold)
+    rows = [{"name": name, "score": float(score), "is_anomaly": bool(flag)}
+            for name, score, flag in zip(names, found.scores, found.is_anomaly)]
+    if args.json:
+        print(json.dumps({"threshold": threshold.to_dict(), "inputs": rows}))
+        return 0
+    width = max(len(row["name"]) for row in rows)
+    for row in rows:
+        verdict = "ANOMALY" if row["is_anomaly"] else "normal"
+        print(f"{row['name']:<{width}}  {row['score']:.6g}  {verdict}")
+    print(f"{int(found.is_anomaly.sum())} of {len(rows)} inputs are anomalies; "
+          f"threshold: {threshold.describe()}")
+    return 0
