@@ -6,10 +6,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from keras_ae.commands import evaluate, export, predict, train
+from keras_ae.commands import evaluate, export, plot, predict, sample, train
 from keras_ae.commands.common import CLIError, Parser
 
-COMMANDS = {module.NAME: module for module in (train, evaluate, export, predict)}
+COMMANDS = {module.NAME: module for module in (train, evaluate, export, predict, plot, sample)}
 
 
 def _parser() -> Parser:

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "WHAT", "curves", "draw_samples", "errors", "image_grid", "interpolate", "latent",
-    "latent_codes", "manifold", "reconstructions", "samples", "save_figure", "worst_scored",
+    "latent_codes", "manifold", "reconstructions", "samples", "save_figure", "save_image_grid",
+    "worst_scored",
 ]
 
 WHAT = ("reconstructions", "latent", "manifold", "interpolate", "samples", "curves", "errors")
@@ -54,6 +55,21 @@ def image_grid(images: Any, *, cols: int | None = None, pad: int = 1,
         r, k = divmod(i, cols)
         grid[r * (h + pad):r * (h + pad) + h, k * (w + pad):k * (w + pad) + w] = image
     return grid
+
+
+def save_image_grid(images: Any, path: str | os.PathLike, *, cols: int | None = None,
+                    pad: int = 1, overwrite: bool = False) -> Path:
+    """Write `image_grid(images)` as a PNG of its exact pixels (grey or RGB), atomically."""
+    from PIL import Image
+
+    grid = image_grid(images, cols=cols, pad=pad, pad_value=0.0 if pad == 0 else 1.0)
+    pixels = np.round(grid * 255).astype("uint8")
+    if pixels.shape[-1] == 1:
+        pixels = pixels[..., 0]
+    path = Path(path)
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        Image.fromarray(pixels).save(tmp, format="PNG")
+    return path
 
 
 def _check_images(model: Autoencoder, images: Any) -> np.ndarray:
@@ -88,8 +104,8 @@ def draw_samples(model: Autoencoder, n: int, *, seed: int = 0) -> np.ndarray:
     from keras_ae.models import VariationalAutoencoder
 
     if not isinstance(model, VariationalAutoencoder):
-        raise ValueError(f"samples need a variational autoencoder; {model.name!r} is a "
-                         f"{type(model).__name__}, which has no prior to draw from")
+        raise ValueError(f"samples need a variational autoencoder; {model.name!r} "
+                         f"({type(model).__name__}) has no prior to draw from")
     if n < 1:
         raise ValueError(f"the number of samples must be >= 1, got {n}")
     return np.asarray(model.sample(n, seed=seed), dtype="float32")
@@ -243,7 +259,7 @@ def manifold(model: Autoencoder, *, n: int = 20, quantiles: tuple[float, float] 
 
     if not isinstance(model, VariationalAutoencoder):
         raise ValueError(f"manifold needs a variational autoencoder with a 2-d latent space; "
-                         f"{model.name!r} is a {type(model).__name__}")
+                         f"{model.name!r} ({type(model).__name__}) has no prior to draw from")
     if model.latent_dim != 2:
         raise ValueError(f"manifold needs a 2-d latent space; {model.name!r} has "
                          f"{model.latent_dim}-d codes (plot latent or samples instead)")

@@ -20,8 +20,8 @@ import keras
 import numpy as np
 
 from keras_ae.data.validate import as_float_images, validate_images, validate_labels
-from keras_ae.io import atomic_path, atomic_write_text
-from keras_ae.plots import image_grid, latent_codes
+from keras_ae.io import atomic_write_text
+from keras_ae.plots import image_grid, latent_codes, save_image_grid
 
 __all__ = ["HeldOutPictures", "PICTURES_DIR", "SPRITE_MAX_PIXELS", "write_projector"]
 
@@ -88,7 +88,6 @@ def write_projector(folder: str | os.PathLike, model, images: np.ndarray,
     """Write the TensorBoard projector files for the codes of `images` into `folder`, each file
     atomically; returns the path of projector_config.pbtxt."""
     from google.protobuf import text_format
-    from PIL import Image
     from tensorboard.plugins import projector
 
     folder = Path(folder)
@@ -102,11 +101,11 @@ def write_projector(folder: str | os.PathLike, model, images: np.ndarray,
     atomic_write_text(folder / "metadata.tsv", "\n".join(rows) + "\n")
 
     h, w = images.shape[1:3]
+    side = math.ceil(math.sqrt(len(images)))  # the projector reads a square sprite, row by row
     shown = _displayable(images)
-    sprite = image_grid(shown, cols=math.ceil(math.sqrt(len(images))), pad=0, pad_value=0.0)
-    pixels = np.round(sprite * 255).astype("uint8")
-    with atomic_path(folder / "sprite.png") as tmp:
-        Image.fromarray(pixels[..., 0] if shown.shape[-1] == 1 else pixels).save(tmp, format="PNG")
+    blank = np.zeros((side * side - len(images), *shown.shape[1:]), "float32")
+    save_image_grid(np.concatenate([shown, blank]), folder / "sprite.png", cols=side, pad=0,
+                    overwrite=True)
 
     config = projector.ProjectorConfig()
     embedding = config.embeddings.add()

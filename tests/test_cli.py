@@ -110,10 +110,10 @@ def test_console_script_runs():
     script = Path(sys.executable).with_name("keras-ae")
     done = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "usage: keras-ae" in done.stdout and "{train,evaluate,export,predict}" in done.stdout
+    assert "usage: keras-ae" in done.stdout and "{train,evaluate,export,predict,plot,sample}" in done.stdout
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "export", "predict"])
+@pytest.mark.parametrize("command", ["train", "evaluate", "export", "predict", "plot", "sample"])
 def test_help_for_every_command(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
