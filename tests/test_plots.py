@@ -217,3 +217,19 @@ def test_save_figure_is_atomic_and_keeps_existing_files(autoencoder, images, tmp
 def test_images_of_the_wrong_shape_are_refused(autoencoder):
     with pytest.raises(ValueError, match=r"images have shape \(8, 8, 1\) but the model expects"):
         plots.reconstructions(autoencoder, np.zeros((2, 8, 8, 1), "float32"))
+
+
+def test_many_classes_get_a_colour_bar_instead_of_a_legend(autoencoder, images, tmp_path):
+    fig = plots.latent(autoencoder, images, np.arange(N) % 30, method="pca")
+    assert_png(fig, tmp_path / "many.png")
+    ax, colour_bar = fig.axes
+    assert ax.get_legend() is None and colour_bar.get_ylabel() == "label"
+
+
+def test_tsne_falls_back_to_scikit_learn_without_opentsne(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "openTSNE", None)  # import openTSNE raises ImportError
+    codes = structured_images(40, shape=(4, 4, 1)).reshape(40, -1)
+    points, names = projection.project_2d(codes, "tsne", verbose=0)
+    assert points.shape == (40, 2) and np.isfinite(points).all() and names[0] == "t-SNE 1"
