@@ -6,11 +6,11 @@ import os
 import sys
 from collections.abc import Sequence
 
-from keras_ae.commands import detect, evaluate, export, predict, train
+from keras_ae.commands import detect, evaluate, export, plot, predict, sample, train
 from keras_ae.commands.common import CLIError, Parser
 from keras_ae.quiet import initialise_devices_quietly
 
-COMMANDS = {module.NAME: module for module in (train, evaluate, export, predict, detect)}
+COMMANDS = {module.NAME: module for module in (train, evaluate, export, predict, detect, plot, sample)}
 
 
 def _parser() -> Parser:

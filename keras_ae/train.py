@@ -22,6 +22,7 @@ from keras_ae.callbacks import AtomicBestCheckpoint, AtomicCSVLogger, read_histo
 from keras_ae.config import RunConfig
 from keras_ae.presets import build
 from keras_ae.saving import MODEL_FILE, save_model
+from keras_ae.tensorboard import HeldOutPictures
 
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.csv"
@@ -140,6 +141,7 @@ def train(
             AtomicBestCheckpoint(run_dir / BEST_FILE, initial_best=best_so_far),
             AtomicCSVLogger(run_dir / HISTORY_FILE),
             keras.callbacks.TensorBoard(str(run_dir / LOG_DIR)),
+            HeldOutPictures.for_run(run_dir / LOG_DIR, config),  # reconstructions, projector
             # last, so an epoch counts as done only once everything above has recorded it; kept
             # until model.keras is written, so a crash before that resumes instead of restarting
             keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR), delete_checkpoint=False,

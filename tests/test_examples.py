@@ -70,6 +70,18 @@ def test_vae_generate(real_data_dir, tmp_path):
     assert "NLL" in out and (tmp_path / "grid.png").stat().st_size > 0
 
 
+@pytest.mark.real_data
+def test_pictures(real_data_dir, tmp_path):
+    from PIL import Image
+
+    out = run_example("pictures.py", "--data-dir", real_data_dir, "--epochs", "1",
+                      "--output", tmp_path / "docs", cwd=tmp_path)
+    assert "t-SNE of 1000 codes" in out
+    for name in ("reconstructions.png", "latent_tsne.png", "manifold.png"):
+        with Image.open(tmp_path / "docs" / name) as image:
+            assert image.format == "PNG" and min(image.size) >= 300
+
+
 def test_tflite_inference(tmp_path):
     model = keras_ae.build("seed", latent_dim=8)
     path = export_tflite(model, tmp_path / "seed.tflite")

@@ -1,0 +1,157 @@
+"""`keras-ae plot`: one picture of what a trained model learned, as a PNG."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from keras_ae.commands.common import CLIError, add_data_options, data_of_run
+from keras_ae.plots import WHAT
+from keras_ae.projection import METHODS
+
+NAME = "plot"
+
+# what -n counts for each picture, and its default (None: every image of the split, up to 10k)
+COUNTS = {
+    "reconstructions": ("images", 10),
+    "latent": ("images", None),
+    "manifold": ("grid cells per side", 20),
+    "interpolate": ("pairs", 4),
+    "samples": ("samples", 64),
+    "curves": (None, None),
+    "errors": ("worst images", 8),
+}
+LATENT_LIMIT = 10_000
+NEEDS_DATA = ("reconstructions", "latent", "interpolate", "errors")
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        NAME, help="draw reconstructions, latent maps, samples, training curves, …",
+        description="Draw one picture of a trained model as a PNG: reconstructions (originals "
+                    "over reconstructions), latent (held-out codes in 2-d by label), manifold "
+                    "(the decoded plane of a 2-d VAE), interpolate (between two inputs), "
+                    "samples (VAE draws), curves (history.csv), errors (per-pixel error of the "
+                    "worst-scored inputs).")
+    p.add_argument("model", metavar="RUN_DIR_OR_MODEL")
+    p.add_argument("--what", choices=WHAT, required=True)
+    p.add_argument("--method", choices=METHODS,
+                   help="2-d map for --what latent (default: raw for a 2-d code, else tsne)")
+    p.add_argument("--split", default="test", help="test | validation | train | all "
+                                                    "(default: test)")
+    add_data_options(p)
+    p.add_argument("-n", type=int, metavar="N",
+                   help="images (reconstructions: 10, latent: all up to 10k), pairs "
+                        "(interpolate: 4), grid side (manifold: 20), samples (64), worst "
+                        "images (errors: 8)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="chooses the images, the noise and the draws (default: 0)")
+    p.add_argument("--output", help="PNG file (default: RUN_WHAT.png in the current folder)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def run_name(model_path: Path) -> str:
+    """The run folder's name for RUN/model.keras, else the model file's stem."""
+    return model_path.parent.name if model_path.name == "model.keras" else model_path.stem
+
+
+def check_output(path: Path, suffix: str, overwrite: bool) -> Path:
+    """Refuse a wrong suffix or an existing file (without --overwrite), before any work."""
+    if path.suffix.lower() != suffix:
+        raise CLIError(f"--output must end in {suffix}, got {path}")
+    if path.is_dir():
+        raise CLIError(f"{path} is a folder")
+    if path.exists() and not overwrite:
+        raise CLIError(f"{path} already exists; pass --overwrite to replace it")
+    return path
+
+
+def run(args) -> int:
+    from keras_ae import plots
+    from keras_ae.saving import resolve_model_path
+
+    model_path = resolve_model_path(args.model)
+    output = check_output(Path(args.output or f"{run_name(model_path)}_{args.what}.png"),
+                          ".png", args.overwrite)
+    counted, n = COUNTS[args.what]
+    if args.n is not None:
+        if counted is None:
+            raise CLIError(f"-n does not apply to --what {args.what}")
+        if args.n < (2 if args.what == "manifold" else 1):
+            raise CLIError(f"-n must be >= {2 if args.what == 'manifold' else 1}, got {args.n}")
+        n = args.n
+    if args.method and args.what != "latent":
+        raise CLIError("--method applies to --what latent")
+
+    if args.what == "curves":
+        history = model_path.parent / "history.csv"
+        if not history.is_file():
+            raise CLIError(f"no history.csv beside {model_path}: curves need a run folder "
+                           "written by keras-ae train")
+        figure = plots.curves(history, title=f"Training curves of {run_name(model_path)}")
+    else:
+        figure = _model_figure(args, model_path, n)
+    plots.save_figure(figure, output, overwrite=args.overwrite)
+    print(f"wrote {output}")
+    return 0
+
+
+def _model_figure(args, model_path: Path, n: int | None):
+    import numpy as np
+
+    from keras_ae import plots
+    from keras_ae.saving import load_model
+
+    model = load_model(model_path, compile=False)
+    if args.what == "manifold":  # plots refuse a model without a 2-d prior in one line
+        return plots.manifold(model, n=n)
+    if args.what == "samples":
+        return plots.samples(model, n=n, seed=args.seed)
+    if args.method == "raw" and model.latent_dim != 2:
+        raise CLIError(f"--method raw needs a 2-d latent space; this model's is "
+                       f"{model.latent_dim}-d (use tsne, pca or umap)")
+
+    images, labels = _held_out(args, model_path, model)
+    rng = np.random.default_rng(args.seed)
+    if args.what == "reconstructions":
+        chosen = rng.choice(len(images), min(n, len(images)), replace=False)
+        return plots.reconstructions(model, images[chosen], seed=args.seed)
+    if args.what == "errors":
+        return plots.errors(model, images, labels, n=min(n, len(images)))
+    if args.what == "latent":
+        limit = min(n or LATENT_LIMIT, len(images))
+        chosen = np.sort(rng.choice(len(images), limit, replace=False))
+        return plots.latent(model, images[chosen], None if labels is None else labels[chosen],
+                            method=args.method, seed=args.seed, verbose=0 if args.quiet else 1)
+    starts, ends = _pairs(rng, labels, len(images), n)
+    return plots.interpolate(model, images[starts], images[ends])
+
+
+def _held_out(args, model_path: Path, model):
+    from keras_ae import data
+
+    dataset, load = data_of_run(args, model_path)
+    images, labels = data.load_arrays(dataset, args.split, **{**load, "with_labels": True})
+    expected = tuple(model.encoder.inputs[0].shape[1:])
+    if tuple(images.shape[1:]) != expected:
+        raise CLIError(f"{dataset} images have shape {images.shape[1:]} "
+                       f"but the model expects {expected}")
+    return images, labels
+
+
+def _pairs(rng, labels, count: int, n: int):
+    """`n` (start, end) index pairs of distinct images; with labels, of different labels where
+    the data allow it."""
+    if count < 2:
+        raise CLIError(f"interpolation needs at least 2 images, the split has {count}")
+    order = rng.permutation(count)
+    n = min(n, count // 2)
+    starts, pool = list(order[:n]), list(order[n:])
+    ends = []
+    for start in starts:
+        pick = next((k for k, i in enumerate(pool)
+                     if labels is None or labels[i] != labels[start]), 0)
+        ends.append(pool.pop(pick))
+    return starts, ends

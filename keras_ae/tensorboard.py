@@ -1,0 +1,130 @@
+"""TensorBoard pictures of training: reconstructions every epoch, latent codes in the projector.
+
+`HeldOutPictures` writes into `LOG_DIR/held_out/`: an image summary `reconstructions`
+(originals over reconstructions of a fixed handful of held-out images) after every epoch, and
+at the end of training the embedding projector's files for the codes of up to
+`embedding_size` held-out images: `codes.tsv`, `metadata.tsv` (label and reconstruction error
+of each image), `sprite.png` (the images, for the projector's thumbnails) and
+`projector_config.pbtxt`. `tensorboard --logdir RUN_DIR/logs` shows both.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from keras_ae.data.validate import as_float_images, validate_images, validate_labels
+from keras_ae.io import atomic_write_text
+from keras_ae.plots import image_grid, latent_codes, save_image_grid
+
+__all__ = ["HeldOutPictures", "PICTURES_DIR", "SPRITE_MAX_PIXELS", "write_projector"]
+
+PICTURES_DIR = "held_out"
+SPRITE_MAX_PIXELS = 8192  # TensorBoard's limit on each side of a sprite image
+
+
+class HeldOutPictures(keras.callbacks.Callback):
+    """Log reconstructions of the first `n_images` of `images` every epoch and, when training
+    ends, the codes of the first `embedding_size` of them to the embedding projector.
+
+    `images` are held-out images (uint8 or float in [0, 1]); `labels` (optional) go into the
+    projector's metadata beside each image's reconstruction error.
+    """
+
+    def __init__(self, log_dir: str | os.PathLike, images: Any, labels: Any = None, *,
+                 n_images: int = 8, embedding_size: int = 2000):
+        super().__init__()
+        images = as_float_images(validate_images(images))
+        self.log_dir = Path(log_dir) / PICTURES_DIR
+        h, w = images.shape[1:3]
+        fits = (SPRITE_MAX_PIXELS // max(h, w)) ** 2  # a square sprite of at most 8192 pixels
+        self.embedding_images = images[:min(embedding_size, fits)]
+        self.labels = (None if labels is None else
+                       validate_labels(labels, len(images))[:len(self.embedding_images)])
+        self.images = images[:n_images]
+        self._writer = None
+
+    @classmethod
+    def for_run(cls, log_dir: str | os.PathLike, config) -> HeldOutPictures:
+        """The callback for a run of `config` (a RunConfig): its validation split, with labels
+        when the dataset has them."""
+        from keras_ae.data import load_arrays
+
+        images, labels = load_arrays(config.dataset, "validation", data_dir=config.data_dir,
+                                     validation_fraction=config.validation_fraction)
+        return cls(log_dir, images, labels)
+
+    def on_train_begin(self, logs=None):
+        import tensorflow as tf
+
+        self._writer = tf.summary.create_file_writer(str(self.log_dir))
+
+    def on_epoch_end(self, epoch, logs=None):
+        import tensorflow as tf
+
+        reconstructions = np.asarray(self.model(self.images, training=False))
+        picture = image_grid(_displayable(np.concatenate([self.images, reconstructions])),
+                             cols=len(self.images), pad=1)
+        with self._writer.as_default():
+            tf.summary.image("reconstructions", picture[None], step=epoch,
+                             description="held-out images (top) and their reconstructions "
+                                         "(bottom)")
+        self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+        write_projector(self.log_dir, self.model, self.embedding_images, self.labels)
+
+
+def write_projector(folder: str | os.PathLike, model, images: np.ndarray,
+                    labels: np.ndarray | None = None) -> Path:
+    """Write the TensorBoard projector files for the codes of `images` into `folder`, each file
+    atomically; returns the path of projector_config.pbtxt."""
+    from google.protobuf import text_format
+    from tensorboard.plugins import projector
+
+    folder = Path(folder)
+    codes = latent_codes(model, images)
+    scores = np.concatenate([np.asarray(model.anomaly_score(images[i:i + 256]))
+                             for i in range(0, len(images), 256)])
+    atomic_write_text(folder / "codes.tsv", _tsv(codes))
+    rows = ["label\treconstruction error" if labels is not None else "index\treconstruction error"]
+    keys = labels if labels is not None else range(len(images))
+    rows += [f"{key}\t{score:.6g}" for key, score in zip(keys, scores)]
+    atomic_write_text(folder / "metadata.tsv", "\n".join(rows) + "\n")
+
+    h, w = images.shape[1:3]
+    side = math.ceil(math.sqrt(len(images)))  # the projector reads a square sprite, row by row
+    shown = _displayable(images)
+    blank = np.zeros((side * side - len(images), *shown.shape[1:]), "float32")
+    save_image_grid(np.concatenate([shown, blank]), folder / "sprite.png", cols=side, pad=0,
+                    overwrite=True)
+
+    config = projector.ProjectorConfig()
+    embedding = config.embeddings.add()
+    embedding.tensor_name = f"latent codes ({model.latent_dim}-d)"
+    embedding.tensor_path = "codes.tsv"
+    embedding.metadata_path = "metadata.tsv"
+    embedding.sprite.image_path = "sprite.png"
+    embedding.sprite.single_image_dim.extend([w, h])
+    path = folder / "projector_config.pbtxt"
+    atomic_write_text(path, text_format.MessageToString(config))
+    return path
+
+
+def _displayable(images: np.ndarray) -> np.ndarray:
+    """Grey or RGB images as they are; any other channel count shows its first channel."""
+    return images if images.shape[-1] in (1, 3) else images[..., :1]
+
+
+def _tsv(array: np.ndarray) -> str:
+    buffer = io.StringIO()
+    np.savetxt(buffer, array, delimiter="\t", fmt="%.6g")
+    return buffer.getvalue()

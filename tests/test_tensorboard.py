@@ -1,0 +1,90 @@
+"""TensorBoard gets reconstructions every epoch and the held-out codes in the projector."""
+
+import numpy as np
+import tensorflow as tf
+from google.protobuf import text_format
+from PIL import Image
+from tensorboard.plugins import projector
+
+from keras_ae.presets import preset_config
+from keras_ae.tensorboard import HeldOutPictures
+from keras_ae.train import train
+
+from test_models import SMALL, small, structured_images
+
+
+def image_summaries(folder):
+    """(tag, step, image shape) of every image summary in the event files of `folder`."""
+    found = []
+    for path in sorted(folder.glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name == "images":
+                    # a tensor of [width, height, encoded PNG]
+                    width, height, png = tf.make_ndarray(value.tensor)
+                    found.append((value.tag, event.step, (int(height), int(width)),
+                                  tf.io.decode_png(png).shape[-1]))
+    return found
+
+
+def read_projector(folder):
+    config = text_format.Parse((folder / "projector_config.pbtxt").read_text(),
+                               projector.ProjectorConfig())
+    (embedding,) = config.embeddings
+    return embedding
+
+
+def test_callback_logs_reconstructions_and_projector(tmp_path):
+    model = small("seed", latent_dim=3)
+    x = structured_images(64, shape=SMALL)
+    labels = np.arange(64) % 7
+    callback = HeldOutPictures(tmp_path, x, labels, n_images=5, embedding_size=40)
+    model.fit(x, x, epochs=2, batch_size=32, verbose=0, callbacks=[callback])
+
+    folder = tmp_path / "held_out"
+    h, w = SMALL[:2]
+    assert image_summaries(folder) == [("reconstructions", step, (2 * h + 1, 5 * w + 4), 1)
+                                       for step in (0, 1)]
+    embedding = read_projector(folder)
+    codes = np.loadtxt(folder / embedding.tensor_path, delimiter="\t")
+    assert codes.shape == (40, 3)
+    assert np.allclose(codes, np.asarray(model.encode(x[:40])), atol=1e-5)
+    metadata = (folder / embedding.metadata_path).read_text().splitlines()
+    assert metadata[0] == "label\treconstruction error" and len(metadata) == 41
+    assert [int(row.split("\t")[0]) for row in metadata[1:]] == list(labels[:40])
+    assert list(embedding.sprite.single_image_dim) == [w, h]
+    with Image.open(folder / embedding.sprite.image_path) as sprite:
+        assert sprite.size == (7 * w, 7 * h)  # a square grid of 7 × 7 cells for 40 images
+        first = np.asarray(sprite)[:h, :w] / 255
+    assert np.allclose(first, x[0, ..., 0], atol=1 / 255)
+
+
+def test_training_run_writes_pictures_and_projector(tmp_path):
+    x = (structured_images(120) * 255).astype("uint8")
+    dataset = tmp_path / "digits.npz"
+    np.savez(dataset, x_train=x, y_train=np.arange(120) % 10)
+    config = preset_config("seed", dataset=str(dataset), epochs=2, latent_dim=4, batch_size=32)
+    train(config, tmp_path / "run", verbose=0)
+
+    folder = tmp_path / "run" / "logs" / "held_out"
+    assert [(tag, step) for tag, step, _, _ in image_summaries(folder)] == [
+        ("reconstructions", 0), ("reconstructions", 1)]
+    embedding = read_projector(folder)
+    assert embedding.tensor_name == "latent codes (4-d)"
+    metadata = (folder / "metadata.tsv").read_text().splitlines()
+    assert len(metadata) == 1 + 12  # the 10 % validation split of 120 images
+    assert np.loadtxt(folder / "codes.tsv", delimiter="\t").shape == (12, 4)
+
+
+def test_projector_without_labels_lists_each_image_by_index(tmp_path):
+    from keras_ae.tensorboard import write_projector
+
+    model = small("seed", latent_dim=2)
+    x = structured_images(5, shape=SMALL)
+    write_projector(tmp_path, model, x)
+    rows = (tmp_path / "metadata.tsv").read_text().splitlines()
+    scores = np.asarray(model.anomaly_score(x))
+    assert rows[0] == "index\treconstruction error"
+    assert [r.split("\t")[0] for r in rows[1:]] == ["0", "1", "2", "3", "4"]
+    assert np.allclose([float(r.split("\t")[1]) for r in rows[1:]], scores, rtol=1e-5)
+    assert Image.open(tmp_path / "sprite.png").size == (3 * SMALL[1], 3 * SMALL[0])
