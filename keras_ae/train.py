@@ -20,8 +20,10 @@ import tensorflow as tf
 from keras_ae import data
 from keras_ae.callbacks import AtomicBestCheckpoint, AtomicCSVLogger, read_history
 from keras_ae.config import RunConfig
+from keras_ae.distributed_fit import barrier, fit_function
 from keras_ae.presets import build
 from keras_ae.saving import MODEL_FILE, save_model
+from keras_ae.strategies import get_strategy, is_chief
 from keras_ae.tensorboard import HeldOutPictures
 
 CONFIG_FILE = "config.json"
@@ -36,6 +38,23 @@ class RunFolderError(ValueError):
     """The output folder cannot be used for this run."""
 
 
+class RestoreOnly(keras.callbacks.BackupAndRestore):
+    """BackupAndRestore for a worker that writes nothing: it restores the chief's backup when
+    training begins and never saves or deletes one."""
+
+    def __init__(self, backup_dir: str):
+        super().__init__(backup_dir, delete_checkpoint=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+    def on_train_batch_end(self, batch, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
+
+
 @dataclasses.dataclass
 class TrainResult:
     """What `train` returns: the trained model, its per-epoch history and the run folder."""
@@ -46,12 +65,14 @@ class TrainResult:
     resumed: bool = False
 
 
-def prepare_run_dir(run_dir: str | os.PathLike, config: RunConfig, *, overwrite: bool) -> bool:
+def prepare_run_dir(run_dir: str | os.PathLike, config: RunConfig, *, overwrite: bool,
+                    read_only: bool = False) -> bool:
     """Check the output folder and return True when it holds an interrupted run to resume.
 
     A folder with a finished model is refused unless `overwrite`; an interrupted run with the
     same config resumes; a non-empty folder that is not a run folder is refused, even with
-    `overwrite`.
+    `overwrite`. `read_only` (a non-chief worker) checks the same but deletes nothing: with
+    `overwrite` the chief replaces the run.
     """
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
@@ -60,7 +81,8 @@ def prepare_run_dir(run_dir: str | os.PathLike, config: RunConfig, *, overwrite:
         return False
     saved = _run_config_of(run_dir)
     if overwrite:
-        shutil.rmtree(run_dir)
+        if not read_only:
+            shutil.rmtree(run_dir)
         return False
     if (run_dir / MODEL_FILE).exists():
         raise RunFolderError(f"{run_dir} already holds a trained model; pass --overwrite to replace it")
@@ -106,6 +128,7 @@ def train(
     overwrite: bool = False,
     verbose: int | str = "auto",
     callbacks: list[keras.callbacks.Callback] | None = None,
+    strategy: str | tf.distribute.Strategy | None = None,
 ) -> TrainResult:
     """Train the model of `config` on its dataset, validating every epoch.
 
@@ -113,8 +136,16 @@ def train(
     call is repeated. Without it, nothing is written. With a `config.seed`, the process's random
     seeds are set and TensorFlow's op determinism is switched on (for the rest of the process),
     so that the same config gives the same weights.
+
+    `strategy` (a name in `keras_ae.strategies.STRATEGIES` or a `tf.distribute.Strategy`)
+    spreads each global batch of `config.batch_size` over its replicas. In a multi-worker
+    cluster every worker runs this same call; only the chief writes `run_dir`, which must be
+    a folder every worker can read for an interrupted run to resume.
     """
-    resumed = prepare_run_dir(run_dir, config, overwrite=overwrite) if run_dir else False
+    strategy = get_strategy(strategy)
+    chief = is_chief(strategy)
+    resumed = (prepare_run_dir(run_dir, config, overwrite=overwrite, read_only=not chief)
+               if run_dir else False)
     _enable_determinism(config.seed)
     train_x, _ = data.load_arrays(config.dataset, "train", data_dir=config.data_dir,
                                   validation_fraction=config.validation_fraction, with_labels=False)
@@ -124,7 +155,8 @@ def train(
     first_epoch = _completed_epochs(Path(run_dir)) if resumed else 0
     train_ds, steps = data.epoch_pipeline(train_x, batch_size=config.batch_size, seed=config.seed,
                                           epochs=config.epochs, first_epoch=first_epoch)
-    model = build(config, input_shape=train_x.shape[1:])
+    with strategy.scope():
+        model = build(config, input_shape=train_x.shape[1:])
 
     callbacks = list(callbacks or [])
     if config.early_stopping:
@@ -132,30 +164,48 @@ def train(
             monitor="val_loss", patience=config.early_stopping, restore_best_weights=True))
     if run_dir is not None:
         run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if not resumed:
-            config.save(run_dir / CONFIG_FILE)
-        earlier = read_history(run_dir / HISTORY_FILE)
-        best_so_far = min((r["val_loss"] for r in earlier if "val_loss" in r), default=math.inf)
-        callbacks += [
-            AtomicBestCheckpoint(run_dir / BEST_FILE, initial_best=best_so_far),
-            AtomicCSVLogger(run_dir / HISTORY_FILE),
-            keras.callbacks.TensorBoard(str(run_dir / LOG_DIR)),
-            HeldOutPictures.for_run(run_dir / LOG_DIR, config),  # reconstructions, projector
-            # last, so an epoch counts as done only once everything above has recorded it; kept
-            # until model.keras is written, so a crash before that resumes instead of restarting
-            keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR), delete_checkpoint=False,
-                                             double_checkpoint=True),
-        ]
-    fit = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, steps_per_epoch=steps,
-                    callbacks=callbacks, verbose=verbose, shuffle=False)  # the dataset shuffles
+        callbacks += (_run_folder_callbacks(run_dir, config, resumed) if chief
+                      else [RestoreOnly(str(run_dir / BACKUP_DIR))])
+    fit = fit_function(model, strategy)(
+        train_ds, validation_data=val_ds, epochs=config.epochs, steps_per_epoch=steps,
+        initial_epoch=first_epoch, callbacks=callbacks, verbose=verbose if chief else 0,
+        shuffle=False)  # the dataset shuffles
     if run_dir is None:
-        history = [{"epoch": e, **{k: float(v[e]) for k, v in fit.history.items()}}
-                   for e in range(len(fit.history.get("loss", [])))]
-        return TrainResult(model, history, None)
+        return TrainResult(model, _history_rows(fit, first_epoch), None)
+    barrier(strategy)  # every worker reads the chief's records of the last epoch
     best = run_dir / BEST_FILE
     if best.exists():
         model.load_weights(best)
-    save_model(model, run_dir / MODEL_FILE, overwrite=False)
-    shutil.rmtree(run_dir / BACKUP_DIR, ignore_errors=True)
-    return TrainResult(model, read_history(run_dir / HISTORY_FILE), run_dir, resumed)
+    if chief:
+        save_model(model, run_dir / MODEL_FILE, overwrite=False)
+        shutil.rmtree(run_dir / BACKUP_DIR, ignore_errors=True)
+    # a worker that cannot see the chief's run folder reports the epochs it trained
+    history = read_history(run_dir / HISTORY_FILE) or _history_rows(fit, first_epoch)
+    return TrainResult(model, history, run_dir, resumed)
+
+
+def _history_rows(fit: keras.callbacks.History, first_epoch: int) -> list[dict[str, float]]:
+    """One row per epoch trained in this call, as history.csv has them."""
+    epochs = range(len(fit.history.get("loss", [])))
+    return [{"epoch": first_epoch + e, **{k: float(v[e]) for k, v in fit.history.items()}}
+            for e in epochs]
+
+
+def _run_folder_callbacks(run_dir: Path, config: RunConfig, resumed: bool) -> list:
+    """The callbacks that write the run folder (the chief's): best checkpoint, history, logs
+    and the backup an interrupted run resumes from."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not resumed:
+        config.save(run_dir / CONFIG_FILE)
+    earlier = read_history(run_dir / HISTORY_FILE)
+    best_so_far = min((r["val_loss"] for r in earlier if "val_loss" in r), default=math.inf)
+    return [
+        AtomicBestCheckpoint(run_dir / BEST_FILE, initial_best=best_so_far),
+        AtomicCSVLogger(run_dir / HISTORY_FILE),
+        keras.callbacks.TensorBoard(str(run_dir / LOG_DIR)),
+        HeldOutPictures.for_run(run_dir / LOG_DIR, config),  # reconstructions, projector
+        # last, so an epoch counts as done only once everything above has recorded it; kept
+        # until model.keras is written, so a crash before that resumes instead of restarting
+        keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR), delete_checkpoint=False,
+                                         double_checkpoint=True),
+    ]
