@@ -22,7 +22,10 @@ class RunConfig:
     (conv layers, encoder side), `latent_activation` (None = linear, or as the sparsity needs),
     `loss` (mse | bce, autoencoders), `denoise` (`KIND:AMOUNT`), `sparsity` (`l1:W` | `kl:RHO[:W]`),
     `beta`, `likelihood` (bernoulli | gaussian) and `sigma` (VAE).
-    Data: `dataset` (tfds name, folder or .npz), `data_dir`, `validation_fraction`.
+    Data: `dataset` (tfds name, IDX or image folder, or .npz), `data_dir`, `validation_fraction`,
+    `image_size` ((height, width) to resize to; None = the images' own), `color_mode`
+    (grayscale | rgb | rgba; None = the source's own), `skip_bad_images` (leave out unreadable
+    image files instead of stopping).
     Training: `epochs`, `batch_size`, `learning_rate`, `seed`, `early_stopping` (patience in
     epochs, None = off).
     """
@@ -43,6 +46,9 @@ class RunConfig:
     dataset: str = "mnist"
     data_dir: str | None = None
     validation_fraction: float = 0.1
+    image_size: tuple[int, int] | None = None
+    color_mode: str | None = None
+    skip_bad_images: bool = False
     epochs: int = 20
     batch_size: int = 128
     learning_rate: float = 1e-3
@@ -56,6 +62,10 @@ class RunConfig:
         except (TypeError, ValueError):
             raise ValueError("hidden_units and conv_filters are lists of integers, got "
                              f"{self.hidden_units!r} and {self.conv_filters!r}") from None
+        if self.image_size is not None:
+            from keras_ae.data.images import parse_image_size
+
+            self.image_size = parse_image_size(self.image_size)
         self.validate()
 
     def validate(self) -> None:
@@ -66,6 +76,7 @@ class RunConfig:
             raise ValueError(f"bad config value: {err}") from None
 
     def _validate(self) -> None:
+        from keras_ae.data.images import channels_of
         from keras_ae.data.noise import parse_noise
         from keras_ae.models.losses import RECONSTRUCTION_LOSSES
         from keras_ae.models.sparsity import Sparsity
@@ -93,6 +104,10 @@ class RunConfig:
             raise ValueError(f"beta must be a finite number >= 0, got {self.beta}")
         if self.denoise is not None:
             parse_noise(self.denoise)
+        if self.color_mode is not None:
+            channels_of(self.color_mode)
+        if not isinstance(self.skip_bad_images, bool):
+            raise ValueError(f"skip_bad_images must be true or false, got {self.skip_bad_images!r}")
         sparsity = Sparsity.parse(self.sparsity)
         if self.architecture == "linear" and (self.loss == "bce" or (sparsity and sparsity.kind == "kl")):
             raise ValueError("the linear architecture has an unbounded code and output: it takes "
@@ -110,6 +125,8 @@ class RunConfig:
         data = dataclasses.asdict(self)
         data["hidden_units"] = list(self.hidden_units)
         data["conv_filters"] = list(self.conv_filters)
+        if self.image_size is not None:
+            data["image_size"] = list(self.image_size)
         return data
 
     @classmethod

@@ -115,15 +115,9 @@ def train(
     """
     resumed = prepare_run_dir(run_dir, config, overwrite=overwrite) if run_dir else False
     _enable_determinism(config.seed)
-    train_x, _ = data.load_arrays(config.dataset, "train", data_dir=config.data_dir,
-                                  validation_fraction=config.validation_fraction, with_labels=False)
-    val_x, _ = data.load_arrays(config.dataset, "validation", data_dir=config.data_dir,
-                                validation_fraction=config.validation_fraction, with_labels=False)
-    val_ds = data.make_pipeline(val_x, batch_size=config.batch_size, shuffle=False)
     first_epoch = _completed_epochs(Path(run_dir)) if resumed else 0
-    train_ds, steps = data.epoch_pipeline(train_x, batch_size=config.batch_size, seed=config.seed,
-                                          epochs=config.epochs, first_epoch=first_epoch)
-    model = build(config, input_shape=train_x.shape[1:])
+    inputs = data.training_data(config, first_epoch=first_epoch)  # read from disk as it trains
+    model = build(config, input_shape=inputs.image_shape)
 
     callbacks = list(callbacks or [])
     if config.early_stopping:
@@ -145,8 +139,10 @@ def train(
             keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR), delete_checkpoint=False,
                                              double_checkpoint=True),
         ]
-    fit = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, steps_per_epoch=steps,
-                    callbacks=callbacks, verbose=verbose, shuffle=False)  # the dataset shuffles
+    with data.reading_errors():  # a damaged image file is a DataError naming it
+        fit = model.fit(inputs.train, validation_data=inputs.validation, epochs=config.epochs,
+                        steps_per_epoch=inputs.steps_per_epoch, callbacks=callbacks, verbose=verbose,
+                        shuffle=False)  # the dataset shuffles
     if run_dir is None:
         history = [{"epoch": e, **{k: float(v[e]) for k, v in fit.history.items()}}
                    for e in range(len(fit.history.get("loss", [])))]

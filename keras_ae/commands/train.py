@@ -53,6 +53,8 @@ def run_config(args):
                      sparsity=args.sparse, beta=args.beta, likelihood=args.likelihood,
                      batch_size=args.batch_size, learning_rate=args.learning_rate,
                      validation_fraction=args.validation_fraction,
+                     image_size=args.image_size, color_mode=args.color_mode,
+                     skip_bad_images=args.skip_bad_images,
                      early_stopping=args.early_stopping, seed=args.seed)
     if args.config:
         if args.model:
