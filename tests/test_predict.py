@@ -146,9 +146,9 @@ def test_read_inputs_errors(tmp_path):
         read_inputs([])
     with pytest.raises(FileNotFoundError, match="missing.png"):
         read_inputs([tmp_path / "missing.png"])
-    (tmp_path / "x.jpg").write_bytes(b"")
-    with pytest.raises(ValueError, match=r"x\.jpg: unsupported input type \.jpg"):
-        read_inputs([tmp_path / "x.jpg"])
+    (tmp_path / "x.tiff").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"x\.tiff: unsupported input type \.tiff"):
+        read_inputs([tmp_path / "x.tiff"])
     np.save(tmp_path / "loud.npy", np.full((28, 28), 255.0, np.float32))
     with pytest.raises(ValueError, match=r"loud\.npy: float pixels must be in \[0, 1\]"):
         read_inputs([tmp_path / "loud.npy"])

@@ -79,13 +79,29 @@ class ImageHeader:
     channels: int
 
 
+def _gray_palette(image) -> bool:
+    """Whether a palette image's colours are all gray (read from the header, no decoding)."""
+    palette = getattr(image, "palette", None)
+    if palette is None or getattr(palette, "rawmode", None) or palette.mode not in ("RGB", "RGBA"):
+        return False
+    colours = np.frombuffer(bytes(palette.palette), np.uint8)
+    step = len(palette.mode)
+    colours = colours[: len(colours) // step * step].reshape(-1, step)
+    return bool(len(colours)) and bool((colours[:, 0] == colours[:, 1]).all()
+                                       and (colours[:, 1] == colours[:, 2]).all())
+
+
 def _channels_of_pil(image) -> int:
     mode = image.mode
     if mode in ("1", "L", "I", "F") or mode.startswith("I;"):
         return 1
     if mode in ("LA", "La"):
         return 2
-    if mode in ("RGBA", "RGBa", "PA") or (mode == "P" and "transparency" in image.info):
+    if mode in ("P", "PA"):
+        alpha = mode == "PA" or "transparency" in image.info
+        gray = _gray_palette(image)
+        return (2 if gray else 4) if alpha else (1 if gray else 3)
+    if mode in ("RGBA", "RGBa"):
         return 4
     return 3
 

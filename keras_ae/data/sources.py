@@ -206,7 +206,8 @@ class IndexedSplit(Split):
         return super().images(limit)
 
     def _reading(self, batch_size: int, with_labels: bool, drop_remainder: bool):
-        """A function from an order (int64 source indices) to a dataset of its batches."""
+        """A function from an order (int64 source indices) to a dataset of its batches, and the
+        function that finishes the batches (checking the reads of fallible sources)."""
         import tensorflow as tf
 
         source = self.source
@@ -224,15 +225,18 @@ class IndexedSplit(Split):
         def batches_of(order):
             indices = tf.data.Dataset.from_tensor_slices(order)
             if source.batched:
-                return indices.batch(batch_size, drop_remainder=drop_remainder).map(
-                    item, num_parallel_calls=tf.data.AUTOTUNE)
-            if not source.fallible:
-                items = indices.map(item, num_parallel_calls=tf.data.AUTOTUNE)
+                items = indices.batch(batch_size, drop_remainder=drop_remainder)
+                return items.map(item, num_parallel_calls=tf.data.AUTOTUNE)
+            if source.fallible:
+                items = _tracked(indices, item, source, with_labels)
             else:
-                items = _checked(indices, item, source, with_labels)
+                items = indices.map(item, num_parallel_calls=tf.data.AUTOTUNE)
             return items.batch(batch_size, drop_remainder=drop_remainder)
 
-        return batches_of
+        def finish(ds):
+            return ds.map(_checker(source)) if source.fallible else ds
+
+        return batches_of, finish
 
     def batches(self, batch_size: int, *, shuffle: bool = False, seed: int | None = None,
                 with_labels: bool = False, drop_remainder: bool = False):
@@ -240,19 +244,21 @@ class IndexedSplit(Split):
         new order on every pass over the dataset (reproducible with ``seed``)."""
         import tensorflow as tf
 
-        batches_of = self._reading(check_batch_size(batch_size), with_labels, drop_remainder)
+        batch_size = check_batch_size(batch_size)
+        batches_of, finish = self._reading(batch_size, with_labels, drop_remainder)
         indices = tf.constant(self.indices)
-        if not shuffle:
-            return batches_of(indices)
         count = len(self.indices)
+        if not shuffle:
+            ds = batches_of(indices)
+        else:
 
-        def shuffled(draw):
-            seed_pair = tf.stack([draw, tf.constant(0, tf.int64)])
-            order = tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), seed=seed_pair)
-            return batches_of(tf.gather(indices, order))
+            def shuffled(draw):
+                seed_pair = tf.stack([draw, tf.constant(0, tf.int64)])
+                order = tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), seed=seed_pair)
+                return batches_of(tf.gather(indices, order))
 
-        draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
-        return draws.flat_map(shuffled)
+            ds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1).flat_map(shuffled)
+        return with_batch_count(finish(ds), count, batch_size, drop_remainder)
 
     def epochs(self, batch_size: int, *, seed: int | None, epochs: int, first_epoch: int = 0):
         """Raw batches of epochs ``first_epoch .. epochs - 1`` in one dataset, and the number of
@@ -262,7 +268,7 @@ class IndexedSplit(Split):
         batch_size = check_batch_size(batch_size)
         if seed is None:
             seed = int(np.random.default_rng().integers(2**31 - 1))
-        batches_of = self._reading(batch_size, False, False)
+        batches_of, finish = self._reading(batch_size, False, False)
         indices = tf.constant(self.indices)
         count = len(self.indices)
 
@@ -271,31 +277,57 @@ class IndexedSplit(Split):
             order = tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), seed=seed_pair)
             return batches_of(tf.gather(indices, order))
 
-        return tf.data.Dataset.range(first_epoch, epochs).flat_map(one_epoch), -(-count // batch_size)
+        ds = finish(tf.data.Dataset.range(first_epoch, epochs).flat_map(one_epoch))
+        steps = -(-count // batch_size)
+        return ds.apply(tf.data.experimental.assert_cardinality(max(0, epochs - first_epoch) * steps)), steps
 
 
-def _checked(indices, item, source: Source, with_labels: bool):
-    """Map ``indices`` to items in parallel; an index whose read fails stops the pipeline with an
-    error that names the example (`source.describe`), instead of TensorFlow's bare decode error.
+def with_batch_count(ds, count: int, batch_size: int, drop_remainder: bool = False):
+    """``ds`` with its known number of batches of ``count`` examples, so that Keras knows where
+    an epoch of it ends (rather than running it dry and warning)."""
+    import tensorflow as tf
 
-    Failed reads are dropped (`ignore_errors`) and the surviving indices compared with the
-    expected ones; a sentinel at the end catches a failure of the last read.
+    batches = count // batch_size if drop_remainder else -(-count // batch_size)
+    return ds.apply(tf.data.experimental.assert_cardinality(batches))
+
+
+def _tracked(indices, item, source: Source, with_labels: bool):
+    """Map ``indices`` to ``(index wanted, index read, item)`` in parallel, for `_checker`.
+
+    A read that fails is dropped (`ignore_errors`), so the indices read no longer match the
+    indices wanted from there on; a sentinel (index -1) at the end catches a failed last read.
     """
     import tensorflow as tf
 
     got = indices.map(lambda i: (i, item(i)), num_parallel_calls=tf.data.AUTOTUNE).ignore_errors()
-    height, width, channels = source.image_shape
-    blank = tf.zeros((height, width, channels), tf.as_dtype(source.dtype))
-    sentinel = (blank, tf.constant(0, tf.int64)) if with_labels else blank
-    got = got.concatenate(tf.data.Dataset.from_tensors((tf.constant(-1, tf.int64), sentinel)))
+    blank_shape, dtype = tuple(source.image_shape), tf.as_dtype(source.dtype)
 
-    def check(want, pair):
-        index, value = pair
-        ok = tf.debugging.Assert(tf.equal(index, want), [_UNREADABLE, source.describe(want)])
+    def sentinel(index):
+        blank = tf.zeros(blank_shape, dtype)
+        return index, ((blank, tf.constant(0, tf.int64)) if with_labels else blank)
+
+    # (a mapped range rather than from_tensors: a constant dataset concatenated inside flat_map
+    # makes op determinism run the maps after the flat_map sequentially)
+    got = got.concatenate(tf.data.Dataset.range(-1, 0).map(sentinel))
+    return tf.data.Dataset.zip((indices, got)).map(lambda want, pair: (want, pair[0], pair[1]))
+
+
+def _checker(source: Source):
+    """A map over batches of `_tracked` items that stops with an error naming the first example
+    that could not be read, and otherwise returns the items.
+
+    It runs after the per-epoch ``flat_map``, outside the function that builds each epoch.
+    """
+    import tensorflow as tf
+
+    def check(wanted, read, items):
+        same = tf.equal(wanted, read)
+        first = tf.argmin(tf.cast(same, tf.int32))
+        ok = tf.debugging.Assert(tf.reduce_all(same), [_UNREADABLE, source.describe(tf.gather(wanted, first))])
         with tf.control_dependencies([ok]):
-            return tf.nest.map_structure(tf.identity, value)
+            return tf.nest.map_structure(tf.identity, items)
 
-    return tf.data.Dataset.zip((indices, got)).map(check)
+    return check
 
 
 @contextlib.contextmanager
@@ -323,4 +355,5 @@ def _progress(count: int, title: str):
     return keras.utils.Progbar(count, unit_name="image")
 
 
-__all__ = ["ArraySource", "IndexedSplit", "Source", "Split", "check_batch_size", "reading_errors"]
+__all__ = ["ArraySource", "IndexedSplit", "Source", "Split", "check_batch_size", "reading_errors",
+           "with_batch_count"]

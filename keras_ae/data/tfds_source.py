@@ -1,10 +1,11 @@
 """Image datasets of tensorflow-datasets, read from disk split by split.
 
-A dataset prepared in a random-access format (array_record, as keras_ae prepares the datasets
-it downloads) is a `TfdsSource`: example ``i`` is read through ``tfds.data_source`` and decoded
-with TensorFlow, so its splits are index sets like any other source's. A dataset prepared as
-TFRecord (tfds's default) is read sequentially with the tf.data builder (`StreamedSplit`); its
-epochs are shuffled within a bounded buffer with a seed drawn from ``(seed, epoch)``.
+A dataset prepared in a random-access format (``download_and_prepare(file_format=
+"array_record")``) is a `TfdsSource`: example ``i`` is read through ``tfds.data_source`` and
+decoded with TensorFlow, so its splits are index sets like any other source's. A dataset
+prepared as TFRecord (tfds's default, and how keras_ae downloads) is read in file order with the
+tf.data builder (`StreamedSplit`); its epochs are shuffled within a buffer of at most 64 MiB of
+images, with a seed drawn from ``(seed, epoch)``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 
 from .errors import DataError, first_line
 from .images import conform
-from .sources import IndexedSplit, Source, Split, check_batch_size
+from .sources import IndexedSplit, Source, Split, check_batch_size, with_batch_count
 from .splits import carve_indices
 
 _PROBE_HOST = ("storage.googleapis.com", 443)
@@ -100,7 +101,8 @@ def _builder(tfds, name: str, data_dir: str | None, **kwargs):
 
 def _prepared_builder(tfds, name: str, data_dir: str | None):
     """The builder of a prepared dataset; one that is not prepared yet is downloaded and
-    prepared as array_record (random access), or DownloadUnavailable is raised."""
+    prepared in tfds's default format (so that ``tfds.load`` keeps working on it), or
+    DownloadUnavailable is raised."""
     builder = _builder(tfds, name, data_dir)
     if builder.is_prepared():
         return builder
@@ -108,7 +110,6 @@ def _prepared_builder(tfds, name: str, data_dir: str | None):
     if not network_reachable():
         raise DownloadUnavailable(offline_message(name))
     try:
-        builder = _builder(tfds, name, data_dir, file_format="array_record")
         builder.download_and_prepare()
     except Exception as exc:
         raise DownloadUnavailable(f"{offline_message(name)} [{_why(exc)}]") from None
@@ -278,7 +279,8 @@ class StreamedSplit(Split):
         ds = self._examples(with_labels)
         if shuffle:
             ds = ds.shuffle(self._buffer(), seed=seed, reshuffle_each_iteration=True)
-        return ds.batch(batch_size, drop_remainder=drop_remainder)
+        return with_batch_count(ds.batch(batch_size, drop_remainder=drop_remainder), len(self),
+                                batch_size, drop_remainder)
 
     def epochs(self, batch_size: int, *, seed: int | None, epochs: int, first_epoch: int = 0):
         """Epochs ``first_epoch .. epochs - 1``; epoch ``e`` is shuffled (within the buffer) with
@@ -294,7 +296,9 @@ class StreamedSplit(Split):
             epoch_seed = tf.constant(seed, tf.int64) * 1_000_003 + epoch
             return base.shuffle(buffer, seed=epoch_seed, reshuffle_each_iteration=False).batch(batch_size)
 
-        return tf.data.Dataset.range(first_epoch, epochs).flat_map(one_epoch), -(-len(self) // batch_size)
+        ds = tf.data.Dataset.range(first_epoch, epochs).flat_map(one_epoch)
+        steps = -(-len(self) // batch_size)
+        return ds.apply(tf.data.experimental.assert_cardinality(max(0, epochs - first_epoch) * steps)), steps
 
 
 class TfdsData:
