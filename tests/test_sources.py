@@ -348,9 +348,11 @@ def tiny_tfds(tmp_path_factory):
 
 
 @pytest.mark.parametrize("fmt, kind", [("array_record", "IndexedSplit"), ("tfrecord", "StreamedSplit")])
-def test_tfds_splits_read_from_disk(tiny_tfds, fmt, kind):
+def test_tfds_splits_read_from_disk(tiny_tfds, fmt, kind, monkeypatch):
     import tensorflow_datasets as tfds
 
+    monkeypatch.setattr(tfds_source, "_MIN_SHUFFLE", 8)  # streamed epochs: blocks of 8 images
+    monkeypatch.setattr(tfds_source, "_SHUFFLE_BYTES", 1)
     data_dir = tiny_tfds[fmt]
     builder = tfds.builder("keras_ae_tiny_images", data_dir=data_dir)
     if fmt == "array_record":

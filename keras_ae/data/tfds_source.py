@@ -4,8 +4,8 @@ A dataset prepared in a random-access format (``download_and_prepare(file_format
 "array_record")``) is a `TfdsSource`: example ``i`` is read through ``tfds.data_source`` and
 decoded with TensorFlow, so its splits are index sets like any other source's. A dataset
 prepared as TFRecord (tfds's default, and how keras_ae downloads) is read in file order with the
-tf.data builder (`StreamedSplit`); its epochs are shuffled within a buffer of at most 64 MiB of
-images, with a seed drawn from ``(seed, epoch)``.
+tf.data builder (`StreamedSplit`); its epochs are shuffled within blocks of at most 64 MiB of
+consecutive images, by permutations drawn from ``(seed, epoch)``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from .splits import carve_indices
 
 _PROBE_HOST = ("storage.googleapis.com", 443)
 _PROBE_TIMEOUT_S = 5.0
-_SHUFFLE_BYTES = 64 * 2**20  # a streamed split's shuffle buffer holds at most this many bytes
+_SHUFFLE_BYTES = 64 * 2**20  # a streamed split is shuffled in blocks of at most this many bytes
 _MIN_SHUFFLE = 1024
 
 
@@ -209,7 +209,7 @@ class TfdsSource(Source):
 class StreamedSplit(Split):
     """A split of a tfds dataset prepared as TFRecord, read in file order with the tf.data
     builder. Train/validation keep the deterministic carve (filtered by position); shuffling
-    uses a buffer of at most 64 MiB of images."""
+    permutes blocks of at most 64 MiB of consecutive images (all of them when they fit)."""
 
     def __init__(self, builder, name: str, tfds_split: str, keep: np.ndarray | None, count: int,
                  split_name: str, image_shape, *, size, channels, has_labels: bool):
@@ -257,9 +257,22 @@ class StreamedSplit(Split):
 
         return ds.map(pick, num_parallel_calls=tf.data.AUTOTUNE)
 
-    def _buffer(self) -> int:
+    def _block(self) -> int:
         per_image = int(np.prod(self._shape))
         return int(min(len(self), max(_MIN_SHUFFLE, _SHUFFLE_BYTES // per_image)))
+
+    def _shuffled(self, examples, seed_pair):
+        """``examples`` shuffled block by block (blocks of `_block` examples in file order), each
+        block by a stateless permutation drawn from ``seed_pair`` and the block's number."""
+        import tensorflow as tf
+
+        def shuffle_block(number, block):
+            count = tf.shape(tf.nest.flatten(block)[0], out_type=tf.int64)[0]
+            block_seed = tf.stack([seed_pair[0], seed_pair[1] * 1_000_003 + number])
+            order = tf.random.experimental.stateless_shuffle(tf.range(count), seed=block_seed)
+            return tf.data.Dataset.from_tensor_slices(tf.nest.map_structure(lambda t: tf.gather(t, order), block))
+
+        return examples.batch(self._block()).enumerate().flat_map(shuffle_block)
 
     @property
     def has_labels(self) -> bool:
@@ -274,27 +287,38 @@ class StreamedSplit(Split):
 
     def batches(self, batch_size: int, *, shuffle: bool = False, seed: int | None = None,
                 with_labels: bool = False, drop_remainder: bool = False):
-        """Batches in file order, or shuffled within a bounded buffer anew on each pass."""
+        """Batches in file order, or shuffled within blocks of at most 64 MiB of images, anew on
+        each pass (reproducible with ``seed``)."""
+        import tensorflow as tf
+
         batch_size = check_batch_size(batch_size)
-        ds = self._examples(with_labels)
-        if shuffle:
-            ds = ds.shuffle(self._buffer(), seed=seed, reshuffle_each_iteration=True)
-        return with_batch_count(ds.batch(batch_size, drop_remainder=drop_remainder), len(self),
-                                batch_size, drop_remainder)
+        examples = self._examples(with_labels)
+        if not shuffle:
+            ds = examples.batch(batch_size, drop_remainder=drop_remainder)
+        else:
+
+            def one_pass(draw):
+                seed_pair = tf.stack([draw, tf.constant(0, tf.int64)])
+                return self._shuffled(examples, seed_pair).batch(
+                    batch_size, drop_remainder=drop_remainder)
+
+            ds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1).flat_map(one_pass)
+        return with_batch_count(ds, len(self), batch_size, drop_remainder)
 
     def epochs(self, batch_size: int, *, seed: int | None, epochs: int, first_epoch: int = 0):
-        """Epochs ``first_epoch .. epochs - 1``; epoch ``e`` is shuffled (within the buffer) with
-        a seed drawn from ``(seed, e)`` alone, so a resumed run sees the same batches."""
+        """Epochs ``first_epoch .. epochs - 1``; epoch ``e`` is shuffled (within blocks of at most
+        64 MiB of images) with permutations drawn from ``(seed, e)`` alone, so a resumed run sees
+        the same batches."""
         import tensorflow as tf
 
         batch_size = check_batch_size(batch_size)
         if seed is None:
             seed = int(np.random.default_rng().integers(2**31 - 1))
-        base, buffer = self._examples(False), self._buffer()
+        examples = self._examples(False)
 
         def one_epoch(epoch):
-            epoch_seed = tf.constant(seed, tf.int64) * 1_000_003 + epoch
-            return base.shuffle(buffer, seed=epoch_seed, reshuffle_each_iteration=False).batch(batch_size)
+            seed_pair = tf.stack([tf.constant(seed, tf.int64), epoch])
+            return self._shuffled(examples, seed_pair).batch(batch_size)
 
         ds = tf.data.Dataset.range(first_epoch, epochs).flat_map(one_epoch)
         steps = -(-len(self) // batch_size)
