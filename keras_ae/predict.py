@@ -233,8 +233,11 @@ def _scale(array: np.ndarray, source: Path) -> np.ndarray:
 
 def _read_image(source: Path) -> np.ndarray:
     """One image file (PNG, JPEG, BMP, GIF: its first frame) as (1, H, W, C) pixels as stored
-    (uint8, or uint16 for 16-bit PNG), C from the file's own mode (palettes are expanded)."""
+    (uint8, or uint16 for 16-bit PNG), C from the file's own mode (palettes are expanded, to
+    gray when every palette colour is gray), as training on a folder reads it."""
     from PIL import Image
+
+    from keras_ae.data.images import gray_palette
 
     try:
         with Image.open(source) as image:
@@ -242,7 +245,8 @@ def _read_image(source: Path) -> np.ndarray:
             mode = image.mode
             if mode in ("P", "PA"):  # palette indices mean nothing as pixels: expand the palette
                 transparent = mode == "PA" or "transparency" in image.info
-                image = image.convert("RGBA" if transparent else "RGB")
+                gray = gray_palette(image)
+                image = image.convert(("LA" if gray else "RGBA") if transparent else ("L" if gray else "RGB"))
             elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
                 image = image.convert("RGB")
             mode = image.mode

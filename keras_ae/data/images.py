@@ -79,7 +79,7 @@ class ImageHeader:
     channels: int
 
 
-def _gray_palette(image) -> bool:
+def gray_palette(image) -> bool:
     """Whether a palette image's colours are all gray (read from the header, no decoding)."""
     palette = getattr(image, "palette", None)
     if palette is None or getattr(palette, "rawmode", None) or palette.mode not in ("RGB", "RGBA"):
@@ -99,7 +99,7 @@ def _channels_of_pil(image) -> int:
         return 2
     if mode in ("P", "PA"):
         alpha = mode == "PA" or "transparency" in image.info
-        gray = _gray_palette(image)
+        gray = gray_palette(image)
         return (2 if gray else 4) if alpha else (1 if gray else 3)
     if mode in ("RGBA", "RGBa"):
         return 4
@@ -237,6 +237,6 @@ def conform_array(images: np.ndarray, size: tuple[int, int] | None, channels: in
 
 __all__ = [
     "COLOR_MODES", "IMAGE_SUFFIXES", "ImageHeader", "channels_of", "conform", "conform_array",
-    "convert_channels", "decode_file", "format_size", "is_image_file", "parse_image_size",
-    "read_header", "resize",
+    "convert_channels", "decode_file", "format_size", "gray_palette", "is_image_file",
+    "parse_image_size", "read_header", "resize",
 ]
