@@ -10,10 +10,13 @@ consecutive images, by permutations drawn from ``(seed, epoch)``.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import socket
 import threading
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -87,9 +90,23 @@ def _import_tfds():
     return tfds
 
 
+@contextlib.contextmanager
+def _quiet_absl() -> Iterator[None]:
+    """Hide tfds's absl warnings about folders of datasets that are not prepared yet (what
+    happens next, a download or the bundled digits, is said by keras_ae)."""
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(max(level, logging.ERROR))
+    try:
+        yield
+    finally:
+        absl.setLevel(level)
+
+
 def _builder(tfds, name: str, data_dir: str | None, **kwargs):
     try:
-        return tfds.builder(name, data_dir=data_dir, **kwargs)
+        with _quiet_absl():
+            return tfds.builder(name, data_dir=data_dir, **kwargs)
     except tfds.core.registered.DatasetNotFoundError:
         raise DataError(
             f"unknown dataset {name!r}: not an existing file or folder, and "
@@ -104,7 +121,9 @@ def _prepared_builder(tfds, name: str, data_dir: str | None):
     prepared in tfds's default format (so that ``tfds.load`` keeps working on it), or
     DownloadUnavailable is raised."""
     builder = _builder(tfds, name, data_dir)
-    if builder.is_prepared():
+    with _quiet_absl():
+        prepared = builder.is_prepared()
+    if prepared:
         return builder
     _check_features(builder, name)
     if not network_reachable():
