@@ -27,7 +27,8 @@ def _in_batches(images: np.ndarray | Split, batch_size: int):
             yield as_float_images(batch.numpy())
 
 
-def held_out_metrics(model: Autoencoder, images: np.ndarray | Split, batch_size: int = 256) -> dict[str, float]:
+def held_out_metrics(model: Autoencoder, images: np.ndarray | Split,
+                     batch_size: int = 256) -> dict[str, float]:
     """`reconstruction_metrics` of the model's reconstructions of `images`; a `Split` is read
     batch by batch (the per-batch means weighted by batch size), never whole into memory."""
     if not isinstance(images, Split):

@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from keras_ae.data import images as data_images
 from keras_ae.data.errors import first_line
 from keras_ae.io import atomic_path
 
 if TYPE_CHECKING:
     from keras_ae.models import Autoencoder
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+IMAGE_SUFFIXES = data_images.IMAGE_SUFFIXES
 ARRAY_SUFFIXES = (".npy", ".npz")
 Shape = tuple[int | None, ...]
 
@@ -237,15 +238,13 @@ def _read_image(source: Path) -> np.ndarray:
     gray when every palette colour is gray), as training on a folder reads it."""
     from PIL import Image
 
-    from keras_ae.data.images import gray_palette
-
     try:
         with Image.open(source) as image:
             image.load()
             mode = image.mode
             if mode in ("P", "PA"):  # palette indices mean nothing as pixels: expand the palette
                 transparent = mode == "PA" or "transparency" in image.info
-                gray = gray_palette(image)
+                gray = data_images.gray_palette(image)
                 image = image.convert(("LA" if gray else "RGBA") if transparent else ("L" if gray else "RGB"))
             elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
                 image = image.convert("RGB")
@@ -324,14 +323,12 @@ def _read_npz(source: Path) -> tuple[np.ndarray, str]:
 
 def _expand(paths: Sequence[Path]) -> list[Path]:
     """Each file as given; each folder as its image files (any depth, sorted)."""
-    from keras_ae.data.images import is_image_file
-
     files = []
     for path in paths:
         if not path.is_dir():
             files.append(path)
             continue
-        found = sorted(p for p in path.rglob("*") if p.is_file() and is_image_file(p.name)
+        found = sorted(p for p in path.rglob("*") if p.is_file() and data_images.is_image_file(p.name)
                        and not any(part.startswith(".") for part in p.relative_to(path).parts))
         if not found:
             raise ValueError(f"{path}: folder holds no {'/'.join(IMAGE_SUFFIXES)} images")
@@ -343,14 +340,12 @@ def _conformed(batch: np.ndarray, source: Path, shape: tuple[int, ...] | None,
                convert: bool) -> np.ndarray:
     """Pixels as float32 in [0, 1], converted to `shape` (size and channels) when `convert`,
     the way training converts them (uint8 images are resized before scaling)."""
-    from keras_ae.data.images import conform_array
-
     if convert and shape is not None and batch.shape[1:] != shape:
         if batch.shape[-1] not in (1, 2, 3, 4):
             raise ValueError(f"{source}: images with {batch.shape[-1]} channels cannot be converted")
         if batch.dtype != np.uint8:
             batch = _scale(batch, source)
-        batch = conform_array(batch, shape[:2], shape[2])
+        batch = data_images.conform_array(batch, shape[:2], shape[2])
     return _scale(batch, source)
 
 

@@ -76,7 +76,7 @@ def test_flat_folder_of_every_format_has_no_labels(tmp_path):
         np.testing.assert_array_equal(images[order[f"{suffix[1:]}{suffix}"]], gray[i])
     jpeg = images[order["jpeg.jpeg"]].astype(int)
     assert np.abs(jpeg - gray[3]).mean() < 40  # lossy, but the same picture
-    with pytest.raises(DataError, match=r"is a single pool of images, not a test set; use split 'validation'"):
+    with pytest.raises(DataError, match=r"a single pool of images, not a test set; use split 'validation'"):
         load_arrays(tmp_path, "test")
 
 
@@ -135,7 +135,8 @@ def test_color_modes(tmp_path):
         load_arrays(tmp_path / "gray", "all", color_mode="cmyk")
 
 
-@pytest.mark.parametrize("value, size", [("64x48", (64, 48)), ("32", (32, 32)), ((5, 6), (5, 6)), (7, (7, 7))])
+@pytest.mark.parametrize("value, size", [("64x48", (64, 48)), ("32", (32, 32)), ((5, 6), (5, 6)),
+                                         (7, (7, 7))])
 def test_parse_image_size(value, size):
     assert data.parse_image_size(value) == size
 

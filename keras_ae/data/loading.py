@@ -60,7 +60,8 @@ class LocalData:
             return IndexedSplit(self.test, np.arange(len(self.test)), split)
         if self.test is None:
             return IndexedSplit(self.train, np.arange(len(self.train)), split)
-        return IndexedSplit(_joined(self.origin, self.train, self.test), np.arange(len(self.train) + len(self.test)), split)
+        joined = _joined(self.origin, self.train, self.test)
+        return IndexedSplit(joined, np.arange(len(joined)), split)
 
 
 def _joined(origin: str, train: Source, test: Source) -> Source:
@@ -119,11 +120,12 @@ def open_data(
     if local is not None:
         if local.is_dir() and find_idx_files(local).empty:
             folder = open_folder(local, size=size, channels=channels, skip_bad_images=skip_bad_images)
-            return LocalData(folder.origin, folder, None,
-                             f"{folder.origin} is a single pool of images, not a test set; use split 'validation'")
+            single = f"{folder.origin} is a single pool of images, not a test set; use split 'validation'"
+            return LocalData(folder.origin, folder, None, single)
         return _from_pools(load_local_pools(local), size, channels)
     try:
-        return TfdsData(str(source), None if data_dir is None else str(data_dir), size=size, channels=channels)
+        return TfdsData(str(source), None if data_dir is None else str(data_dir), size=size,
+                        channels=channels)
     except DownloadUnavailable:
         if data_dir is not None or tfds_name(str(source)) != "mnist":
             raise

@@ -254,7 +254,8 @@ class IndexedSplit(Split):
 
             def shuffled(draw):
                 seed_pair = tf.stack([draw, tf.constant(0, tf.int64)])
-                order = tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), seed=seed_pair)
+                positions = tf.range(count, dtype=tf.int64)
+                order = tf.random.experimental.stateless_shuffle(positions, seed=seed_pair)
                 return batches_of(tf.gather(indices, order))
 
             ds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1).flat_map(shuffled)
@@ -323,7 +324,8 @@ def _checker(source: Source):
     def check(wanted, read, items):
         same = tf.equal(wanted, read)
         first = tf.argmin(tf.cast(same, tf.int32))
-        ok = tf.debugging.Assert(tf.reduce_all(same), [_UNREADABLE, source.describe(tf.gather(wanted, first))])
+        culprit = source.describe(tf.gather(wanted, first))
+        ok = tf.debugging.Assert(tf.reduce_all(same), [_UNREADABLE, culprit])
         with tf.control_dependencies([ok]):
             return tf.nest.map_structure(tf.identity, items)
 

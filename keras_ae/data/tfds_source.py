@@ -144,7 +144,8 @@ def _check_features(builder, name: str) -> tuple[tuple, bool]:
         raise DataError(f"cannot read the features of {name!r} ({_why(exc)})") from None
     if "image" not in keys:
         raise DataError(
-            f"tensorflow-datasets dataset {name!r} has no 'image' feature (features: {', '.join(keys) or 'none'})"
+            f"tensorflow-datasets dataset {name!r} has no 'image' feature "
+            f"(features: {', '.join(keys) or 'none'})"
         )
     return tuple(features["image"].shape), "label" in keys
 
@@ -289,7 +290,8 @@ class StreamedSplit(Split):
             count = tf.shape(tf.nest.flatten(block)[0], out_type=tf.int64)[0]
             block_seed = tf.stack([seed_pair[0], seed_pair[1] * 1_000_003 + number])
             order = tf.random.experimental.stateless_shuffle(tf.range(count), seed=block_seed)
-            return tf.data.Dataset.from_tensor_slices(tf.nest.map_structure(lambda t: tf.gather(t, order), block))
+            shuffled = tf.nest.map_structure(lambda t: tf.gather(t, order), block)
+            return tf.data.Dataset.from_tensor_slices(shuffled)
 
         return examples.batch(self._block()).enumerate().flat_map(shuffle_block)
 
