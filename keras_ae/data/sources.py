@@ -126,7 +126,7 @@ class ArraySource(Source):
         return conform_array(self.array[np.asarray(indices, dtype=np.int64)], self.size, self.channels)
 
 
-class Split:
+class Split(abc.ABC):
     """A split of a data source: its length, image shape, labels and tf.data pipelines.
 
     `batches` gives raw batches (uint8, or float32 in [0, 1]) in index order or shuffled anew
@@ -136,29 +136,33 @@ class Split:
     origin: str
     name: str
 
+    @abc.abstractmethod
     def __len__(self) -> int:
-        raise NotImplementedError
+        """The number of examples."""
 
     @property
+    @abc.abstractmethod
     def image_shape(self) -> tuple[int, int, int]:
-        raise NotImplementedError
+        """``(H, W, C)`` of every image."""
 
     @property
+    @abc.abstractmethod
     def labels(self) -> np.ndarray | None:
         """int64 labels of the split's examples in index order, or None."""
-        raise NotImplementedError
 
     @property
+    @abc.abstractmethod
     def has_labels(self) -> bool:
         """Whether the examples have labels (without reading them)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def batches(self, batch_size: int, *, shuffle: bool = False, seed: int | None = None,
                 with_labels: bool = False, drop_remainder: bool = False):
-        raise NotImplementedError
+        """A tf.data.Dataset of raw image batches (or ``(images, labels)``)."""
 
+    @abc.abstractmethod
     def epochs(self, batch_size: int, *, seed: int | None, epochs: int, first_epoch: int = 0):
-        raise NotImplementedError
+        """The raw batches of epochs ``first_epoch .. epochs - 1`` and the batches per epoch."""
 
     def images(self, limit: int | None = None) -> np.ndarray:
         """The split's first ``limit`` (default: all) images as one array, in index order."""
