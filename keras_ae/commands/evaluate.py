@@ -34,15 +34,13 @@ def run(args) -> int:
         raise CLIError(f"--nll-samples must be >= 1, got {args.nll_samples}")
     model_path = resolve_model_path(args.model)
     dataset, load = data_of_run(args, model_path)
-    source = data.open_data(dataset, **{k: load[k] for k in (
-        "data_dir", "image_size", "color_mode", "skip_bad_images")})
-    images = source.split(args.split, load["validation_fraction"])  # read from disk batch by batch
+    images = data.open_split(dataset, args.split, **load)  # read from disk batch by batch
     model = load_model(model_path, compile=False)
     expected = tuple(model.encoder.inputs[0].shape[1:])
     if tuple(images.image_shape) != expected:
         raise CLIError(f"{dataset} images have shape {tuple(images.image_shape)} but the model "
                        f"expects {expected} (--image-size and --color-mode convert them)")
-    train_images = None if args.no_pca else source.split("train", load["validation_fraction"])
+    train_images = None if args.no_pca else data.open_split(dataset, "train", **load)
     results = {"model": str(model_path), "dataset": dataset, "split": args.split,
                **evaluate_model(model, images, train_images=train_images,
                                 nll_samples=args.nll_samples)}

@@ -48,8 +48,8 @@ def run(args) -> int:
         representative = None
         if args.quantize == "int8":
             dataset, load = data_of_run(args, model_path)
-            images = data.open_split(dataset, "train", **load).images(limit=export.REPRESENTATIVE_SAMPLES)
-            representative = data.as_float_images(images)
+            train = data.open_split(dataset, "train", **load)
+            representative = data.as_float_images(train.images(limit=export.REPRESENTATIVE_SAMPLES))
         export.export_tflite(model, output, quantize=args.quantize,
                              representative_data=representative, overwrite=args.overwrite)
     print(f"exported {model_path} -> {output} ({', '.join(export.signature_names(model))})")
