@@ -23,6 +23,10 @@ class RunConfig:
     own options (e.g. `loss`, `denoise`, `sparsity` of the autoencoder; `beta`, `likelihood` of
     the VAE), validated by the objective, with its defaults filled in.
     Data: `dataset` (tfds name, folder or .npz), `data_dir`, `validation_fraction`.
+    Data: `dataset` (tfds name, IDX or image folder, or .npz), `data_dir`, `validation_fraction`,
+    `image_size` ((height, width) to resize to; None = the images' own), `color_mode`
+    (grayscale | rgb | rgba; None = the source's own), `skip_bad_images` (leave out unreadable
+    image files instead of stopping).
     Training: `epochs`, `batch_size`, `learning_rate`, `seed`, `early_stopping` (patience in
     epochs, None = off), `mixed_precision` (float16 on a GPU, bfloat16 on a CPU).
 
@@ -41,6 +45,9 @@ class RunConfig:
     dataset: str = "mnist"
     data_dir: str | None = None
     validation_fraction: float = 0.1
+    image_size: tuple[int, int] | None = None
+    color_mode: str | None = None
+    skip_bad_images: bool = False
     epochs: int = 20
     batch_size: int = 128
     learning_rate: float = 1e-3
@@ -57,6 +64,10 @@ class RunConfig:
                              f"{self.hidden_units!r} and {self.conv_filters!r}") from None
         if not isinstance(self.options, dict):
             raise ValueError(f"options is a JSON object of the objective's options, got {self.options!r}")
+        if self.image_size is not None:
+            from keras_ae.data.images import parse_image_size
+
+            self.image_size = parse_image_size(self.image_size)
         self.validate()
 
     @property
@@ -75,6 +86,8 @@ class RunConfig:
             raise ValueError(f"bad config value: {err}") from None
 
     def _validate(self) -> None:
+        from keras_ae.data.images import channels_of
+
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {self.architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
         self.options = self.objective_spec.resolve(self.options, self.architecture)
@@ -89,6 +102,10 @@ class RunConfig:
             raise ValueError(f"learning_rate must be a finite number > 0, got {self.learning_rate}")
         if not isinstance(self.mixed_precision, bool):
             raise ValueError(f"mixed_precision is true or false, got {self.mixed_precision!r}")
+        if self.color_mode is not None:
+            channels_of(self.color_mode)
+        if not isinstance(self.skip_bad_images, bool):
+            raise ValueError(f"skip_bad_images must be true or false, got {self.skip_bad_images!r}")
 
     def replace(self, **changes: Any) -> "RunConfig":
         """A copy with `changes` applied (None values are ignored): fields by name, and the
@@ -104,6 +121,8 @@ class RunConfig:
         data = dataclasses.asdict(self)
         data["hidden_units"] = list(self.hidden_units)
         data["conv_filters"] = list(self.conv_filters)
+        if self.image_size is not None:
+            data["image_size"] = list(self.image_size)
         return data
 
     @classmethod

@@ -8,6 +8,7 @@ the `num_replicas_in_sync` replicas computes an equal share of it.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 
@@ -29,7 +30,7 @@ def get_strategy(strategy: str | tf.distribute.Strategy | None = None) -> tf.dis
         return strategy
     if strategy == "mirrored":
         devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
-        return tf.distribute.MirroredStrategy([device.name for device in devices])
+        return _mirrored(tuple(device.name for device in devices))
     if strategy == "multiworker":
         _check_tf_config()
         return tf.distribute.MultiWorkerMirroredStrategy()
@@ -43,6 +44,13 @@ def get_strategy(strategy: str | tf.distribute.Strategy | None = None) -> tf.dis
         return tf.distribute.TPUStrategy(resolver)
     raise StrategyError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)} "
                         "or pass a tf.distribute.Strategy")
+
+
+@functools.cache
+def _mirrored(devices: tuple[str, ...]) -> tf.distribute.MirroredStrategy:
+    """One MirroredStrategy per set of devices for the whole process: a second strategy over the
+    same devices would reuse the first one's collective keys, and their all-reduces collide."""
+    return tf.distribute.MirroredStrategy(list(devices))
 
 
 def _check_tf_config() -> None:

@@ -147,16 +147,10 @@ def train(
     resumed = (prepare_run_dir(run_dir, config, overwrite=overwrite, read_only=not chief)
                if run_dir else False)
     _enable_determinism(config.seed)
-    train_x, _ = data.load_arrays(config.dataset, "train", data_dir=config.data_dir,
-                                  validation_fraction=config.validation_fraction, with_labels=False)
-    val_x, _ = data.load_arrays(config.dataset, "validation", data_dir=config.data_dir,
-                                validation_fraction=config.validation_fraction, with_labels=False)
-    val_ds = data.make_pipeline(val_x, batch_size=config.batch_size, shuffle=False)
     first_epoch = _completed_epochs(Path(run_dir)) if resumed else 0
-    train_ds, steps = data.epoch_pipeline(train_x, batch_size=config.batch_size, seed=config.seed,
-                                          epochs=config.epochs, first_epoch=first_epoch)
+    inputs = data.training_data(config, first_epoch=first_epoch)  # read from disk as it trains
     with strategy.scope():
-        model = build(config, input_shape=train_x.shape[1:])
+        model = build(config, input_shape=inputs.image_shape)
 
     callbacks = list(callbacks or [])
     if config.early_stopping:
@@ -166,10 +160,12 @@ def train(
         run_dir = Path(run_dir)
         callbacks += (_run_folder_callbacks(run_dir, config, resumed) if chief
                       else [RestoreOnly(str(run_dir / BACKUP_DIR))])
-    fit = fit_function(model, strategy)(
-        train_ds, validation_data=val_ds, epochs=config.epochs, steps_per_epoch=steps,
-        initial_epoch=first_epoch, callbacks=callbacks, verbose=verbose if chief else 0,
-        shuffle=False)  # the dataset shuffles
+    with data.reading_errors():  # a damaged image file is a DataError naming it
+        fit = fit_function(model, strategy)(
+            inputs.train, validation_data=inputs.validation, epochs=config.epochs,
+            steps_per_epoch=inputs.steps_per_epoch, initial_epoch=first_epoch,
+            callbacks=callbacks, verbose=verbose if chief else 0,
+            shuffle=False)  # the dataset shuffles
     if run_dir is None:
         return TrainResult(model, _history_rows(fit, first_epoch), None)
     barrier(strategy)  # every worker reads the chief's records of the last epoch

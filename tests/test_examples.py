@@ -82,6 +82,16 @@ def test_pictures(real_data_dir, tmp_path):
             assert image.format == "PNG" and min(image.size) >= 300
 
 
+@pytest.mark.real_data
+def test_train_on_folder(real_data_dir, tmp_path):
+    out = run_example("train_on_folder.py", "--data-dir", real_data_dir, "--epochs", "1",
+                      "--per-class", "30", cwd=tmp_path)
+    assert "300 images of shape (28, 28, 1), 10 classes: 0_t-shirt, 1_trouser" in out
+    mse = float(out.split("held-out MSE ", 1)[1].split()[0])
+    assert 0 < mse < 0.2 and "PCA-16" in out
+    assert not list(tmp_path.iterdir())  # the demo folder and the run lived in a temporary folder
+
+
 def test_tflite_inference(tmp_path):
     model = keras_ae.build("seed", latent_dim=8)
     path = export_tflite(model, tmp_path / "seed.tflite")

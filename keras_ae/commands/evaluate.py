@@ -34,13 +34,13 @@ def run(args) -> int:
         raise CLIError(f"--nll-samples must be >= 1, got {args.nll_samples}")
     model_path = resolve_model_path(args.model)
     dataset, load = data_of_run(args, model_path)
-    images, _ = data.load_arrays(dataset, args.split, **load)
+    images = data.open_split(dataset, args.split, **load)  # read from disk batch by batch
     model = load_model(model_path, compile=False)
     expected = tuple(model.encoder.inputs[0].shape[1:])
-    if tuple(images.shape[1:]) != expected:
-        raise CLIError(f"{dataset} images have shape {images.shape[1:]} "
-                       f"but the model expects {expected}")
-    train_images = None if args.no_pca else data.load_arrays(dataset, "train", **load)[0]
+    if tuple(images.image_shape) != expected:
+        raise CLIError(f"{dataset} images have shape {tuple(images.image_shape)} but the model "
+                       f"expects {expected} (--image-size and --color-mode convert them)")
+    train_images = None if args.no_pca else data.open_split(dataset, "train", **load)
     results = {"model": str(model_path), "dataset": dataset, "split": args.split,
                **evaluate_model(model, images, train_images=train_images,
                                 nll_samples=args.nll_samples)}
@@ -55,5 +55,6 @@ def run(args) -> int:
         print(f"  NLL (k={results['nll_samples']})   {results['nll']:.2f} nats")
     if "pca" in results:
         pca = results["pca"]
-        print(f"  PCA-{pca['components']} baseline: MSE {pca['mse']:.6f}, BCE {pca['bce']:.6f}")
+        print(f"  PCA-{pca['components']} baseline: MSE {pca['mse']:.6f}, BCE {pca['bce']:.6f} "
+              f"(fitted on {pca['fit_images']} training images)")
     return 0

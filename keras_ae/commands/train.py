@@ -63,6 +63,8 @@ def run_config(args):
                      latent_dim=args.latent_dim, batch_size=args.batch_size,
                      learning_rate=args.learning_rate,
                      validation_fraction=args.validation_fraction,
+                     image_size=args.image_size, color_mode=args.color_mode,
+                     skip_bad_images=args.skip_bad_images,
                      early_stopping=args.early_stopping, seed=args.seed,
                      mixed_precision=args.mixed_precision,
                      **{name: getattr(args, name) for name in all_options()})
