@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from .loading import DataSource, open_data, open_split, to_float
 from .noise import Noise, parse_noise
-from .sources import ArraySource, IndexedSplit, Split, check_batch_size
+from .sources import ArraySource, IndexedSplit, Split, check_batch_size, graph_only
 from .validate import validate_images, validate_labels
 
 
@@ -22,11 +22,15 @@ def _pairs(raw: tf.data.Dataset, *, noise: Noise | str | None, seed: int | None,
     corruption = None if noise is None else parse_noise(noise)
     if corruption is None:
 
+        @graph_only
+
         def convert(batch, batch_labels=None):
             clean = to_float(batch)
             return (clean, clean) if batch_labels is None else (clean, clean, batch_labels)
     else:
         raw = tf.data.Dataset.zip((raw, tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)))
+
+        @graph_only
 
         def convert(item, draw):
             batch, batch_labels = item if with_labels else (item, None)
@@ -153,6 +157,8 @@ def epoch_pipeline(
 
 def _epoch_pairs(split: Split, **options) -> tuple[tf.data.Dataset, int]:
     raw, steps = split.epochs(**options)
+
+    @graph_only
 
     def pair(batch):
         clean = to_float(batch)

@@ -26,6 +26,15 @@ _UNREADABLE_RE = re.compile(re.escape(_UNREADABLE) + r"\] \[(.*)\]\s*$", re.MULT
 _PROGRESS_MIN = 20_000  # materialising at least this many images shows a progress bar
 
 
+def graph_only(function: Callable) -> Callable:
+    """`function` marked as plain graph code for tf.data: autograph leaves it as it is (it has no
+    Python control flow on tensors; converting the pipeline's functions cost seconds per run)."""
+    import tensorflow as tf
+
+    return tf.autograph.experimental.do_not_convert(function)
+
+
+
 def check_batch_size(batch_size: int) -> int:
     """Return ``batch_size`` as an int, or raise DataError unless it is a positive integer."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
@@ -222,9 +231,13 @@ class IndexedSplit(Split):
                 raise DataError(f"{source.origin} has no labels")
             labels = tf.constant(source.labels)
 
+        @graph_only
+
         def item(index):
             image = read(index)
             return image if labels is None else (image, tf.gather(labels, index))
+
+        @graph_only
 
         def batches_of(order):
             indices = tf.data.Dataset.from_tensor_slices(order)
@@ -256,6 +269,8 @@ class IndexedSplit(Split):
             ds = batches_of(indices)
         else:
 
+            @graph_only
+
             def shuffled(draw):
                 seed_pair = tf.stack([draw, tf.constant(0, tf.int64)])
                 positions = tf.range(count, dtype=tf.int64)
@@ -276,6 +291,8 @@ class IndexedSplit(Split):
         batches_of, finish = self._reading(batch_size, False, False)
         indices = tf.constant(self.indices)
         count = len(self.indices)
+
+        @graph_only
 
         def one_epoch(epoch):
             seed_pair = tf.stack([tf.constant(seed, tf.int64), epoch])
@@ -307,6 +324,8 @@ def _tracked(indices, item, source: Source, with_labels: bool):
     got = indices.map(lambda i: (i, item(i)), num_parallel_calls=tf.data.AUTOTUNE).ignore_errors()
     blank_shape, dtype = tuple(source.image_shape), tf.as_dtype(source.dtype)
 
+    @graph_only
+
     def sentinel(index):
         blank = tf.zeros(blank_shape, dtype)
         return index, ((blank, tf.constant(0, tf.int64)) if with_labels else blank)
@@ -324,6 +343,8 @@ def _checker(source: Source):
     It runs after the per-epoch ``flat_map``, outside the function that builds each epoch.
     """
     import tensorflow as tf
+
+    @graph_only
 
     def check(wanted, read, items):
         same = tf.equal(wanted, read)

@@ -22,7 +22,7 @@ import numpy as np
 
 from .errors import DataError, first_line
 from .images import conform
-from .sources import IndexedSplit, Source, Split, check_batch_size, with_batch_count
+from .sources import IndexedSplit, Source, Split, check_batch_size, graph_only, with_batch_count
 from .splits import carve_indices
 
 _PROBE_HOST = ("storage.googleapis.com", 443)
@@ -336,6 +336,8 @@ class StreamedSplit(Split):
         if seed is None:
             seed = int(np.random.default_rng().integers(2**31 - 1))
         examples = self._examples(False)
+
+        @graph_only
 
         def one_epoch(epoch):
             seed_pair = tf.stack([tf.constant(seed, tf.int64), epoch])
