@@ -88,15 +88,18 @@ def _standardized(x: np.ndarray) -> np.ndarray:
 @dataclasses.dataclass(frozen=True)
 class Clustering:
     """A k-means clustering scored against the labels: accuracy under the best one-to-one
-    matching of clusters to classes, NMI, the number of clusters and each sample's cluster."""
+    matching of clusters to classes, NMI, the number of clusters, the number of features
+    clustered and each sample's cluster."""
 
     accuracy: float
     nmi: float
     k: int
+    dims: int
     clusters: np.ndarray
 
     def as_dict(self) -> dict[str, float | int]:
-        return {"accuracy": self.accuracy, "nmi": self.nmi, "k": self.k}
+        """The scores, without the per-sample clusters (as JSON takes them)."""
+        return {"accuracy": self.accuracy, "nmi": self.nmi, "k": self.k, "dims": self.dims}
 
 
 def clustering_accuracy(labels: Any, clusters: Any) -> float:
@@ -131,7 +134,7 @@ def cluster(codes: Any, labels: Any, k: int | None = None, seed: int = 0, *,
     clusters = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(x)
     return Clustering(accuracy=clustering_accuracy(labels, clusters),
                       nmi=float(normalized_mutual_info_score(labels, clusters)), k=k,
-                      clusters=clusters)
+                      dims=x.shape[1], clusters=clusters)
 
 
 def _pca_codes(train_images: np.ndarray, images: np.ndarray, n_components: int, seed: int):
@@ -140,7 +143,7 @@ def _pca_codes(train_images: np.ndarray, images: np.ndarray, n_components: int, 
     train = as_float_images(train_images).reshape(len(train_images), -1)
     n_components = min(n_components, *train.shape)
     pca = PCA(n_components=n_components, svd_solver="randomized", random_state=seed).fit(train)
-    return pca.transform(as_float_images(images).reshape(len(images), -1)), n_components
+    return pca.transform(as_float_images(images).reshape(len(images), -1))
 
 
 def compare_clustering(model: Autoencoder, images: Any, labels: Any, *,
@@ -160,7 +163,7 @@ def compare_clustering(model: Autoencoder, images: Any, labels: Any, *,
     steps = (
         ("codes", lambda: encode(model, images), standardize),
         ("pixels", lambda: as_float_images(images), False),
-        ("pca", lambda: _pca_codes(fit_on, images, model.latent_dim, seed)[0], standardize),
+        ("pca", lambda: _pca_codes(fit_on, images, model.latent_dim, seed), standardize),
     )
     for i, (name, features, scale) in enumerate(steps, 1):
         results[name] = cluster(features(), labels, k, seed, standardize=scale)
@@ -217,10 +220,12 @@ def classifier(model: Autoencoder | str | os.PathLike, num_classes: int, *,
 
 @dataclasses.dataclass(frozen=True)
 class FineTuned:
-    """A trained classifier and its accuracy on the test images."""
+    """A trained classifier, its accuracy on the test images and its training history
+    (`keras.callbacks.History.history`: the loss per epoch)."""
 
     accuracy: float
     classifier: keras.Model
+    history: dict
 
 
 def fine_tune(model: Autoencoder | str | os.PathLike, train_images: Any, train_labels: Any,
@@ -247,10 +252,11 @@ def fine_tune(model: Autoencoder | str | os.PathLike, train_images: Any, train_l
     net = classifier(model, len(classes), pretrained=pretrained)
     net.compile(optimizer=keras.optimizers.Adam(learning_rate),
                 loss="sparse_categorical_crossentropy")
-    net.fit(x_train, np.searchsorted(classes, y_train), batch_size=batch_size, epochs=epochs,
-            shuffle=True, verbose=verbose)
+    history = net.fit(x_train, np.searchsorted(classes, y_train), batch_size=batch_size,
+                      epochs=epochs, shuffle=True, verbose=verbose)
     predicted = classes[np.argmax(net.predict(x_test, batch_size=256, verbose=0), axis=-1)]
-    return FineTuned(accuracy=float(np.mean(predicted == y_test)), classifier=net)
+    return FineTuned(accuracy=float(np.mean(predicted == y_test)), classifier=net,
+                     history=history.history)
 
 
 def compare_probes(model: Autoencoder | str | os.PathLike, train_images: Any, train_labels: Any,
