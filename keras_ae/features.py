@@ -254,7 +254,10 @@ def fine_tune(model: Autoencoder | str | os.PathLike, train_images: Any, train_l
                 loss="sparse_categorical_crossentropy")
     history = net.fit(x_train, np.searchsorted(classes, y_train), batch_size=batch_size,
                       epochs=epochs, shuffle=True, verbose=verbose)
-    predicted = classes[np.argmax(net.predict(x_test, batch_size=256, verbose=0), axis=-1)]
+    # called eagerly in batches: a `predict` per new classifier would trace a new function each time
+    probabilities = np.concatenate([np.asarray(net(x_test[i:i + 256], training=False))
+                                    for i in range(0, len(x_test), 256)])
+    predicted = classes[np.argmax(probabilities, axis=-1)]
     return FineTuned(accuracy=float(np.mean(predicted == y_test)), classifier=net,
                      history=history.history)
 
