@@ -148,12 +148,13 @@ def _pca_codes(train_images: np.ndarray, images: np.ndarray, n_components: int, 
 
 def compare_clustering(model: Autoencoder, images: Any, labels: Any, *,
                        train_images: Any = None, k: int | None = None, seed: int = 0,
-                       standardize: bool = True, verbose: int = 0) -> dict[str, Clustering]:
+                       standardize: bool = False, verbose: int = 0) -> dict[str, Clustering]:
     """k-means on the model's codes of `images`, on their raw pixels and on PCA with as many
     components as the latent size (fitted on `train_images`, else on `images`).
 
-    `standardize` applies to the codes and the PCA features alike (raw pixels stay as they are).
-    Returns `{"codes": ..., "pixels": ..., "pca": ...}`.
+    `standardize` applies to the codes and the PCA features alike (raw pixels stay as they are;
+    standardised PCA components are whitened ones).
+    Returns `{"codes": ..., "pixels": ..., "pca": ...}`; `verbose=1` shows progress.
     """
     model = _as_model(model)
     images = validate_images(images)
