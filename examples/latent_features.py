@@ -1,7 +1,7 @@
 """The latent space as features: cluster held-out digits by their codes with k-means, and classify
 them from 100 labels per class, against raw pixels, PCA and the same classifier from scratch.
 
-    python examples/latent_features.py --data-dir ../shared/data --epochs 60
+    python examples/latent_features.py --data-dir ../shared/data
 
 The autoencoder is the DEC paper's (dense 500-500-2000, a 10-d code), trained without labels on
 randomly shifted and rotated digits (`--no-augment` trains on the digits as they are). The local
@@ -23,8 +23,9 @@ from keras_ae.report import format_tables
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--data-dir")
-parser.add_argument("--epochs", type=int, default=60)
+parser.add_argument("--epochs", type=int, default=80)
 parser.add_argument("--labels-per-class", type=int, default=100)
+parser.add_argument("--fine-tune-epochs", type=int, default=30)
 parser.add_argument("--no-augment", action="store_true", help="train on the digits unchanged")
 parser.add_argument("--seed", type=int, default=0)
 args = parser.parse_args()
@@ -57,6 +58,6 @@ print(f"trained {args.epochs} epochs in {time.time() - start:.0f} s "
 
 results = evaluate_model(model, held_out, train_images=train_x, labels=held_out_y,
                          train_labels=train_y, labels_per_class=args.labels_per_class,
-                         seed=args.seed, verbose=1)
+                         fine_tune_epochs=args.fine_tune_epochs, seed=args.seed, verbose=1)
 print()
 print(format_tables(results))

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from keras_ae.data import as_float_images, validate_images, validate_labels
-from keras_ae.models import Autoencoder, VariationalAutoencoder
+from keras_ae.models import Autoencoder
 
 __all__ = [
     "Clustering", "FineTuned", "classifier", "cluster", "clustering_accuracy", "compare_clustering",
@@ -62,11 +62,21 @@ def encoder_layer(model: Autoencoder | str | os.PathLike, *, trainable: bool = T
     return layer
 
 
-def encode(model: Autoencoder, images: Any, *, batch_size: int = 256) -> np.ndarray:
+def _model_images(model: Autoencoder, images: Any) -> np.ndarray:
+    """`images` as float32 in [0, 1], checked against the shape the model takes."""
+    x = as_float_images(validate_images(images))
+    expected = tuple(model.encoder.inputs[0].shape[1:])
+    if x.shape[1:] != expected:
+        raise ValueError(f"images have shape {x.shape[1:]} but the model expects {expected}")
+    return x
+
+
+def encode(model: Autoencoder | str | os.PathLike, images: Any, *,
+           batch_size: int = 256) -> np.ndarray:
     """The latent codes of `images` (uint8 or float in [0, 1]) as a NumPy array, in batches
     (a VAE's posterior means)."""
-    x = as_float_images(validate_images(images))
-    codes = _as_model(model).encoder.predict(x, batch_size=batch_size, verbose=0)
+    model = _as_model(model)
+    codes = model.encoder.predict(_model_images(model, images), batch_size=batch_size, verbose=0)
     return np.asarray(codes[0] if isinstance(codes, (list, tuple)) else codes)
 
 
@@ -239,8 +249,8 @@ def fine_tune(model: Autoencoder | str | os.PathLike, train_images: Any, train_l
     A `seed` makes the run reproducible through `keras.utils.set_random_seed` (process-wide, as
     for `keras_ae.build`).
     """
-    x_train = as_float_images(validate_images(train_images))
-    x_test = as_float_images(validate_images(test_images))
+    model = _as_model(model)
+    x_train, x_test = _model_images(model, train_images), _model_images(model, test_images)
     y_train = validate_labels(train_labels, len(x_train))
     y_test = validate_labels(test_labels, len(x_test))
     classes = np.unique(y_train)

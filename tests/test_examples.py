@@ -58,9 +58,9 @@ def test_tflite_inference(tmp_path):
 @pytest.mark.real_data
 def test_latent_features(real_data_dir, tmp_path):
     out = run_example("latent_features.py", "--data-dir", real_data_dir, "--epochs", "1",
-                      "--labels-per-class", "10", cwd=tmp_path)
+                      "--labels-per-class", "10", "--fine-tune-epochs", "3", cwd=tmp_path)
     assert "9000 training digits" in out and "1000 held-out digits" in out
-    rows = {line.split("  ")[0].strip(): line.split()[-2:]
+    rows = {line.strip().split("  ")[0]: line.split()[-2:]
             for line in out.splitlines() if line.startswith("  k-means on")}
     assert set(rows) == {"k-means on the codes", "k-means on raw pixels", "k-means on PCA"}
     for accuracy, nmi in rows.values():

@@ -172,3 +172,6 @@ def test_compare_clustering_scores_codes_pixels_and_pca():
 def test_images_are_checked():
     with pytest.raises(DataError, match="float images must lie in"):
         features.encode(tiny(), np.full((2, *SHAPE), 3.0, "float32"))
+    with pytest.raises(ValueError, match=r"images have shape \(8, 8, 1\) but the model expects "
+                                         r"\(12, 12, 1\)"):
+        features.fine_tune(tiny(), np.zeros((4, 8, 8)), [0, 1, 0, 1], np.zeros((2, 8, 8)), [0, 1])
