@@ -113,8 +113,10 @@ def test_data_without_labels_gives_no_feature_figures(labelled_run, tmp_path, ca
     (["--labels-per-class", "0"], "--labels-per-class must be >= 1, got 0"),
     (["--fine-tune-epochs", "-1"], "--fine-tune-epochs must be >= 1, got -1"),
     (["--report", "."], "is a folder; give a file name"),
+    (["--report", "{run}/model.keras/report.html"], "model.keras is not a folder"),
 ])
 def test_bad_options_are_one_line(labelled_run, extra, message, capsys):
+    extra = [arg.format(run=labelled_run / "run") for arg in extra]
     assert main(["evaluate", str(labelled_run / "run"), *extra]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err

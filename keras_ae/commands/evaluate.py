@@ -57,6 +57,9 @@ def _check(args) -> Path | None:
         raise CLIError(f"--report {report} is a folder; give a file name such as report.html")
     if report.exists() and not args.overwrite:
         raise CLIError(f"{report} already exists; pass --overwrite to replace it")
+    existing = next((folder for folder in report.parents if folder.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise CLIError(f"cannot write {report}: {existing} is not a folder")
     return report
 
 
