@@ -79,7 +79,8 @@ def feature_metrics(model: Autoencoder, images: np.ndarray, labels: np.ndarray, 
     """The codes as features, for labelled held-out `images`: k-means clustering against raw
     pixels and PCA (`clustering`), and with `train_labels` the few-label probes (`probes`):
     logistic regression on codes and on pixels, the encoder fine-tuned and trained from scratch,
-    on `labels_per_class` training images per class. See `keras_ae.features`."""
+    on `labels_per_class` training images per class. See `keras_ae.features`; the classifiers
+    seed Keras's global random state with `seed`, as `keras_ae.build` does."""
     from keras_ae import features
 
     if len(np.unique(labels)) < 2:
