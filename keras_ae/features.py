@@ -2,9 +2,9 @@
 codes, and few-label probes (logistic regression on the codes, a fine-tuned encoder), each beside
 the baseline it has to beat (raw pixels, PCA, the same classifier trained from scratch).
 
->>> encoder = features.encoder_layer(model, trainable=False)   # images -> codes
->>> result = features.cluster(features.encode(model, images), labels)
->>> result.accuracy, result.nmi
+    encoder = features.encoder_layer(model, trainable=False)   # images -> codes, for your model
+    result = features.cluster(features.encode(model, images), labels)
+    print(result.accuracy, result.nmi)
 """
 
 from __future__ import annotations
