@@ -1,4 +1,5 @@
-"""Held-out evaluation: reconstruction errors, the VAE's ELBO and NLL, and the PCA baseline."""
+"""Held-out evaluation: reconstruction errors (MSE, BCE, PSNR), the VAE's ELBO and NLL, the PCA
+baseline and, for labelled data, how well the codes cluster and serve as few-label features."""
 
 from __future__ import annotations
 
@@ -40,12 +41,20 @@ def held_out_metrics(model: Autoencoder, images: np.ndarray | Split,
     return {key: value / len(images) for key, value in totals.items()}
 
 
+MIN_MSE = 1e-10
+"""Per-image MSE floor for PSNR, so a perfect reconstruction scores 100 dB rather than infinity."""
+
+
 def reconstruction_metrics(images: np.ndarray, reconstructions: np.ndarray) -> dict[str, float]:
-    """Per-pixel MSE and BCE between images and reconstructions (both in [0, 1])."""
+    """Per-pixel MSE and BCE between images and reconstructions (both in [0, 1]), and the mean
+    per-image PSNR in dB (peak value 1)."""
     x = tf.constant(as_float_images(images))
     x_hat = tf.constant(np.asarray(reconstructions, dtype="float32"))
-    return {"mse": float(tf.reduce_mean(per_sample_mse(x, x_hat))),
-            "bce": float(tf.reduce_mean(per_sample_bce(x, x_hat)))}
+    mse = per_sample_mse(x, x_hat)
+    psnr = -10.0 * tf.math.log(tf.maximum(mse, MIN_MSE)) / tf.math.log(10.0)
+    return {"mse": float(tf.reduce_mean(mse)),
+            "bce": float(tf.reduce_mean(per_sample_bce(x, x_hat))),
+            "psnr": float(tf.reduce_mean(psnr))}
 
 
 def reconstruct(model: Autoencoder, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -53,16 +62,19 @@ def reconstruct(model: Autoencoder, images: np.ndarray, batch_size: int = 256) -
     return model.predict(as_float_images(images), batch_size=batch_size, verbose=0)
 
 
-def vae_metrics(model: VariationalAutoencoder, images: np.ndarray, *, k: int = 100,
-                batch_size: int = 50, seed: int = 0) -> dict[str, float]:
-    """Mean negative ELBO and importance-sampled NLL (with `k` samples) in nats per image."""
+def vae_metrics(model: VariationalAutoencoder, images: np.ndarray | Split, *, k: int = 100,
+                batch_size: int = 50, seed: int = 0, verbose: int = 0) -> dict[str, float]:
+    """Mean negative ELBO and importance-sampled NLL (with `k` samples) in nats per image;
+    `verbose=1` shows a progress bar over the images."""
     draws = keras.random.SeedGenerator(seed)
     elbo = tf.function(lambda x: model.elbo(x, seed=draws), reduce_retracing=True)
     nll = tf.function(lambda x: model.nll(x, k=k, seed=draws), reduce_retracing=True)
     neg_elbo, nlls = [], []
+    bar = keras.utils.Progbar(len(images), unit_name="image", verbose=verbose)
     for b in _in_batches(images, batch_size):
         neg_elbo.append(-elbo(b).numpy())
         nlls.append(nll(b).numpy())
+        bar.add(len(b))
     return {"neg_elbo": float(np.concatenate(neg_elbo).mean()),
             "nll": float(np.concatenate(nlls).mean()), "nll_samples": k}
 
@@ -124,14 +136,68 @@ def pca_baseline(train_images: np.ndarray | Split, test_images: np.ndarray | Spl
     return {**metrics, "components": n_components, "fit_images": fit_images}
 
 
-def evaluate_model(model: Autoencoder, images: np.ndarray, *, train_images: np.ndarray | None = None,
-                   nll_samples: int = 100) -> dict:
-    """All held-out numbers for `model` on `images`: reconstruction MSE/BCE, the objective's own
-    (`model.held_out_metrics`: for VAEs -ELBO and NLL in nats) and the PCA baseline with as many
-    components as the latent size when `train_images` are given. Either may be a
-    `keras_ae.data.Split`, read from disk batch by batch."""
+FEATURE_IMAGES = 20_000
+"""Clustering and the probes use at most this many held-out (and training) images, in memory."""
+
+
+def _in_memory(images: np.ndarray | Split | None, labels: np.ndarray | None):
+    """Images and labels as arrays, at most FEATURE_IMAGES of them (a Split's first ones)."""
+    if images is None or labels is None:
+        return None, None
+    if isinstance(images, Split):
+        images = images.images(limit=FEATURE_IMAGES)
+    images = np.asarray(images)[:FEATURE_IMAGES]
+    return images, np.asarray(labels)[:len(images)]
+
+
+def feature_metrics(model: Autoencoder, images: np.ndarray, labels: np.ndarray, *,
+                    train_images: np.ndarray | None = None, train_labels: np.ndarray | None = None,
+                    labels_per_class: int = 100, fine_tune_epochs: int = 30, seed: int = 0,
+                    verbose: int = 0) -> dict:
+    """The codes as features, for labelled held-out `images`: k-means clustering against raw
+    pixels and PCA (`clustering`), and with `train_labels` the few-label probes (`probes`):
+    logistic regression on codes and on pixels, the encoder fine-tuned and trained from scratch,
+    on `labels_per_class` training images per class. See `keras_ae.features`; the classifiers
+    seed Keras's global random state with `seed`, as `keras_ae.build` does."""
+    from keras_ae import features
+
+    if len(np.unique(labels)) < 2:
+        return {"features_skipped": "the held-out labels have fewer than two classes"}
+    clustering = features.compare_clustering(model, images, labels, train_images=train_images,
+                                             seed=seed, verbose=verbose)
+    results: dict = {"clustering": {name: c.as_dict() for name, c in clustering.items()}}
+    if train_images is None or train_labels is None:
+        results["features_skipped"] = "probes need labelled training images"
+    elif len(np.unique(train_labels)) < 2:
+        results["features_skipped"] = "the training labels have fewer than two classes"
+    else:
+        results["probes"] = features.compare_probes(
+            model, train_images, train_labels, images, labels, per_class=labels_per_class,
+            epochs=fine_tune_epochs, seed=seed, verbose=verbose)
+    return results
+
+
+def evaluate_model(model: Autoencoder, images: np.ndarray | Split, *,
+                   train_images: np.ndarray | Split | None = None, nll_samples: int = 100,
+                   labels: np.ndarray | None = None, train_labels: np.ndarray | None = None,
+                   labels_per_class: int = 100, fine_tune_epochs: int = 30, seed: int = 0,
+                   pca: bool = True, verbose: int = 0) -> dict:
+    """All held-out numbers for `model` on `images`: reconstruction MSE/BCE/PSNR, the
+    objective's own (`model.held_out_metrics`: for VAEs -ELBO and NLL in nats), the PCA baseline
+    with as many components as the latent size when `train_images` are given (and `pca`), and
+    with `labels` the clustering and probe figures of `feature_metrics`. Images may be
+    `keras_ae.data.Split`s, read from disk batch by batch (features use at most FEATURE_IMAGES
+    of them). `verbose=1` shows progress for the long steps."""
     results = {"images": int(len(images)), **held_out_metrics(model, images)}
-    results.update(model.held_out_metrics(images, nll_samples=nll_samples))
-    if train_images is not None:
+    results.update(model.held_out_metrics(images, nll_samples=nll_samples, seed=seed,
+                                          verbose=verbose))
+    if train_images is not None and pca:
         results["pca"] = pca_baseline(train_images, images, model.latent_dim)
+    if labels is not None:
+        held_out, held_out_labels = _in_memory(images, labels)
+        train, train_labels = _in_memory(train_images, train_labels)
+        results.update(feature_metrics(
+            model, held_out, held_out_labels, train_images=train, train_labels=train_labels,
+            labels_per_class=labels_per_class, fine_tune_epochs=fine_tune_epochs, seed=seed,
+            verbose=verbose))
     return results
