@@ -94,9 +94,21 @@ class ExportedModel(abc.ABC):
             arrays[name] = array
         return arrays
 
-    @abc.abstractmethod
+    batch_size = 256
+    """Inputs are run in batches of this many (one call per batch, outputs concatenated)."""
+
     def run(self, signature: str, **inputs: Any) -> dict[str, np.ndarray]:
         """Run `signature` on float32 arrays with a leading batch dimension; outputs by name."""
+        arrays = self._check(signature, inputs)
+        count = len(next(iter(arrays.values())))
+        parts = [self._run_batch(signature, {k: v[start:start + self.batch_size]
+                                             for k, v in arrays.items()})
+                 for start in range(0, count, self.batch_size)]
+        return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+
+    @abc.abstractmethod
+    def _run_batch(self, signature: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run `signature` on one batch of checked arrays."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r}, signatures={self.signatures})"
@@ -123,22 +135,23 @@ class SavedModelRunner(ExportedModel):
             specs[name] = (inputs, tuple(sorted(function.structured_outputs)))
         super().__init__(path, specs)
 
-    def run(self, signature: str, **inputs: Any) -> dict[str, np.ndarray]:
+    def _run_batch(self, signature: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import tensorflow as tf
 
-        arrays = self._check(signature, inputs)
         outputs = self._loaded.signatures[signature](**{k: tf.constant(v) for k, v in arrays.items()})
         return {key: value.numpy() for key, value in outputs.items()}
 
 
 class TFLiteRunner(ExportedModel):
-    """A `.tflite` file, run with the LiteRT interpreter (inputs are resized to each batch)."""
+    """A `.tflite` file, run with the LiteRT interpreter (XNNPACK; inputs are resized to each
+    batch)."""
 
     format = "tflite"
 
     def __init__(self, path: Path, num_threads: int | None = None):
         from ai_edge_litert.interpreter import Interpreter
 
+        self.num_threads = num_threads
         try:
             self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
         except (ValueError, RuntimeError) as err:
@@ -155,8 +168,7 @@ class TFLiteRunner(ExportedModel):
             raise ValueError(f"{path} has no signatures; export it with keras_ae.export.export_tflite")
         super().__init__(path, specs)
 
-    def run(self, signature: str, **inputs: Any) -> dict[str, np.ndarray]:
-        arrays = self._check(signature, inputs)
+    def _run_batch(self, signature: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         outputs = self._runners[signature](**arrays)
         return {key: np.array(value, copy=True) for key, value in outputs.items()}
 
@@ -164,7 +176,7 @@ class TFLiteRunner(ExportedModel):
 def load_exported(path: str | os.PathLike, *, num_threads: int | None = None) -> ExportedModel:
     """Open a SavedModel directory or a `.tflite` file for `run(signature, **inputs)`.
 
-    `num_threads` applies to TFLite files (None: the interpreter's default).
+    `num_threads` applies to TFLite files (None: every core of this machine).
     """
     path = Path(path)
     if not path.exists():
@@ -174,7 +186,7 @@ def load_exported(path: str | os.PathLike, *, num_threads: int | None = None) ->
             raise ValueError(f"{path} is a directory without saved_model.pb, not a SavedModel")
         return SavedModelRunner(path)
     if path.suffix == ".tflite":
-        return TFLiteRunner(path, num_threads=num_threads)
+        return TFLiteRunner(path, num_threads=num_threads or os.cpu_count())
     raise ValueError(f"{path} is neither a SavedModel directory nor a .tflite file")
 
 

@@ -62,6 +62,32 @@ def test_load_exported_runs_every_signature_at_any_batch(fmt, vae_exports, image
 
 
 @pytest.mark.parametrize("fmt", ["savedmodel", "tflite"])
+def test_run_goes_through_large_inputs_in_batches(fmt, vae_exports, images, monkeypatch):
+    model, saved, tflite = vae_exports
+    exported = load_exported(saved if fmt == "savedmodel" else tflite)
+    whole = exported.run("encode", image=images)
+    calls = []
+    original = type(exported)._run_batch
+
+    def counted(self, signature, arrays):
+        calls.append(len(arrays["image"]))
+        return original(self, signature, arrays)
+
+    monkeypatch.setattr(type(exported), "_run_batch", counted)
+    monkeypatch.setattr(exported, "batch_size", 4)
+    batched = exported.run("encode", image=images)
+    assert calls == [4, 2]
+    for key in whole:
+        np.testing.assert_allclose(batched[key], whole[key], atol=1e-6)
+
+
+def test_tflite_runs_on_every_core_by_default(vae_exports):
+    import os
+
+    assert load_exported(vae_exports[2]).num_threads == os.cpu_count()
+
+
+@pytest.mark.parametrize("fmt", ["savedmodel", "tflite"])
 def test_run_rejects_bad_calls(fmt, vae_exports, images):
     _, saved, tflite = vae_exports
     exported = load_exported(saved if fmt == "savedmodel" else tflite)
