@@ -53,6 +53,10 @@ def run(args) -> int:
     if "nll" in results:
         print(f"  -ELBO          {results['neg_elbo']:.2f} nats")
         print(f"  NLL (k={results['nll_samples']})   {results['nll']:.2f} nats")
+    if "code_bits" in results:
+        print(f"  code           {results['code_bits']:.0f} bits per image, empirical entropy "
+              f"{results['code_entropy_bits']:.1f} bits; codebook usage "
+              f"{results['codebook_usage']:.1%}, perplexity {results['perplexity']:.1f}")
     if "pca" in results:
         pca = results["pca"]
         print(f"  PCA-{pca['components']} baseline: MSE {pca['mse']:.6f}, BCE {pca['bce']:.6f}")

@@ -187,13 +187,13 @@ class VQVAE(Autoencoder):
         """The code indices (int32) of each image: shape (batch, H', W')."""
         return self.quantizer.indices(_float32(self.encoder(self.as_images(x))))
 
-    def quantize(self, x):
+    def quantized(self, x):
         """The quantised feature map (float32) of each image: (batch, H', W', latent_dim)."""
         return self.quantizer(_float32(self.encoder(self.as_images(x))))
 
     def features(self, x):
         """The quantised map of each image, flattened: (batch, H'·W'·latent_dim), float32."""
-        z = self.quantize(x)
+        z = self.quantized(x)
         return ops.reshape(z, (ops.shape(z)[0], -1))
 
     def decode(self, indices):
@@ -276,11 +276,16 @@ class VQVAE(Autoencoder):
             vectors = context.all_gather(vectors, axis=0)
         unused = ops.where(counts > 0, 0.0, quantizer.unused_steps + 1.0)
         dead = unused >= self.dead_code_steps
-        worst_first = tf.argsort(ops.min(quantizer.distances(vectors), axis=-1),
-                                 direction="DESCENDING", stable=True)
-        rank = ops.cumsum(ops.cast(dead, "int32")) - 1  # the i-th dead code takes the i-th worst
-        replacement = ops.take(vectors, ops.take(worst_first, rank % ops.shape(vectors)[0]), axis=0)
-        quantizer.codebook.assign(ops.where(dead[:, None], replacement, quantizer.codebook))
+
+        def replaced():
+            worst_first = tf.argsort(ops.min(quantizer.distances(vectors), axis=-1),
+                                     direction="DESCENDING", stable=True)
+            rank = ops.cumsum(ops.cast(dead, "int32")) - 1  # the i-th dead code: the i-th worst
+            chosen = tf.gather(vectors, tf.gather(worst_first, rank % ops.shape(vectors)[0]))
+            return ops.where(dead[:, None], chosen, quantizer.codebook)
+
+        codebook = ops.cond(ops.any(dead), replaced, lambda: ops.convert_to_tensor(quantizer.codebook))
+        quantizer.codebook.assign(codebook)
         quantizer.unused_steps.assign(ops.where(dead, 0.0, unused))
 
     # --- held-out numbers and export -----------------------------------------------------------
