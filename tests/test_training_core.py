@@ -209,3 +209,20 @@ def test_importing_keras_ae_leaves_devices_configurable():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "3"
+
+
+def test_a_fresh_process_loads_a_model_of_every_objective(tmp_path):
+    from keras_ae.saving import save_model
+
+    paths = []
+    for name in ("seed", "vae", "contractive", "vq_vae"):
+        model = small(name)
+        assert objective_of(model).name == keras_ae.preset_config(name).objective
+        paths.append(str(save_model(model, tmp_path / f"{name}.keras")))
+    script = ("import sys, keras_ae\n"
+              "print(' '.join(type(keras_ae.load_model(p)).__name__ for p in sys.argv[1:]))\n")
+    done = subprocess.run([sys.executable, "-c", script, *paths], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["Autoencoder", "VariationalAutoencoder", "ContractiveAutoencoder",
+                                   "VQVAE"]

@@ -14,7 +14,7 @@ from keras_ae.export import builtin_ops, export_saved_model, export_tflite
 from keras_ae.models.vq_vae import VQVAE
 from keras_ae.predict import load_exported
 
-from harness import SMALL, small, structured_images, two_replica_strategy
+from harness import small, structured_images, two_replica_strategy
 
 
 def test_codes_are_the_nearest_codebook_vectors_as_int32_indices():
@@ -197,3 +197,16 @@ def test_cli_trains_evaluates_and_decodes_indices(tmp_path, capsys):
     assert main(["predict", str(exported), "--signature", "decode",
                  "--input", str(tmp_path / "bad.npy"), "--output", str(tmp_path / "out2")]) == 2
     assert "must be integers (code indices)" in capsys.readouterr().err
+
+
+def test_pictures_map_the_quantised_codes_and_refuse_to_interpolate_indices(tmp_path):
+    from keras_ae import plots
+
+    x = structured_images(16)
+    model = small("vq_vae")
+    assert plots.latent_codes(model, x).shape == (16, 36)
+    figure = plots.latent(model, x, np.arange(16) % 2, method="pca", verbose=0)
+    assert "16 latent codes (36-d)" in figure._suptitle.get_text()
+    with pytest.raises(ValueError, match="interpolation needs a continuous latent code; 'vq_vae' "
+                                         r"\(VQVAE\) decodes discrete codes \(int32\)"):
+        plots.interpolate(model, x[:2], x[2:4])

@@ -14,6 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 
+CODE_SHAPES = ("vector", "map")
+
+
 @dataclasses.dataclass(frozen=True)
 class Option:
     """One option of an objective: its config key, default, parser and command-line form.
@@ -56,6 +59,11 @@ class Objective:
     latent_activation: Callable[[Mapping[str, Any]], str | None] = lambda options: None
     check: Callable[[Mapping[str, Any], str], None] = lambda options, architecture: None
     regularises: Callable[[Mapping[str, Any]], bool] = lambda options: False
+
+    def __post_init__(self) -> None:
+        if self.code not in CODE_SHAPES:
+            raise ValueError(f"unknown code shape {self.code!r} of objective {self.name!r}; "
+                             f"choose one of {', '.join(CODE_SHAPES)}")
 
     @property
     def option_names(self) -> tuple[str, ...]:

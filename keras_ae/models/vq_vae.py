@@ -6,8 +6,9 @@ vector; the decoder sees the quantised map, and the gradient passes the quantisa
 
     reconstruction_loss + vq_loss,   vq_loss = ‖sg[z_e] - e‖² + β ‖z_e - sg[e]‖²
 
-(per code vector, averaged over the map): the first term moves the codes toward the encoder's
-outputs, the second (the commitment loss, β = `commitment`) keeps the encoder near its codes.
+(squared differences averaged over the map's positions and dimensions): the first term moves
+the codes toward the encoder's outputs, the second (the commitment loss, β = `commitment`)
+keeps the encoder near its codes.
 
 **Dead codes.** A code no input chose for `dead_code_steps` training steps in a row is replaced
 by one of the step's encoder outputs: the ones farthest from their nearest code, worst first.
@@ -219,12 +220,13 @@ class VQVAE(Autoencoder):
     # --- the objective -------------------------------------------------------------------------
     def forward(self, x, training=False) -> dict[str, Any]:
         """The encoder's map `z_e`, its code `indices`, the quantised map `z_q` and the
-        reconstruction decoded from z_q with straight-through gradients to z_e."""
+        reconstruction decoded from z_q, in training with straight-through gradients to z_e
+        (z_e + stop_gradient(z_q - z_e): z_q's value, z_e's gradient)."""
         z_e = _float32(self.encoder(x, training=training))
         indices = self.quantizer.indices(z_e)
         z_q = self.quantizer.lookup(indices)
-        straight_through = z_e + ops.stop_gradient(z_q - z_e)
-        reconstruction = _float32(self.decoder(straight_through, training=training))
+        decoded = z_e + ops.stop_gradient(z_q - z_e) if training else z_q
+        reconstruction = _float32(self.decoder(decoded, training=training))
         return {"z_e": z_e, "z_q": z_q, "indices": indices, "reconstruction": reconstruction}
 
     @classmethod
