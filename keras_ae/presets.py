@@ -30,6 +30,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The keras.io example VAE (conv 32/64, dense 16, latent 2): the baseline for conv_vae.
     "keras_io_vae": {"objective": "vae", "architecture": "conv", "conv_filters": (32, 64),
                      "hidden_units": (16,), "latent_dim": 2},
+    # Contractive: dense 256-128, ReLU code, penalty 1e-4 * ||dz/dx||^2 (autodiff Jacobian).
+    "contractive": {"objective": "contractive", "hidden_units": (256, 128)},
+    # VQ-VAE: conv 32-64 to a 7x7 map of 16-d vectors, each one of 128 codes (343 bits a digit).
+    "vq_vae": {"objective": "vq_vae", "architecture": "conv", "conv_filters": (32, 64),
+               "latent_dim": 16},
 }
 
 
@@ -46,6 +51,12 @@ def _nets(config: RunConfig, input_shape: Sequence[int]) -> tuple[keras.Model, k
     heads = objective.encoder_heads
     latent_activation = config.latent_activation or objective.latent_activation(config.options)
     output_activation = "sigmoid"
+    if objective.code == "map":  # a feature map of latent_dim channels (conv only)
+        encoder = nets.conv_map_encoder(input_shape, config.latent_dim, config.conv_filters)
+        decoder = nets.conv_map_decoder(encoder.outputs[0].shape[1:], input_shape,
+                                        config.conv_filters[::-1],
+                                        output_activation=output_activation)
+        return encoder, decoder
     if config.architecture == "linear":
         return (nets.linear_encoder(input_shape, config.latent_dim),
                 nets.linear_decoder(config.latent_dim, input_shape))
