@@ -23,6 +23,18 @@ def read_history(path: str | os.PathLike) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
 
 
+class EpochOrder(keras.callbacks.Callback):
+    """Set `variable` to the epoch about to run, so that a dataset ordered by it
+    (`keras_ae.data.TrainingData.one_epoch`) yields that epoch's batches."""
+
+    def __init__(self, variable):
+        super().__init__()
+        self.variable = variable
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.variable.assign(epoch)
+
+
 class AtomicCSVLogger(keras.callbacks.Callback):
     """Rewrite the whole history CSV (one row per epoch) atomically after every epoch.
 

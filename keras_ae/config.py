@@ -28,7 +28,10 @@ class RunConfig:
     (grayscale | rgb | rgba; None = the source's own), `skip_bad_images` (leave out unreadable
     image files instead of stopping).
     Training: `epochs`, `batch_size`, `learning_rate`, `seed`, `early_stopping` (patience in
-    epochs, None = off), `mixed_precision` (float16 on a GPU, bfloat16 on a CPU).
+    epochs, None = off), `mixed_precision` (True: float16 on a GPU, bfloat16 on a CPU; "auto":
+    so where the hardware computes it natively, a GPU or a CPU with bfloat16 instructions, else
+    float32), `jit_compile` and `steps_per_execution` (Keras's compile options; None = what is
+    fastest for the architecture, see `keras_ae.presets.compile_options`).
 
     `replace(beta=4)` and `preset_config("vae", beta=4)` take objective options by name, beside
     the fields; an option of another objective is a ValueError naming the objective.
@@ -53,7 +56,9 @@ class RunConfig:
     learning_rate: float = 1e-3
     seed: int | None = 0
     early_stopping: int | None = None
-    mixed_precision: bool = False
+    mixed_precision: bool | str = False
+    jit_compile: bool | None = None
+    steps_per_execution: int | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -100,8 +105,14 @@ class RunConfig:
             raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
         if not 0 < self.learning_rate < math.inf:
             raise ValueError(f"learning_rate must be a finite number > 0, got {self.learning_rate}")
-        if not isinstance(self.mixed_precision, bool):
-            raise ValueError(f"mixed_precision is true or false, got {self.mixed_precision!r}")
+        if not (isinstance(self.mixed_precision, bool) or self.mixed_precision == "auto"):
+            raise ValueError(f"mixed_precision is true, false or \"auto\", got {self.mixed_precision!r}")
+        if not (self.jit_compile is None or isinstance(self.jit_compile, bool)):
+            raise ValueError(f"jit_compile is true, false or null (auto), got {self.jit_compile!r}")
+        if self.steps_per_execution is not None and (
+                isinstance(self.steps_per_execution, bool) or int(self.steps_per_execution) < 1):
+            raise ValueError("steps_per_execution must be >= 1 or null (auto), got "
+                             f"{self.steps_per_execution!r}")
         if self.color_mode is not None:
             channels_of(self.color_mode)
         if not isinstance(self.skip_bad_images, bool):

@@ -19,11 +19,16 @@ import tensorflow as tf
 from keras_ae.strategies import is_multiworker
 
 
+def keras_fit_works(strategy: tf.distribute.Strategy) -> bool:
+    """Whether Keras's own `Model.fit` can train under `strategy` (one replica)."""
+    return strategy.num_replicas_in_sync == 1 and not is_multiworker(strategy)
+
+
 def fit_function(model: keras.Model, strategy: tf.distribute.Strategy):
     """The `fit` to train `model` with under `strategy`: Keras's own on one replica."""
-    if strategy.num_replicas_in_sync > 1 or is_multiworker(strategy):
-        return lambda *args, **kwargs: fit(model, strategy, *args, **kwargs)
-    return model.fit
+    if keras_fit_works(strategy):
+        return model.fit
+    return lambda *args, **kwargs: fit(model, strategy, *args, **kwargs)
 
 
 def barrier(strategy: tf.distribute.Strategy) -> None:

@@ -11,7 +11,7 @@ import keras
 from keras_ae import nets
 from keras_ae.config import RunConfig
 from keras_ae.models import Autoencoder
-from keras_ae.precision import mixed_precision_policy, precision_policy
+from keras_ae.precision import policy_for, precision_policy
 
 MNIST_SHAPE = (28, 28, 1)
 
@@ -99,15 +99,30 @@ def build(
     _check_regularised(config, input_shape)
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
-    policy = precision_policy(mixed_precision_policy()) if config.mixed_precision else nullcontext()
-    with policy:  # without mixed_precision, Keras's global policy applies
+    policy = policy_for(config.mixed_precision)
+    with precision_policy(policy) if policy else nullcontext():  # else Keras's global policy
         encoder, decoder = _nets(config, input_shape)
         model = config.objective_spec.build(encoder, decoder, config.options, seed=config.seed,
                                             name=config.preset)
     if compile:
-        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                      **compile_options(config))
         model.optimizer.build(model.trainable_variables)  # saved files then always hold its state
     return model
+
+
+DENSE_STEPS_PER_EXECUTION = 32
+"""Steps per call of the compiled training function for dense and linear networks."""
+
+
+def compile_options(config: RunConfig) -> dict[str, Any]:
+    """Keras's `jit_compile` and `steps_per_execution` for `config`: as set, or what trains its
+    architecture fastest on a CPU (benchmarks/train_speed.py): XLA and 32 steps per call for
+    dense and linear networks, whose steps are too small for Python's per-step work; neither for
+    convolutions, which XLA compiles slower than oneDNN runs them."""
+    dense = config.architecture in ("dense", "linear")
+    return {"jit_compile": dense if config.jit_compile is None else config.jit_compile,
+            "steps_per_execution": config.steps_per_execution or (DENSE_STEPS_PER_EXECUTION if dense else 1)}
 
 
 def _check_regularised(config: RunConfig, input_shape: Sequence[int]) -> None:

@@ -18,9 +18,9 @@ import keras
 import tensorflow as tf
 
 from keras_ae import data
-from keras_ae.callbacks import AtomicBestCheckpoint, AtomicCSVLogger, read_history
+from keras_ae.callbacks import AtomicBestCheckpoint, AtomicCSVLogger, EpochOrder, read_history
 from keras_ae.config import RunConfig
-from keras_ae.distributed_fit import barrier, fit_function
+from keras_ae.distributed_fit import barrier, fit_function, keras_fit_works
 from keras_ae.presets import build
 from keras_ae.saving import MODEL_FILE, save_model
 from keras_ae.strategies import get_strategy, is_chief
@@ -160,12 +160,16 @@ def train(
         run_dir = Path(run_dir)
         callbacks += (_run_folder_callbacks(run_dir, config, resumed) if chief
                       else [RestoreOnly(str(run_dir / BACKUP_DIR))])
+    if keras_fit_works(strategy):  # one pass over `one_epoch` per epoch, ordered by EpochOrder
+        batches, per_epoch = inputs.one_epoch, {}
+        callbacks.insert(0, EpochOrder(inputs.epoch))
+    else:  # keras_ae's loop takes each epoch's steps from one stream of every epoch's batches
+        batches, per_epoch = inputs.train, {"steps_per_epoch": inputs.steps_per_epoch}
     with data.reading_errors():  # a damaged image file is a DataError naming it
         fit = fit_function(model, strategy)(
-            inputs.train, validation_data=inputs.validation, epochs=config.epochs,
-            steps_per_epoch=inputs.steps_per_epoch, initial_epoch=first_epoch,
-            callbacks=callbacks, verbose=verbose if chief else 0,
-            shuffle=False)  # the dataset shuffles
+            batches, validation_data=inputs.validation, epochs=config.epochs,
+            initial_epoch=first_epoch, callbacks=callbacks, verbose=verbose if chief else 0,
+            shuffle=False, **per_epoch)  # the dataset shuffles
     if run_dir is None:
         return TrainResult(model, _history_rows(fit, first_epoch), None)
     barrier(strategy)  # every worker reads the chief's records of the last epoch

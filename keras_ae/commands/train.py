@@ -35,12 +35,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="spread each batch over devices: mirrored = this machine's GPUs (or "
                         "logical CPUs), multiworker = the machines of TF_CONFIG, tpu (default: "
                         "default, one device)")
-    t.add_argument("--mixed-precision", action="store_true", default=None,
-                   help="compute in float16 on a GPU, bfloat16 on a CPU (losses stay float32)")
+    t.add_argument("--mixed-precision", nargs="?", const="on", choices=["on", "off", "auto"],
+                   help="on: compute in float16 on a GPU, bfloat16 on a CPU (losses stay "
+                        "float32); auto: so where the hardware computes it natively; off: "
+                        "float32 (default: the preset's)")
     t.add_argument("--output", help="run folder (default: runs/MODEL-DATASET)")
     t.add_argument("--overwrite", action="store_true", help="replace a finished run in --output")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     return t
+
+
+_MIXED_PRECISION = {"on": True, "off": False, "auto": "auto"}
 
 
 def _add_objective_options(parser: argparse.ArgumentParser) -> None:
@@ -66,7 +71,7 @@ def run_config(args):
                      image_size=args.image_size, color_mode=args.color_mode,
                      skip_bad_images=args.skip_bad_images,
                      early_stopping=args.early_stopping, seed=args.seed,
-                     mixed_precision=args.mixed_precision,
+                     mixed_precision=_MIXED_PRECISION.get(args.mixed_precision),
                      **{name: getattr(args, name) for name in all_options()})
     if args.config:
         if args.model:

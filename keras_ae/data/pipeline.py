@@ -157,27 +157,36 @@ def epoch_pipeline(
 
 def _epoch_pairs(split: Split, **options) -> tuple[tf.data.Dataset, int]:
     raw, steps = split.epochs(**options)
-
-    @graph_only
-
-    def pair(batch):
-        clean = to_float(batch)
-        return clean, clean
-
-    return raw.map(pair, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE), steps
+    return _clean_pairs(raw), steps
 
 
 @dataclass
 class TrainingData:
-    """The pipelines of a training run: `train` holds the ``(x, x)`` batches of every remaining
-    epoch (``steps_per_epoch`` each), `validation` the validation split's, in order."""
+    """The pipelines of a training run. `train` holds the ``(x, x)`` batches of every remaining
+    epoch (``steps_per_epoch`` each) in one dataset; `one_epoch` holds one epoch's, ordered by
+    the epoch number in the variable `epoch` (set it before each pass over the dataset, as
+    `keras_ae.callbacks.EpochOrder` does in `fit`); both give the same batches. `validation`
+    holds the validation split's batches, in order."""
 
     train: tf.data.Dataset
+    one_epoch: tf.data.Dataset
+    epoch: tf.Variable
     validation: tf.data.Dataset
     steps_per_epoch: int
     image_shape: tuple[int, int, int]
     train_size: int
     validation_size: int
+
+
+def _clean_pairs(raw: tf.data.Dataset) -> tf.data.Dataset:
+    """Raw training batches as float32 ``(x, x)`` pairs, prefetched."""
+
+    @graph_only
+    def pair(batch):
+        clean = to_float(batch)
+        return clean, clean
+
+    return raw.map(pair, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def training_data(config: Any, *, first_epoch: int = 0) -> TrainingData:
@@ -192,10 +201,14 @@ def training_data(config: Any, *, first_epoch: int = 0) -> TrainingData:
                      skip_bad_images=getattr(config, "skip_bad_images", False))
     train = data.split("train", config.validation_fraction)
     validation = data.split("validation", config.validation_fraction)
-    train_ds, steps = _epoch_pairs(train, batch_size=config.batch_size, seed=config.seed,
-                                   epochs=config.epochs, first_epoch=first_epoch)
+    seed = int(np.random.default_rng().integers(2**31 - 1)) if config.seed is None else config.seed
+    all_epochs, steps = train.epochs(config.batch_size, seed=seed, epochs=config.epochs,
+                                     first_epoch=first_epoch)
+    epoch = tf.Variable(first_epoch, dtype=tf.int64, trainable=False, name="epoch")
+    one_epoch, _ = train.epoch(config.batch_size, seed=seed, epoch=epoch)
     val_ds = split_pipeline(validation, batch_size=config.batch_size)
-    return TrainingData(train_ds, val_ds, steps, tuple(train.image_shape), len(train), len(validation))
+    return TrainingData(_clean_pairs(all_epochs), _clean_pairs(one_epoch), epoch, val_ds, steps,
+                        tuple(train.image_shape), len(train), len(validation))
 
 
 __all__ = ["TrainingData", "autoencoder_dataset", "epoch_pipeline", "make_pipeline",

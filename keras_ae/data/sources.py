@@ -35,6 +35,11 @@ def graph_only(function: Callable) -> Callable:
 
 
 
+def _seed(seed: int | None) -> int:
+    """``seed``, or a random one for None."""
+    return int(np.random.default_rng().integers(2**31 - 1)) if seed is None else int(seed)
+
+
 def check_batch_size(batch_size: int) -> int:
     """Return ``batch_size`` as an int, or raise DataError unless it is a positive integer."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
@@ -169,9 +174,31 @@ class Split(abc.ABC):
                 with_labels: bool = False, drop_remainder: bool = False):
         """A tf.data.Dataset of raw image batches (or ``(images, labels)``)."""
 
-    @abc.abstractmethod
     def epochs(self, batch_size: int, *, seed: int | None, epochs: int, first_epoch: int = 0):
-        """The raw batches of epochs ``first_epoch .. epochs - 1`` and the batches per epoch."""
+        """The raw batches of epochs ``first_epoch .. epochs - 1`` in one dataset, and the number
+        of batches per epoch. Epoch ``e``'s order depends on ``(seed, e)`` alone."""
+        import tensorflow as tf
+
+        one_epoch, finish, steps = self._epoch_reader(check_batch_size(batch_size), _seed(seed))
+        ds = finish(tf.data.Dataset.range(first_epoch, epochs).flat_map(one_epoch))
+        return ds.apply(tf.data.experimental.assert_cardinality(max(0, epochs - first_epoch) * steps)), steps
+
+    def epoch(self, batch_size: int, *, seed: int, epoch):
+        """The raw batches of one epoch, whose number is read from ``epoch`` (a ``tf.Variable``)
+        each time the dataset is iterated, and the number of batches. Iterating it once per epoch
+        (with the variable set first) gives exactly the batches of `epochs`."""
+        import tensorflow as tf
+
+        one_epoch, finish, steps = self._epoch_reader(check_batch_size(batch_size), seed)
+        ds = finish(tf.data.Dataset.from_tensors(0).flat_map(
+            graph_only(lambda _: one_epoch(epoch.read_value()))))
+        return ds.apply(tf.data.experimental.assert_cardinality(steps)), steps
+
+    @abc.abstractmethod
+    def _epoch_reader(self, batch_size: int, seed: int):
+        """``(one_epoch, finish, steps)``: a function from an epoch number (int64 tensor) to that
+        epoch's raw batches, a function finishing the batches of any number of epochs, and the
+        batches per epoch."""
 
     def images(self, limit: int | None = None) -> np.ndarray:
         """The split's first ``limit`` (default: all) images as one array, in index order."""
@@ -280,28 +307,20 @@ class IndexedSplit(Split):
             ds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1).flat_map(shuffled)
         return with_batch_count(finish(ds), count, batch_size, drop_remainder)
 
-    def epochs(self, batch_size: int, *, seed: int | None, epochs: int, first_epoch: int = 0):
-        """Raw batches of epochs ``first_epoch .. epochs - 1`` in one dataset, and the number of
-        batches per epoch. Epoch ``e`` is ordered by a permutation drawn from ``(seed, e)``."""
+    def _epoch_reader(self, batch_size: int, seed: int):
         import tensorflow as tf
 
-        batch_size = check_batch_size(batch_size)
-        if seed is None:
-            seed = int(np.random.default_rng().integers(2**31 - 1))
         batches_of, finish = self._reading(batch_size, False, False)
         indices = tf.constant(self.indices)
         count = len(self.indices)
 
         @graph_only
-
         def one_epoch(epoch):
             seed_pair = tf.stack([tf.constant(seed, tf.int64), epoch])
             order = tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), seed=seed_pair)
             return batches_of(tf.gather(indices, order))
 
-        ds = finish(tf.data.Dataset.range(first_epoch, epochs).flat_map(one_epoch))
-        steps = -(-count // batch_size)
-        return ds.apply(tf.data.experimental.assert_cardinality(max(0, epochs - first_epoch) * steps)), steps
+        return one_epoch, finish, -(-count // batch_size)
 
 
 def with_batch_count(ds, count: int, batch_size: int, drop_remainder: bool = False):

@@ -326,26 +326,19 @@ class StreamedSplit(Split):
             ds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1).flat_map(one_pass)
         return with_batch_count(ds, len(self), batch_size, drop_remainder)
 
-    def epochs(self, batch_size: int, *, seed: int | None, epochs: int, first_epoch: int = 0):
-        """Epochs ``first_epoch .. epochs - 1``; epoch ``e`` is shuffled (within blocks of at most
-        64 MiB of images) with permutations drawn from ``(seed, e)`` alone, so a resumed run sees
-        the same batches."""
+    def _epoch_reader(self, batch_size: int, seed: int):
+        """Epoch ``e`` is shuffled (within blocks of at most 64 MiB of images) with permutations
+        drawn from ``(seed, e)`` alone, so a resumed run sees the same batches."""
         import tensorflow as tf
 
-        batch_size = check_batch_size(batch_size)
-        if seed is None:
-            seed = int(np.random.default_rng().integers(2**31 - 1))
         examples = self._examples(False)
 
         @graph_only
-
         def one_epoch(epoch):
             seed_pair = tf.stack([tf.constant(seed, tf.int64), epoch])
             return self._shuffled(examples, seed_pair).batch(batch_size)
 
-        ds = tf.data.Dataset.range(first_epoch, epochs).flat_map(one_epoch)
-        steps = -(-len(self) // batch_size)
-        return ds.apply(tf.data.experimental.assert_cardinality(max(0, epochs - first_epoch) * steps)), steps
+        return one_epoch, lambda ds: ds, -(-len(self) // batch_size)
 
 
 class TfdsData:
