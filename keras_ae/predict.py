@@ -20,12 +20,14 @@ import numpy as np
 
 from keras_ae.data.errors import first_line
 from keras_ae.io import atomic_path
+from keras_ae.quiet import native_logs_muted
 
 if TYPE_CHECKING:
     from keras_ae.models import Autoencoder
 
 IMAGE_SUFFIXES = (".png",)
 ARRAY_SUFFIXES = (".npy",)
+NPY_MAGIC = b"\x93NUMPY"
 Shape = tuple[int | None, ...]
 
 
@@ -75,7 +77,10 @@ class ExportedModel(abc.ABC):
                 f"got {', '.join(sorted(inputs)) or 'none'}")
         arrays = {}
         for name, value in inputs.items():
-            array = np.asarray(value)
+            try:
+                array = np.asarray(value)
+            except Exception:  # noqa: BLE001 - ragged nested lists and the like
+                raise ValueError(f"input {name!r} of {signature!r} is not an array") from None
             if not (np.issubdtype(array.dtype, np.floating) or array.dtype == np.bool_):
                 raise ValueError(
                     f"input {name!r} of {signature!r} must be float32 (images in [0, 1]), "
@@ -89,6 +94,11 @@ class ExportedModel(abc.ABC):
                     f"input {name!r} of {signature!r} must have shape {wanted}, got {array.shape}")
             if array.shape[0] == 0:
                 raise ValueError(f"input {name!r} of {signature!r} is an empty batch")
+            if not np.isfinite(array).all():
+                raise ValueError(f"input {name!r} of {signature!r} holds NaN or infinite values")
+            if name == "image" and not (array.min() >= 0 and array.max() <= 1):
+                raise ValueError(f"input 'image' of {signature!r} must be images in [0, 1], got "
+                                 f"values in [{array.min():g}, {array.max():g}]")
             arrays[name] = array
         return arrays
 
@@ -138,13 +148,15 @@ class TFLiteRunner(ExportedModel):
         from ai_edge_litert.interpreter import Interpreter
 
         try:
-            self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+            with native_logs_muted():  # LiteRT's INFO line about its CPU delegate
+                self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+                signatures = self._interpreter.get_signature_list()
+                runners = {name: self._interpreter.get_signature_runner(name) for name in signatures}
         except (ValueError, RuntimeError) as err:
             raise ValueError(f"cannot load TFLite model {path}: {first_line(err)}") from err
         self._runners = {}
         specs = {}
-        for name in self._interpreter.get_signature_list():
-            runner = self._interpreter.get_signature_runner(name)
+        for name, runner in runners.items():
             self._runners[name] = runner
             inputs = {key: tuple(None if d < 0 else int(d) for d in detail["shape_signature"])
                       for key, detail in runner.get_input_details().items()}
@@ -155,7 +167,8 @@ class TFLiteRunner(ExportedModel):
 
     def run(self, signature: str, **inputs: Any) -> dict[str, np.ndarray]:
         arrays = self._check(signature, inputs)
-        outputs = self._runners[signature](**arrays)
+        with native_logs_muted():
+            outputs = self._runners[signature](**arrays)
         return {key: np.array(value, copy=True) for key, value in outputs.items()}
 
 
@@ -224,10 +237,17 @@ def _scale(array: np.ndarray, source: Path) -> np.ndarray:
     if array.dtype == np.uint16:
         return array.astype(np.float32) / 65535.0
     if np.issubdtype(array.dtype, np.floating):
-        array = array.astype(np.float32)
-        if array.size and not (np.all(np.isfinite(array)) and array.min() >= 0 and array.max() <= 1):
+        with np.errstate(over="ignore"):  # float64 beyond float32 becomes inf, refused below
+            array = array.astype(np.float32)
+        finite = np.isfinite(array)
+        if not finite.all():
+            bad = "NaN" if np.isnan(array).any() else "infinite"
+            count = int((~finite).sum())
+            raise ValueError(f"{source}: {count} pixel{'s are' if count != 1 else ' is'} {bad}; "
+                             "pixels must be numbers in [0, 1]")
+        if array.size and not (array.min() >= 0 and array.max() <= 1):
             raise ValueError(
-                f"{source}: float pixels must be in [0, 1], got [{np.nanmin(array):g}, {np.nanmax(array):g}]")
+                f"{source}: float pixels must be in [0, 1], got [{array.min():g}, {array.max():g}]")
         return array
     raise ValueError(f"{source}: unsupported pixel type {array.dtype} (use uint8, uint16 or float in [0, 1])")
 
@@ -243,14 +263,15 @@ def _read_png(source: Path) -> np.ndarray:
             if mode == "P":  # palette indices mean nothing as pixels: expand the palette
                 image = image.convert("RGBA" if "transparency" in image.info else "RGB")
                 mode = image.mode
+            array = None
             if mode in ("I;16", "I;16B", "I;16L"):
                 array = np.asarray(image, dtype=np.uint16)
             elif mode in ("1", "L", "LA", "RGB", "RGBA"):
                 array = np.asarray(image)
-            else:
-                raise ValueError(f"{source}: unsupported PNG mode {mode}")
-    except OSError as err:
-        raise ValueError(f"{source}: cannot read image: {first_line(err)}") from err
+    except Exception as err:  # noqa: BLE001 - Pillow raises OSError, SyntaxError, zlib errors…
+        raise ValueError(f"{source}: cannot read image: {first_line(err, with_type=True)}") from None
+    if array is None:
+        raise ValueError(f"{source}: unsupported PNG mode {mode}")
     if array.ndim == 2:
         array = array[..., None]
     return _scale(array, source)[None]
@@ -259,10 +280,20 @@ def _read_png(source: Path) -> np.ndarray:
 def _read_npy(source: Path, image_shape: tuple[int, ...] | None) -> tuple[np.ndarray, bool]:
     """A .npy of one image (H, W[, C]) or a batch (N, H, W[, C]) as (N, H, W, C), and whether
     it held a single image."""
+    with open(source, "rb") as f:
+        magic = f.read(len(NPY_MAGIC))
+    if magic != NPY_MAGIC:
+        raise ValueError(f"{source}: not a NumPy .npy file (it does not start with the .npy "
+                         "header); save arrays with numpy.save")
     try:
         array = np.load(source, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{source}: cannot read array: {first_line(err)}") from err
+    except Exception as err:  # noqa: BLE001 - NumPy raises many kinds for a damaged header
+        if "allow_pickle" in str(err):
+            raise ValueError(f"{source}: holds Python objects (a pickled object array), which "
+                             "are never loaded; save a numeric array") from None
+        raise ValueError(f"{source}: cannot read array: {first_line(err)}") from None
+    if not isinstance(array, np.ndarray) or array.size == 0:
+        raise ValueError(f"{source}: the array is empty (shape {np.shape(array)})")
     array = _scale(array, source)
     shape = array.shape
     if image_shape is not None:
@@ -367,17 +398,38 @@ def _safe_name(name: str) -> str:
     return cleaned
 
 
+def _foreign_entries(out_dir: Path) -> list[str]:
+    """Entries of `out_dir` that `write_outputs` does not write (anything but `.npy` files and
+    folders of `.png` images), so that predictions never mix with a user's own files."""
+    if not out_dir.is_dir():
+        return []
+    foreign = []
+    for entry in sorted(out_dir.iterdir()):
+        if entry.is_file() and entry.suffix == ".npy":
+            continue
+        if entry.is_dir() and all(p.is_file() and p.suffix == ".png" for p in entry.iterdir()):
+            continue
+        foreign.append(entry.name + ("/" if entry.is_dir() else ""))
+    return foreign
+
+
 def write_outputs(outputs: Mapping[str, Any], out_dir: str | os.PathLike, *,
                   names: Sequence[str] | None = None, png: bool = True,
                   overwrite: bool = False) -> list[Path]:
     """Write each output as `out_dir/KEY.npy` and, with `png`, each image of an image output as
     `out_dir/KEY/NAME.png` (NAME from `names`, default the sample index). Returns the paths.
 
-    Nothing is written if any target exists and `overwrite` is False.
+    Nothing is written if any target exists and `overwrite` is False, or if `out_dir` holds
+    anything else than earlier outputs (`.npy` files and folders of `.png` images).
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"output {out_dir} is a file, not a folder")
+    foreign = _foreign_entries(out_dir)
+    if foreign:
+        raise ValueError(f"output folder {out_dir} holds files that predictions are not "
+                         f"({', '.join(foreign[:3])}{', …' if len(foreign) > 3 else ''}); "
+                         "choose a new or empty folder")
     arrays = {_safe_name(key): np.asarray(value) for key, value in outputs.items()}
     if not arrays:
         raise ValueError("no outputs to write")

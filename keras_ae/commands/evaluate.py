@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from keras_ae.commands.common import CLIError, add_data_options, data_of_run
+from keras_ae.commands.common import CLIError, add_data_options, data_of_run, run_model_path
 
 NAME = "evaluate"
 
@@ -28,14 +28,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args) -> int:
     from keras_ae import data
     from keras_ae.evaluate import evaluate_model
-    from keras_ae.saving import load_model, resolve_model_path
+    from keras_ae.saving import load_model
 
     if args.nll_samples < 1:
         raise CLIError(f"--nll-samples must be >= 1, got {args.nll_samples}")
-    model_path = resolve_model_path(args.model)
+    model_path = run_model_path(args.model)
+    model = load_model(model_path, compile=False)  # a bad model file is named before the data
     dataset, load = data_of_run(args, model_path)
     images, _ = data.load_arrays(dataset, args.split, **load)
-    model = load_model(model_path, compile=False)
     expected = tuple(model.encoder.inputs[0].shape[1:])
     if tuple(images.shape[1:]) != expected:
         raise CLIError(f"{dataset} images have shape {images.shape[1:]} "
