@@ -2,16 +2,18 @@
 
 A run folder holds `config.json`, `model.keras` (the best weights by validation loss),
 `checkpoints/best.keras`, `history.csv`, `logs/` (TensorBoard) and, while training runs,
-`backup/` (Keras BackupAndRestore), from which an interrupted run resumes.
+`backup/` (Keras BackupAndRestore), from which an interrupted run resumes; a finished run keeps
+that last state as `checkpoints/last/`, from which it can be trained for more epochs (see
+`keras_ae.run_folder`). One process at a time trains into a folder (`keras_ae.runlock`), and a
+diverging run stops with its best model kept (`keras_ae.divergence`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import json
 import math
 import os
-import shutil
 from pathlib import Path
 
 import keras
@@ -20,20 +22,16 @@ import tensorflow as tf
 from keras_ae import data
 from keras_ae.callbacks import AtomicBestCheckpoint, AtomicCSVLogger, read_history
 from keras_ae.config import RunConfig
+from keras_ae.divergence import StopOnDivergence
 from keras_ae.presets import build
+from keras_ae.run_folder import (BACKUP_DIR, BEST_FILE, CONFIG_FILE, HISTORY_FILE, LOG_DIR,
+                                 RUN_ENTRIES, RunFolderError, claim_run_dir, completed_epochs,
+                                 keep_last_state, prepare_run_dir)
 from keras_ae.saving import MODEL_FILE, save_model
 from keras_ae.tensorboard import HeldOutPictures
 
-CONFIG_FILE = "config.json"
-HISTORY_FILE = "history.csv"
-BEST_FILE = "checkpoints/best.keras"
-BACKUP_DIR = "backup"
-LOG_DIR = "logs"
-RUN_ENTRIES = {CONFIG_FILE, MODEL_FILE, HISTORY_FILE, "checkpoints", BACKUP_DIR, LOG_DIR}
-
-
-class RunFolderError(ValueError):
-    """The output folder cannot be used for this run."""
+__all__ = ["BACKUP_DIR", "BEST_FILE", "CONFIG_FILE", "HISTORY_FILE", "LOG_DIR", "RUN_ENTRIES",
+           "RunFolderError", "TrainResult", "prepare_run_dir", "train"]
 
 
 @dataclasses.dataclass
@@ -44,53 +42,7 @@ class TrainResult:
     history: list[dict[str, float]]
     run_dir: Path | None
     resumed: bool = False
-
-
-def prepare_run_dir(run_dir: str | os.PathLike, config: RunConfig, *, overwrite: bool) -> bool:
-    """Check the output folder and return True when it holds an interrupted run to resume.
-
-    A folder with a finished model is refused unless `overwrite`; an interrupted run with the
-    same config resumes; a non-empty folder that is not a run folder is refused, even with
-    `overwrite`.
-    """
-    run_dir = Path(run_dir)
-    if run_dir.exists() and not run_dir.is_dir():
-        raise RunFolderError(f"output {run_dir} exists and is not a folder")
-    if not run_dir.exists() or not any(run_dir.iterdir()):
-        return False
-    saved = _run_config_of(run_dir)
-    if overwrite:
-        shutil.rmtree(run_dir)
-        return False
-    if (run_dir / MODEL_FILE).exists():
-        raise RunFolderError(f"{run_dir} already holds a trained model; pass --overwrite to replace it")
-    if saved != config:
-        raise RunFolderError(
-            f"{run_dir} holds an interrupted run with different options; rerun the same command "
-            "to resume it, or pass --overwrite")
-    return True
-
-
-def _run_config_of(run_dir: Path) -> RunConfig:
-    """The config of the run in `run_dir`; RunFolderError unless the folder holds a keras-ae
-    run and nothing else (so that --overwrite never deletes anything of the user's)."""
-    foreign = sorted(p.name for p in run_dir.iterdir()
-                     if p.name not in RUN_ENTRIES and not p.name.startswith("."))
-    try:
-        if foreign:
-            raise ValueError(f"it holds {', '.join(foreign[:3])}")
-        return RunConfig.load(run_dir / CONFIG_FILE)
-    except ValueError as err:
-        raise RunFolderError(f"{run_dir} is not empty and is not a keras-ae run folder ({err}); "
-                             "choose another --output") from None
-
-
-def _completed_epochs(run_dir: Path) -> int:
-    """Epochs an interrupted run finished, as its BackupAndRestore metadata records them."""
-    try:
-        return int(json.loads((run_dir / BACKUP_DIR / "training_metadata.json").read_text())["epoch"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0
+    first_epoch: int = 0
 
 
 def _enable_determinism(seed: int | None) -> None:
@@ -110,10 +62,21 @@ def train(
     """Train the model of `config` on its dataset, validating every epoch.
 
     With `run_dir`, everything is written there and an interrupted run resumes when the same
-    call is repeated. Without it, nothing is written. With a `config.seed`, the process's random
-    seeds are set and TensorFlow's op determinism is switched on (for the rest of the process),
-    so that the same config gives the same weights.
+    call is repeated; a finished run given more `epochs` (its other options the same) is
+    trained on from its last epoch. Without it, nothing is written. With a `config.seed`, the
+    process's random seeds are set and TensorFlow's op determinism is switched on (for the rest
+    of the process), so that the same config gives the same weights.
+
+    Raises RunFolderError (or RunInUseError, another process training there) before any work
+    when `run_dir` cannot take this run, and TrainingDivergedError when the loss becomes NaN
+    or infinite (the run folder then keeps the best model of the epochs before).
     """
+    with contextlib.ExitStack() as held:  # the run folder's lock, while it is written
+        return _train(config, run_dir, overwrite=overwrite, verbose=verbose, callbacks=callbacks,
+                      held=held)
+
+
+def _train(config, run_dir, *, overwrite, verbose, callbacks, held) -> TrainResult:
     resumed = prepare_run_dir(run_dir, config, overwrite=overwrite) if run_dir else False
     _enable_determinism(config.seed)
     train_x, _ = data.load_arrays(config.dataset, "train", data_dir=config.data_dir,
@@ -121,20 +84,21 @@ def train(
     val_x, _ = data.load_arrays(config.dataset, "validation", data_dir=config.data_dir,
                                 validation_fraction=config.validation_fraction, with_labels=False)
     val_ds = data.make_pipeline(val_x, batch_size=config.batch_size, shuffle=False)
-    first_epoch = _completed_epochs(Path(run_dir)) if resumed else 0
+    first_epoch = completed_epochs(run_dir) if resumed else 0
     train_ds, steps = data.epoch_pipeline(train_x, batch_size=config.batch_size, seed=config.seed,
                                           epochs=config.epochs, first_epoch=first_epoch)
     model = build(config, input_shape=train_x.shape[1:])
 
-    callbacks = list(callbacks or [])
+    callbacks = [StopOnDivergence(config.learning_rate,  # first: before anything records an epoch
+                                  best_path=run_dir and Path(run_dir) / BEST_FILE,
+                                  model_path=run_dir and Path(run_dir) / MODEL_FILE),
+                 *(callbacks or [])]
     if config.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=config.early_stopping, restore_best_weights=True))
     if run_dir is not None:
         run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if not resumed:
-            config.save(run_dir / CONFIG_FILE)
+        held.enter_context(claim_run_dir(run_dir, config, overwrite=overwrite, resumed=resumed))
         earlier = read_history(run_dir / HISTORY_FILE)
         best_so_far = min((r["val_loss"] for r in earlier if "val_loss" in r), default=math.inf)
         callbacks += [
@@ -156,6 +120,6 @@ def train(
     best = run_dir / BEST_FILE
     if best.exists():
         model.load_weights(best)
-    save_model(model, run_dir / MODEL_FILE, overwrite=False)
-    shutil.rmtree(run_dir / BACKUP_DIR, ignore_errors=True)
-    return TrainResult(model, read_history(run_dir / HISTORY_FILE), run_dir, resumed)
+    save_model(model, run_dir / MODEL_FILE, overwrite=resumed)
+    keep_last_state(run_dir)  # backup/ becomes checkpoints/last/, from which the run can go on
+    return TrainResult(model, read_history(run_dir / HISTORY_FILE), run_dir, resumed, first_epoch)
