@@ -226,19 +226,25 @@ def _image_shape(loaded, keys: list[str]) -> tuple[int, ...] | None:
 
 
 def _check_representative(data: Any, image_shape: tuple[int, ...] | None) -> np.ndarray:
-    """Calibration images as float32 (N, H, W, C) in [0, 1] (uint8 is divided by 255)."""
-    from keras_ae.data import DataError, as_float_images
-
+    """Calibration images as float32 (N, H, W, C), which must be floats in [0, 1]."""
     try:
-        images = as_float_images(data)
-    except DataError as err:
-        raise ValueError(f"representative_data: {err}") from None
+        images = np.asarray(data, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise ValueError("representative_data must be float images in [0, 1], got "
+                         f"{type(data).__name__} that is not a numeric array") from None
     if image_shape is not None and images.shape == tuple(image_shape):
         images = images[None]
+    if images.ndim < 1 or images.size == 0:
+        raise ValueError(f"representative_data is empty (shape {images.shape})")
     if image_shape is not None and images.shape[1:] != tuple(image_shape):
         raise ValueError(
             f"representative_data has images of shape {images.shape[1:]}, the model takes "
             f"{tuple(image_shape)}")
+    if not np.isfinite(images).all():
+        raise ValueError("representative_data holds NaN or infinite values")
+    if not (images.min() >= 0 and images.max() <= 1):
+        raise ValueError("representative_data must be float images in [0, 1] "
+                         f"(got values in [{images.min():g}, {images.max():g}])")
     return images
 
 

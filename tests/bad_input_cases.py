@@ -546,10 +546,10 @@ def _api_cases() -> list[ApiCase]:
     add(c, "calibration images without int8", lambda w: export.export_tflite(
         w.ae, w.work / "m.tflite", quantize="float16", representative_data=w.x), ValueError,
         "representative_data is only used by int8 quantisation")
-    for name, value, message in [("NaN", nan, "images contain NaN values"),
-                                 ("0-255 floats", big, "float images must lie in [0, 1]"),
+    for name, value, message in [("NaN", nan, "representative_data holds NaN or infinite values"),
+                                 ("0-255 floats", big, "must be float images in [0, 1] (got values in [255, 255])"),
                                  ("wrong shape", np.zeros((2, 4, 4, 1), "float32"), "has images of shape (4, 4, 1), the model takes (8, 8, 1)"),
-                                 ("empty", np.zeros((0, 8, 8, 1), "float32"), "images array is empty")]:
+                                 ("empty", np.zeros((0, 8, 8, 1), "float32"), "representative_data is empty")]:
         add(c, f"int8 calibration images: {name}", lambda w, v=value: export.export_tflite(
             w.ae, w.work / "m.tflite", quantize="int8", representative_data=v), ValueError, message)
     add(c, "threshold with a SavedModel", lambda w: export.export_tflite(w.saved, w.work / "m.tflite", threshold=w.threshold),
