@@ -25,6 +25,10 @@ class RunConfig:
     own options (e.g. `loss`, `denoise`, `sparsity` of the autoencoder; `beta`, `likelihood` of
     the VAE), validated by the objective, with its defaults filled in.
     Data: `dataset` (tfds name, folder or .npz), `data_dir`, `validation_fraction`.
+    Data: `dataset` (tfds name, IDX or image folder, or .npz), `data_dir`, `validation_fraction`,
+    `image_size` ((height, width) to resize to; None = the images' own), `color_mode`
+    (grayscale | rgb | rgba; None = the source's own), `skip_bad_images` (leave out unreadable
+    image files instead of stopping).
     Training: `epochs`, `batch_size`, `learning_rate`, `seed`, `early_stopping` (patience in
     epochs, None = off), `mixed_precision` (float16 on a GPU, bfloat16 on a CPU).
 
@@ -43,6 +47,9 @@ class RunConfig:
     dataset: str = "mnist"
     data_dir: str | None = None
     validation_fraction: float = 0.1
+    image_size: tuple[int, int] | None = None
+    color_mode: str | None = None
+    skip_bad_images: bool = False
     epochs: int = 20
     batch_size: int = 128
     learning_rate: float = 1e-3
@@ -60,6 +67,10 @@ class RunConfig:
             setattr(self, name, tuple(int(u) for u in value))
         if not isinstance(self.options, dict):
             raise ValueError(f"options is a JSON object of the objective's options, got {self.options!r}")
+        if self.image_size is not None:
+            from keras_ae.data.images import parse_image_size
+
+            self.image_size = parse_image_size(self.image_size)
         self.validate()
 
     @property
@@ -78,6 +89,8 @@ class RunConfig:
             raise ValueError(f"bad config value: {err}") from None
 
     def _validate(self) -> None:
+        from keras_ae.data.images import channels_of
+
         _check_types(self)
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {self.architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
@@ -103,6 +116,10 @@ class RunConfig:
             except ValueError:
                 raise ValueError(f"unknown latent_activation {self.latent_activation!r} (a Keras "
                                  "activation name such as relu or sigmoid)") from None
+        if self.color_mode is not None:
+            channels_of(self.color_mode)
+        if not isinstance(self.skip_bad_images, bool):
+            raise ValueError(f"skip_bad_images must be true or false, got {self.skip_bad_images!r}")
 
     def differences(self, other: "RunConfig", *, ignore: Iterable[str] = ()) -> list[str]:
         """One phrase per option that differs from `other` ("option X differs: run has A,
@@ -132,6 +149,8 @@ class RunConfig:
         data = dataclasses.asdict(self)
         data["hidden_units"] = list(self.hidden_units)
         data["conv_filters"] = list(self.conv_filters)
+        if self.image_size is not None:
+            data["image_size"] = list(self.image_size)
         return data
 
     @classmethod
@@ -171,7 +190,7 @@ _INTEGERS = ("latent_dim", "epochs", "batch_size")
 _OPTIONAL_INTEGERS = ("seed", "early_stopping")
 _NUMBERS = ("validation_fraction", "learning_rate")
 _STRINGS = ("preset", "architecture", "objective", "dataset")
-_OPTIONAL_STRINGS = ("data_dir", "latent_activation")
+_OPTIONAL_STRINGS = ("data_dir", "latent_activation", "color_mode")
 
 
 def _is_int(value: Any) -> bool:

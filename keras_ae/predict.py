@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from keras_ae.data import images as data_images
 from keras_ae.data.errors import first_line
 from keras_ae.io import atomic_path
 from keras_ae.quiet import native_logs_muted
@@ -25,8 +26,8 @@ from keras_ae.quiet import native_logs_muted
 if TYPE_CHECKING:
     from keras_ae.models import Autoencoder
 
-IMAGE_SUFFIXES = (".png",)
-ARRAY_SUFFIXES = (".npy",)
+IMAGE_SUFFIXES = data_images.IMAGE_SUFFIXES
+ARRAY_SUFFIXES = (".npy", ".npz")
 NPY_MAGIC = b"\x93NUMPY"
 Shape = tuple[int | None, ...]
 
@@ -102,9 +103,21 @@ class ExportedModel(abc.ABC):
             arrays[name] = array
         return arrays
 
-    @abc.abstractmethod
+    batch_size = 256
+    """Inputs are run in batches of this many (one call per batch, outputs concatenated)."""
+
     def run(self, signature: str, **inputs: Any) -> dict[str, np.ndarray]:
         """Run `signature` on float32 arrays with a leading batch dimension; outputs by name."""
+        arrays = self._check(signature, inputs)
+        count = len(next(iter(arrays.values())))
+        parts = [self._run_batch(signature, {k: v[start:start + self.batch_size]
+                                             for k, v in arrays.items()})
+                 for start in range(0, count, self.batch_size)]
+        return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+
+    @abc.abstractmethod
+    def _run_batch(self, signature: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run `signature` on one batch of checked arrays."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r}, signatures={self.signatures})"
@@ -131,22 +144,23 @@ class SavedModelRunner(ExportedModel):
             specs[name] = (inputs, tuple(sorted(function.structured_outputs)))
         super().__init__(path, specs)
 
-    def run(self, signature: str, **inputs: Any) -> dict[str, np.ndarray]:
+    def _run_batch(self, signature: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import tensorflow as tf
 
-        arrays = self._check(signature, inputs)
         outputs = self._loaded.signatures[signature](**{k: tf.constant(v) for k, v in arrays.items()})
         return {key: value.numpy() for key, value in outputs.items()}
 
 
 class TFLiteRunner(ExportedModel):
-    """A `.tflite` file, run with the LiteRT interpreter (inputs are resized to each batch)."""
+    """A `.tflite` file, run with the LiteRT interpreter (XNNPACK; inputs are resized to each
+    batch)."""
 
     format = "tflite"
 
     def __init__(self, path: Path, num_threads: int | None = None):
         from ai_edge_litert.interpreter import Interpreter
 
+        self.num_threads = num_threads
         try:
             with native_logs_muted():  # LiteRT's INFO line about its CPU delegate
                 self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
@@ -165,8 +179,7 @@ class TFLiteRunner(ExportedModel):
             raise ValueError(f"{path} has no signatures; export it with keras_ae.export.export_tflite")
         super().__init__(path, specs)
 
-    def run(self, signature: str, **inputs: Any) -> dict[str, np.ndarray]:
-        arrays = self._check(signature, inputs)
+    def _run_batch(self, signature: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         with native_logs_muted():
             outputs = self._runners[signature](**arrays)
         return {key: np.array(value, copy=True) for key, value in outputs.items()}
@@ -175,7 +188,7 @@ class TFLiteRunner(ExportedModel):
 def load_exported(path: str | os.PathLike, *, num_threads: int | None = None) -> ExportedModel:
     """Open a SavedModel directory or a `.tflite` file for `run(signature, **inputs)`.
 
-    `num_threads` applies to TFLite files (None: the interpreter's default).
+    `num_threads` applies to TFLite files (None: every core of this machine).
     """
     path = Path(path)
     if not path.exists():
@@ -185,7 +198,7 @@ def load_exported(path: str | os.PathLike, *, num_threads: int | None = None) ->
             raise ValueError(f"{path} is a directory without saved_model.pb, not a SavedModel")
         return SavedModelRunner(path)
     if path.suffix == ".tflite":
-        return TFLiteRunner(path, num_threads=num_threads)
+        return TFLiteRunner(path, num_threads=num_threads or os.cpu_count())
     raise ValueError(f"{path} is neither a SavedModel directory nor a .tflite file")
 
 
@@ -252,17 +265,23 @@ def _scale(array: np.ndarray, source: Path) -> np.ndarray:
     raise ValueError(f"{source}: unsupported pixel type {array.dtype} (use uint8, uint16 or float in [0, 1])")
 
 
-def _read_png(source: Path) -> np.ndarray:
-    """One image as (1, H, W, C), C from the PNG's own mode (no colour conversion)."""
+def _read_image(source: Path) -> np.ndarray:
+    """One image file (PNG, JPEG, BMP, GIF: its first frame) as (1, H, W, C) pixels as stored
+    (uint8, or uint16 for 16-bit PNG), C from the file's own mode (palettes are expanded, to
+    gray when every palette colour is gray), as training on a folder reads it."""
     from PIL import Image
 
     try:
         with Image.open(source) as image:
             image.load()
             mode = image.mode
-            if mode == "P":  # palette indices mean nothing as pixels: expand the palette
-                image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-                mode = image.mode
+            if mode in ("P", "PA"):  # palette indices mean nothing as pixels: expand the palette
+                transparent = mode == "PA" or "transparency" in image.info
+                gray = data_images.gray_palette(image)
+                image = image.convert(("LA" if gray else "RGBA") if transparent else ("L" if gray else "RGB"))
+            elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+                image = image.convert("RGB")
+            mode = image.mode
             array = None
             if mode in ("I;16", "I;16B", "I;16L"):
                 array = np.asarray(image, dtype=np.uint16)
@@ -271,15 +290,45 @@ def _read_png(source: Path) -> np.ndarray:
     except Exception as err:  # noqa: BLE001 - Pillow raises OSError, SyntaxError, zlib errors…
         raise ValueError(f"{source}: cannot read image: {first_line(err, with_type=True)}") from None
     if array is None:
-        raise ValueError(f"{source}: unsupported PNG mode {mode}")
+        raise ValueError(f"{source}: unsupported image mode {mode}")
     if array.ndim == 2:
         array = array[..., None]
-    return _scale(array, source)[None]
+    if array.dtype == np.bool_:
+        array = array.astype(np.uint8) * 255
+    return array[None]
 
 
-def _read_npy(source: Path, image_shape: tuple[int, ...] | None) -> tuple[np.ndarray, bool]:
-    """A .npy of one image (H, W[, C]) or a batch (N, H, W[, C]) as (N, H, W, C), and whether
-    it held a single image."""
+def _images_of(array: np.ndarray, source: Path, image_shape: tuple[int, ...] | None,
+               convert: bool) -> tuple[np.ndarray, bool]:
+    """An array of one image (H, W[, C]) or a batch (N, H, W[, C]) as (N, H, W, C), and whether
+    it held a single image. With `image_shape` (and not `convert`) the shape must match it."""
+    shape = array.shape
+    if image_shape is not None and not convert:
+        height, width, channels = image_shape
+        if shape == tuple(image_shape):
+            return array[None], True
+        if channels == 1 and shape == (height, width):
+            return array[None, ..., None], True
+        if len(shape) == 4 and shape[1:] == tuple(image_shape):
+            return array, False
+        if channels == 1 and len(shape) == 3 and shape[1:] == (height, width):
+            return array[..., None], False
+        raise ValueError(
+            f"{source}: array of shape {shape} does not hold images of shape {tuple(image_shape)} "
+            "(expected (H, W, C), (N, H, W, C), or without C for one channel; resize=True / "
+            "--resize converts images of another size or colour)")
+    if len(shape) == 2:
+        return array[None, ..., None], True
+    if len(shape) == 3 and shape[-1] in (1, 3, 4):
+        return array[None], True
+    if len(shape) == 3:
+        return array[..., None], False
+    if len(shape) == 4:
+        return array, False
+    raise ValueError(f"{source}: array of shape {shape} is not an image or a batch of images")
+
+
+def _read_npy(source: Path) -> np.ndarray:
     with open(source, "rb") as f:
         magic = f.read(len(NPY_MAGIC))
     if magic != NPY_MAGIC:
@@ -292,36 +341,69 @@ def _read_npy(source: Path, image_shape: tuple[int, ...] | None) -> tuple[np.nda
             raise ValueError(f"{source}: holds Python objects (a pickled object array), which "
                              "are never loaded; save a numeric array") from None
         raise ValueError(f"{source}: cannot read array: {first_line(err)}") from None
-    if not isinstance(array, np.ndarray) or array.size == 0:
-        raise ValueError(f"{source}: the array is empty (shape {np.shape(array)})")
-    array = _scale(array, source)
-    shape = array.shape
-    if image_shape is not None:
-        height, width, channels = image_shape
-        if shape == tuple(image_shape):
-            return array[None], True
-        if channels == 1 and shape == (height, width):
-            return array[None, ..., None], True
-        if len(shape) == 4 and shape[1:] == tuple(image_shape):
-            return array, False
-        if channels == 1 and len(shape) == 3 and shape[1:] == (height, width):
-            return array[..., None], False
-        raise ValueError(
-            f"{source}: array of shape {shape} does not hold images of shape {tuple(image_shape)} "
-            "(expected (H, W, C), (N, H, W, C), or without C for one channel)")
-    if len(shape) == 2:
-        return array[None, ..., None], True
-    if len(shape) == 3 and shape[-1] in (1, 3, 4):
-        return array[None], True
-    if len(shape) == 3:
-        return array[..., None], False
-    if len(shape) == 4:
-        return array, False
-    raise ValueError(f"{source}: array of shape {shape} is not an image or a batch of images")
+    return _non_empty(array, source)
+
+
+def _non_empty(array: np.ndarray, source: Path) -> np.ndarray:
+    if array.size == 0:
+        raise ValueError(f"{source}: the array is empty (shape {array.shape})")
+    return array
+
+
+_NPZ_KEYS = ("images", "x", "x_test", "x_train")
+
+
+def _read_npz(source: Path) -> tuple[np.ndarray, str]:
+    """The images of an .npz archive: its 'images', 'x', 'x_test' or 'x_train' array (the first
+    present), or its only array; and the key used."""
+    try:
+        with np.load(source, allow_pickle=False) as archive:
+            keys = list(archive.files)
+            key = next((k for k in _NPZ_KEYS if k in keys), keys[0] if len(keys) == 1 else None)
+            if key is None:
+                raise ValueError(f"{source}: no images array (expected one of {', '.join(_NPZ_KEYS)} "
+                                 f"or a single array; found {', '.join(keys) or 'none'})")
+            return _non_empty(archive[key], source), key
+    except Exception as err:  # noqa: BLE001 - zipfile and NumPy raise many kinds for a bad file
+        if isinstance(err, ValueError) and str(err).startswith(str(source)):
+            raise
+        if "allow_pickle" in str(err):
+            raise ValueError(f"{source}: holds Python objects (a pickled object array), which "
+                             "are never loaded; save numeric arrays") from None
+        raise ValueError(f"{source}: cannot read npz archive: {first_line(err)}") from None
+
+
+def _expand(paths: Sequence[Path]) -> list[Path]:
+    """Each file as given; each folder as its image files (any depth, sorted)."""
+    files = []
+    for path in paths:
+        if not path.is_dir():
+            files.append(path)
+            continue
+        found = sorted(p for p in path.rglob("*") if p.is_file() and data_images.is_image_file(p.name)
+                       and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        if not found:
+            raise ValueError(f"{path}: folder holds no {'/'.join(IMAGE_SUFFIXES)} images")
+        files.extend(found)
+    return files
+
+
+def _conformed(batch: np.ndarray, source: Path, shape: tuple[int, ...] | None,
+               convert: bool) -> np.ndarray:
+    """Pixels as float32 in [0, 1], converted to `shape` (size and channels) when `convert`,
+    the way training converts them (uint8 images are resized before scaling)."""
+    if convert and shape is not None and batch.shape[1:] != shape:
+        if batch.shape[-1] not in (1, 2, 3, 4):
+            raise ValueError(f"{source}: images with {batch.shape[-1]} channels cannot be converted")
+        if batch.dtype != np.uint8:
+            batch = _scale(batch, source)
+        batch = data_images.conform_array(batch, shape[:2], shape[2])
+    return _scale(batch, source)
 
 
 def read_named_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike], *,
-                      image_shape: Sequence[int] | None = None) -> tuple[np.ndarray, list[str]]:
+                      image_shape: Sequence[int] | None = None,
+                      resize: bool = False) -> tuple[np.ndarray, list[str]]:
     """`read_inputs`, plus a unique name per image: the file stem, with `_INDEX` for the images
     of a batch file (for `write_outputs(names=...)`)."""
     if isinstance(paths, (str, os.PathLike)):
@@ -332,23 +414,28 @@ def read_named_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike], *,
     shape = None if image_shape is None else tuple(int(d) for d in image_shape)
     if shape is not None and len(shape) != 3:
         raise ValueError(f"image_shape must be (height, width, channels), got {shape}")
+    if resize and shape is None:
+        raise ValueError("resize needs the image_shape to convert to")
     batches, names = [], []
-    for source in paths:
+    for source in _expand(paths):
         if not source.is_file():
             raise FileNotFoundError(f"no input file {source}")
         suffix = source.suffix.lower()
         if suffix in IMAGE_SUFFIXES:
-            batch, single = _read_png(source), True
+            raw, single = _read_image(source), True
         elif suffix in ARRAY_SUFFIXES:
-            batch, single = _read_npy(source, shape)
+            array = _read_npz(source)[0] if suffix == ".npz" else _read_npy(source)
+            raw, single = _images_of(array, source, shape, resize)
         else:
-            raise ValueError(f"{source}: unsupported input type {suffix or '(none)'}; use .npy or .png")
+            raise ValueError(f"{source}: unsupported input type {suffix or '(none)'}; use "
+                             f"{', '.join(ARRAY_SUFFIXES + IMAGE_SUFFIXES)} or a folder of images")
+        batch = _conformed(raw, source, shape, resize)
         if shape is None:
             shape = batch.shape[1:]
         if batch.shape[1:] != shape:
             raise ValueError(
                 f"{source}: image shape {batch.shape[1:]} does not match {shape} "
-                "(inputs are not resized or converted between grayscale and colour)")
+                "(pass resize=True / --resize to convert images to the model's size and colour)")
         batches.append(batch)
         names.extend([source.stem] if single else [f"{source.stem}_{i}" for i in range(len(batch))])
     return np.concatenate(batches, axis=0).astype(np.float32, copy=False), _unique(names)
@@ -365,14 +452,17 @@ def _unique(names: list[str]) -> list[str]:
 
 
 def read_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike], *,
-                image_shape: Sequence[int] | None = None) -> np.ndarray:
-    """Read .npy arrays and PNG images into one float32 (N, H, W, C) batch in [0, 1].
+                image_shape: Sequence[int] | None = None, resize: bool = False) -> np.ndarray:
+    """Read .npy / .npz arrays, image files (PNG, JPEG, BMP, GIF) and folders of images into one
+    float32 (N, H, W, C) batch in [0, 1].
 
-    Images are never resized or converted between grayscale and colour: an image whose shape
-    differs from `image_shape` (or, without it, from the first file's) is an error naming the file.
-    uint8 / uint16 pixels are scaled to [0, 1]; float pixels must already be in [0, 1].
+    uint8 / uint16 pixels are scaled to [0, 1]; float pixels must already be in [0, 1]. An
+    image whose shape differs from `image_shape` (or, without it, from the first file's) is an
+    error naming the file and the expected shape, unless `resize`: then every image is resized
+    (bilinear) and converted to `image_shape`'s channels (grayscale by luminance, gray to RGB by
+    repetition, alpha dropped or opaque) the way training converts images.
     """
-    return read_named_inputs(paths, image_shape=image_shape)[0]
+    return read_named_inputs(paths, image_shape=image_shape, resize=resize)[0]
 
 
 # --- writing outputs ---------------------------------------------------------------------------

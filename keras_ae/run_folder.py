@@ -83,7 +83,8 @@ def _finished(run_dir: Path) -> bool:
     return (run_dir / MODEL_FILE).exists() and not (run_dir / BACKUP_DIR).exists()
 
 
-def prepare_run_dir(run_dir: str | os.PathLike, config: RunConfig, *, overwrite: bool) -> bool:
+def prepare_run_dir(run_dir: str | os.PathLike, config: RunConfig, *, overwrite: bool,
+                    read_only: bool = False) -> bool:
     """Check whether `config` may train into `run_dir`, changing nothing; True when the folder
     holds a run this config continues (resumes or extends, see the module's docstring).
 
@@ -91,8 +92,10 @@ def prepare_run_dir(run_dir: str | os.PathLike, config: RunConfig, *, overwrite:
     folder (even with `overwrite`), a finished run without `overwrite` unless extended, a run
     with other options (each difference named); with RunInUseError: a folder another process
     is training into. With `overwrite`, a run folder is replaced (by `claim_run_dir`).
+    `read_only` (a non-chief worker of a multi-worker cluster, which writes nothing) skips the
+    lock: the chief holds it.
     """
-    return _plan(Path(run_dir), config, overwrite=overwrite, locked=False)
+    return _plan(Path(run_dir), config, overwrite=overwrite, locked=read_only)
 
 
 def _plan(run_dir: Path, config: RunConfig, *, overwrite: bool, locked: bool) -> bool:

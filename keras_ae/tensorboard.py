@@ -51,14 +51,19 @@ class HeldOutPictures(keras.callbacks.Callback):
         self._writer = None
 
     @classmethod
-    def for_run(cls, log_dir: str | os.PathLike, config) -> HeldOutPictures:
-        """The callback for a run of `config` (a RunConfig): its validation split, with labels
-        when the dataset has them."""
-        from keras_ae.data import load_arrays
+    def for_run(cls, log_dir: str | os.PathLike, config, embedding_size: int = 2000) -> HeldOutPictures:
+        """The callback for a run of `config` (a RunConfig): the first `embedding_size` images of
+        its validation split, read as training reads them, with labels when the dataset has
+        them."""
+        from keras_ae.data import open_split
 
-        images, labels = load_arrays(config.dataset, "validation", data_dir=config.data_dir,
-                                     validation_fraction=config.validation_fraction)
-        return cls(log_dir, images, labels)
+        split = open_split(config.dataset, "validation", data_dir=config.data_dir,
+                           validation_fraction=config.validation_fraction,
+                           image_size=config.image_size, color_mode=config.color_mode,
+                           skip_bad_images=config.skip_bad_images)
+        images = split.images(limit=embedding_size)
+        labels = split.labels[:len(images)] if split.has_labels else None
+        return cls(log_dir, images, labels, embedding_size=embedding_size)
 
     def on_train_begin(self, logs=None):
         import tensorflow as tf

@@ -22,16 +22,35 @@ import tensorflow as tf
 from keras_ae import data
 from keras_ae.callbacks import AtomicBestCheckpoint, AtomicCSVLogger, read_history
 from keras_ae.config import RunConfig
+from keras_ae.distributed_fit import barrier, fit_function
 from keras_ae.divergence import StopOnDivergence
 from keras_ae.presets import build
 from keras_ae.run_folder import (BACKUP_DIR, BEST_FILE, CONFIG_FILE, HISTORY_FILE, LOG_DIR,
                                  RUN_ENTRIES, RunFolderError, claim_run_dir, completed_epochs,
                                  keep_last_state, prepare_run_dir)
 from keras_ae.saving import MODEL_FILE, save_model
+from keras_ae.strategies import get_strategy, is_chief
 from keras_ae.tensorboard import HeldOutPictures
 
 __all__ = ["BACKUP_DIR", "BEST_FILE", "CONFIG_FILE", "HISTORY_FILE", "LOG_DIR", "RUN_ENTRIES",
            "RunFolderError", "TrainResult", "prepare_run_dir", "train"]
+
+
+class RestoreOnly(keras.callbacks.BackupAndRestore):
+    """BackupAndRestore for a worker that writes nothing: it restores the chief's backup when
+    training begins and never saves or deletes one."""
+
+    def __init__(self, backup_dir: str):
+        super().__init__(backup_dir, delete_checkpoint=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+    def on_train_batch_end(self, batch, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
 
 
 @dataclasses.dataclass
@@ -58,6 +77,7 @@ def train(
     overwrite: bool = False,
     verbose: int | str = "auto",
     callbacks: list[keras.callbacks.Callback] | None = None,
+    strategy: str | tf.distribute.Strategy | None = None,
 ) -> TrainResult:
     """Train the model of `config` on its dataset, validating every epoch.
 
@@ -67,59 +87,85 @@ def train(
     process's random seeds are set and TensorFlow's op determinism is switched on (for the rest
     of the process), so that the same config gives the same weights.
 
+    `strategy` (a name in `keras_ae.strategies.STRATEGIES` or a `tf.distribute.Strategy`)
+    spreads each global batch of `config.batch_size` over its replicas. In a multi-worker
+    cluster every worker runs this same call; only the chief writes `run_dir` (holding its
+    lock), which must be a folder every worker can read for an interrupted run to resume.
+
     Raises RunFolderError (or RunInUseError, another process training there) before any work
     when `run_dir` cannot take this run, and TrainingDivergedError when the loss becomes NaN
     or infinite (the run folder then keeps the best model of the epochs before).
     """
     with contextlib.ExitStack() as held:  # the run folder's lock, while it is written
         return _train(config, run_dir, overwrite=overwrite, verbose=verbose, callbacks=callbacks,
-                      held=held)
+                      strategy=strategy, held=held)
 
 
-def _train(config, run_dir, *, overwrite, verbose, callbacks, held) -> TrainResult:
-    resumed = prepare_run_dir(run_dir, config, overwrite=overwrite) if run_dir else False
+def _train(config, run_dir, *, overwrite, verbose, callbacks, strategy, held) -> TrainResult:
+    strategy = get_strategy(strategy)
+    chief = is_chief(strategy)
+    resumed = (prepare_run_dir(run_dir, config, overwrite=overwrite, read_only=not chief)
+               if run_dir else False)
     _enable_determinism(config.seed)
-    train_x, _ = data.load_arrays(config.dataset, "train", data_dir=config.data_dir,
-                                  validation_fraction=config.validation_fraction, with_labels=False)
-    val_x, _ = data.load_arrays(config.dataset, "validation", data_dir=config.data_dir,
-                                validation_fraction=config.validation_fraction, with_labels=False)
-    val_ds = data.make_pipeline(val_x, batch_size=config.batch_size, shuffle=False)
     first_epoch = completed_epochs(run_dir) if resumed else 0
-    train_ds, steps = data.epoch_pipeline(train_x, batch_size=config.batch_size, seed=config.seed,
-                                          epochs=config.epochs, first_epoch=first_epoch)
-    model = build(config, input_shape=train_x.shape[1:])
+    inputs = data.training_data(config, first_epoch=first_epoch)  # read from disk as it trains
+    with strategy.scope():
+        model = build(config, input_shape=inputs.image_shape)
 
+    writes = run_dir is not None and chief
     callbacks = [StopOnDivergence(config.learning_rate,  # first: before anything records an epoch
-                                  best_path=run_dir and Path(run_dir) / BEST_FILE,
-                                  model_path=run_dir and Path(run_dir) / MODEL_FILE),
+                                  best_path=Path(run_dir) / BEST_FILE if writes else None,
+                                  model_path=Path(run_dir) / MODEL_FILE if writes else None),
                  *(callbacks or [])]
     if config.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=config.early_stopping, restore_best_weights=True))
     if run_dir is not None:
         run_dir = Path(run_dir)
-        held.enter_context(claim_run_dir(run_dir, config, overwrite=overwrite, resumed=resumed))
-        earlier = read_history(run_dir / HISTORY_FILE)
-        best_so_far = min((r["val_loss"] for r in earlier if "val_loss" in r), default=math.inf)
-        callbacks += [
-            AtomicBestCheckpoint(run_dir / BEST_FILE, initial_best=best_so_far),
-            AtomicCSVLogger(run_dir / HISTORY_FILE),
-            keras.callbacks.TensorBoard(str(run_dir / LOG_DIR)),
-            HeldOutPictures.for_run(run_dir / LOG_DIR, config),  # reconstructions, projector
-            # last, so an epoch counts as done only once everything above has recorded it; kept
-            # until model.keras is written, so a crash before that resumes instead of restarting
-            keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR), delete_checkpoint=False,
-                                             double_checkpoint=True),
-        ]
-    fit = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, steps_per_epoch=steps,
-                    callbacks=callbacks, verbose=verbose, shuffle=False)  # the dataset shuffles
+        if chief:  # the lock, and the folder made ready (overwrite, extend, config.json)
+            held.enter_context(claim_run_dir(run_dir, config, overwrite=overwrite, resumed=resumed))
+        barrier(strategy)  # the other workers restore the backup the chief has put in place
+        callbacks += (_run_folder_callbacks(run_dir, config) if chief
+                      else [RestoreOnly(str(run_dir / BACKUP_DIR))])
+    with data.reading_errors():  # a damaged image file is a DataError naming it
+        fit = fit_function(model, strategy)(
+            inputs.train, validation_data=inputs.validation, epochs=config.epochs,
+            steps_per_epoch=inputs.steps_per_epoch, initial_epoch=first_epoch,
+            callbacks=callbacks, verbose=verbose if chief else 0,
+            shuffle=False)  # the dataset shuffles
     if run_dir is None:
-        history = [{"epoch": e, **{k: float(v[e]) for k, v in fit.history.items()}}
-                   for e in range(len(fit.history.get("loss", [])))]
-        return TrainResult(model, history, None)
+        return TrainResult(model, _history_rows(fit, first_epoch), None)
+    barrier(strategy)  # every worker reads the chief's records of the last epoch
     best = run_dir / BEST_FILE
     if best.exists():
         model.load_weights(best)
-    save_model(model, run_dir / MODEL_FILE, overwrite=resumed)
-    keep_last_state(run_dir)  # backup/ becomes checkpoints/last/, from which the run can go on
-    return TrainResult(model, read_history(run_dir / HISTORY_FILE), run_dir, resumed, first_epoch)
+    if chief:
+        save_model(model, run_dir / MODEL_FILE, overwrite=resumed)
+        keep_last_state(run_dir)  # backup/ becomes checkpoints/last/, from which the run goes on
+    # a worker that cannot see the chief's run folder reports the epochs it trained
+    history = read_history(run_dir / HISTORY_FILE) or _history_rows(fit, first_epoch)
+    return TrainResult(model, history, run_dir, resumed, first_epoch)
+
+
+def _history_rows(fit: keras.callbacks.History, first_epoch: int) -> list[dict[str, float]]:
+    """One row per epoch trained in this call, as history.csv has them."""
+    epochs = range(len(fit.history.get("loss", [])))
+    return [{"epoch": first_epoch + e, **{k: float(v[e]) for k, v in fit.history.items()}}
+            for e in epochs]
+
+
+def _run_folder_callbacks(run_dir: Path, config: RunConfig) -> list:
+    """The callbacks that write the run folder (the chief's, once `claim_run_dir` made it
+    ready): best checkpoint, history, logs and the backup an interrupted run resumes from."""
+    earlier = read_history(run_dir / HISTORY_FILE)
+    best_so_far = min((r["val_loss"] for r in earlier if "val_loss" in r), default=math.inf)
+    return [
+        AtomicBestCheckpoint(run_dir / BEST_FILE, initial_best=best_so_far),
+        AtomicCSVLogger(run_dir / HISTORY_FILE),
+        keras.callbacks.TensorBoard(str(run_dir / LOG_DIR)),
+        HeldOutPictures.for_run(run_dir / LOG_DIR, config),  # reconstructions, projector
+        # last, so an epoch counts as done only once everything above has recorded it; kept
+        # until model.keras is written, so a crash before that resumes instead of restarting
+        keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR), delete_checkpoint=False,
+                                         double_checkpoint=True),
+    ]

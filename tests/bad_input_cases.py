@@ -117,6 +117,16 @@ def build_world(root: Path, hold_lock) -> SimpleNamespace:
         if content is not None:
             (w.data / folder / "train-images-idx3-ubyte").write_bytes(content)
     (w.data / "idx_none" / "readme.txt").write_text("no IDX files here")
+    from PIL import Image
+
+    for folder, names in {"folder_bad": ("good.png", "bad.png"), "folder_sizes": ("a.png", "b.png")}.items():
+        (w.data / folder).mkdir()
+        for k, name in enumerate(names):
+            if name == "bad.png":
+                (w.data / folder / name).write_text("not a PNG")
+            else:
+                side = 8 + k if folder == "folder_sizes" else 8
+                Image.fromarray(np.zeros((side, side), "uint8")).save(w.data / folder / name)
     (w.data / "idx_gzip").mkdir()
     (w.data / "idx_gzip" / "train-images-idx3-ubyte.gz").write_bytes(
         gzip.compress(_idx((5, 8, 8)))[:-12])
@@ -190,8 +200,6 @@ def build_world(root: Path, hold_lock) -> SimpleNamespace:
     np.save(w.inputs / "empty.npy", np.zeros((0, 8, 8, 1), "float32"))
     np.save(w.inputs / "wrong.npy", np.zeros((2, 12, 12), "float32"))
     np.save(w.inputs / "codes.npy", np.zeros((2, 2), "float32"))
-    from PIL import Image
-
     Image.fromarray(images[0, ..., 0]).save(w.inputs / "good.png")
     Image.fromarray(np.stack([images[0, ..., 0]] * 3, axis=-1)).save(w.inputs / "rgb.png")
     (w.inputs / "bad.png").write_text("not a PNG")
@@ -387,7 +395,7 @@ def _api_cases() -> list[ApiCase]:
         "validation_fraction must be a number, got 'a'")
     add(c, "missing file", lambda w: load(str(w.data / "missing.npz")), DataError, "data source not found")
     add(c, "unsupported file", lambda w: load(str(w.inputs / "notes.txt")), DataError,
-        "expected an .npz file or a folder of IDX files")
+        "expected an .npz file or a folder of IDX")
     for name, message in [
         ("text.npz", "is not an .npz archive"), ("zero.npz", "cannot read npz file"),
         ("objects.npz", "[x_train] holds Python objects (a pickled object array), which are never loaded"),
@@ -406,8 +414,12 @@ def _api_cases() -> list[ApiCase]:
         "holds a single pool ('images'), not a test set; use split 'validation'")
     add(c, "labels asked of a source without", lambda w: data.load_dataset(str(w.data / "pool.npz"), with_labels=True),
         DataError, "data source has no labels")
-    add(c, "IDX folder without IDX files", lambda w: load(str(w.data / "idx_none")), DataError,
-        "no IDX files in")
+    add(c, "folder without IDX or image files", lambda w: load(str(w.data / "idx_none")), DataError,
+        "no IDX or image files found in")
+    add(c, "image folder with an unreadable image", lambda w: load(str(w.data / "folder_bad")), DataError,
+        "bad.png: cannot identify image file")
+    add(c, "image folder of two sizes", lambda w: load(str(w.data / "folder_sizes")), DataError,
+        "have 2 different sizes")
     for folder, message in [("idx_magic", "wrong IDX magic number 0x00000801"),
                             ("idx_truncated", "truncated IDX file"),
                             ("idx_trailing", "corrupt (trailing bytes) IDX file"),
@@ -418,7 +430,7 @@ def _api_cases() -> list[ApiCase]:
     add(c, "read_idx_images: empty file", lambda w: read_idx_images(w.models / "empty.keras"), DataError,
         "not an IDX file (too short, 0 bytes)")
     add(c, "data dir missing", lambda w: load("mnist", data_dir=str(w.data / "nowhere")), DataError,
-        "data dir not found")
+        "nowhere (no such folder)")
 
     # configs and presets
     c = "configs and presets"
@@ -595,7 +607,7 @@ def _api_cases() -> list[ApiCase]:
     add(c, "read_inputs: no files", lambda w: read([]), ValueError, "no input files given")
     add(c, "read_inputs: missing file", lambda w: read([w.inputs / "gone.npy"]), FileNotFoundError, "no input file")
     for name, message in [
-        ("notes.txt", "unsupported input type .txt; use .npy or .png"),
+        ("notes.txt", "unsupported input type .txt; use .npy, .npz"),
         ("text.npy", "not a NumPy .npy file (it does not start with the .npy header)"),
         ("pickled.npy", "holds Python objects (a pickled object array), which are never loaded"),
         ("nan.npy", "are NaN; pixels must be numbers in [0, 1]"),
@@ -751,7 +763,7 @@ def _cli_cases() -> list[CliCase]:
         (["train", "--loss", "l3"], "argument --loss: invalid choice: 'l3'"),
         (["train", "--likelihood", "poisson"], "argument --likelihood: invalid choice: 'poisson'"),
         (["train", "--seed", "1.5"], "argument --seed: invalid int value: '1.5'"),
-        (["train", "--color"], "unrecognized arguments: --color"),
+        (["train", "--colour"], "unrecognized arguments: --colour"),
         (["evaluate"], "the following arguments are required: RUN_DIR_OR_MODEL"),
         (["evaluate", "run", "--nll-samples", "x"], "argument --nll-samples: invalid int value: 'x'"),
         (["export", "run", "--format", "onnx"], "argument --format: invalid choice: 'onnx'"),
@@ -828,16 +840,17 @@ def _cli_cases() -> list[CliCase]:
         ("nan.npz", "images contain NaN values"), ("big.npz", "float images must lie in [0, 1], found values in [0, 25"),
         ("rank2.npz", "got shape (20, 64)"), ("noimages.npz", "has no image arrays"),
         ("mismatch.npz", "found 19 labels for 20 images"), ("emptyarr.npz", "images array is empty"),
-        ("tiny.npz", "validation split is empty"), ("idx_none", "no IDX files in"),
+        ("tiny.npz", "validation split is empty"), ("idx_none", "no IDX or image files found in"),
+        ("folder_bad", "bad.png: cannot identify image file"), ("folder_sizes", "have 2 different sizes"),
         ("idx_magic", "wrong IDX magic number"), ("idx_truncated", "truncated IDX file"),
         ("idx_gzip", "corrupt or truncated gzip file"), ("idx_zero", "holds no data"),
     ]:
         add(c, name, lambda w, n=name: ["train", "--dataset", str(w.data / n), "--output",
                                         str(w.work / "new_run"), "--quiet"], message)
     add(c, "a text file", lambda w: ["train", "--dataset", str(w.inputs / "notes.txt"), "--output",
-                                     str(w.work / "new_run")], "expected an .npz file or a folder of IDX files")
+                                     str(w.work / "new_run")], "expected an .npz file or a folder of IDX")
     add(c, "data dir missing", lambda w: ["train", "--dataset", "mnist", "--data-dir", str(w.data / "nowhere"),
-                                          "--output", str(w.work / "new_run")], "data dir not found")
+                                          "--output", str(w.work / "new_run")], "nowhere (no such folder)")
     add(c, "evaluate on images of another size", lambda w: ["evaluate", str(w.run), "--dataset", str(w.data / "wide.npz")],
         "images have shape (12, 12, 1) but the model expects (8, 8, 1)")
     add(c, "evaluate on the test split of a single pool", lambda w: ["evaluate", str(w.run), "--dataset",

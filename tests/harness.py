@@ -5,7 +5,6 @@ losses, save/load, Keras's own export, keras_ae export parity, mixed precision a
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +16,9 @@ from keras_ae.models import Sampling
 from keras_ae.objectives import objective_of
 from keras_ae.precision import float32_copy, precision_policy
 from keras_ae.saving import save_model
+from keras_ae.strategies import get_strategy
 
 SMALL = (12, 12, 1)
-REPLICA_DEVICES = ["/cpu:0", "/cpu:1"]  # conftest splits the CPU into two logical devices
 
 
 def structured_images(n, shape=SMALL, rank=6, seed=0):
@@ -257,19 +256,13 @@ def _one_sgd_step(name, x, initial, strategy=None):
     return model.get_weights()
 
 
-@functools.lru_cache(maxsize=1)
-def two_replica_strategy() -> tf.distribute.MirroredStrategy:
-    """One strategy for the whole process: strategies created one after another reuse the same
-    collective instance keys, and their all-reduces then collide."""
-    return tf.distribute.MirroredStrategy(REPLICA_DEVICES)
-
-
 def check_two_replicas(name):
-    """One SGD step on 2 replicas equals the single-device step on the same global batch."""
+    """One SGD step on 2 replicas (conftest splits the CPU into two logical devices) equals the
+    single-device step on the same global batch."""
     x = structured_images(16)
     initial = _with_fixed_noise(small(name, seed=0)).get_weights()
     single = _one_sgd_step(name, x, initial)
-    mirrored = _one_sgd_step(name, x, initial, two_replica_strategy())
+    mirrored = _one_sgd_step(name, x, initial, get_strategy("mirrored"))
     moved = max(float(np.abs(a - b).max()) for a, b in zip(single, initial))
     difference = max(float(np.abs(a - b).max()) for a, b in zip(single, mirrored))
     assert moved > 1e-4 and difference <= 1e-5, (moved, difference)

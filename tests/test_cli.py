@@ -166,6 +166,28 @@ def test_export_refuses_to_overwrite(trained_run, tmp_path, capsys):
     assert target.read_bytes() == b"user file"
 
 
+def test_predict_resizes_jpeg_and_folder_inputs(trained_run, tmp_path, capsys):
+    from PIL import Image
+
+    saved = tmp_path / "sm"
+    assert main(["export", str(trained_run), "--output", str(saved)]) == 0
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(5)
+    for name in ("cat.jpg", "dog.png"):
+        Image.fromarray(rng.integers(0, 256, (50, 40, 3), dtype=np.uint8)).save(photos / name)
+    capsys.readouterr()
+    assert main(["predict", str(saved), "--input", str(photos), "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cat.jpg: image shape (50, 40, 3) does not match (28, 28, 1)" in err
+    assert "--resize" in err
+    assert main(["predict", str(saved), "--input", str(photos), "--resize", "--signature",
+                 "anomaly_score", "--output", str(tmp_path / "out")]) == 0
+    assert np.load(tmp_path / "out" / "score.npy").shape == (2,)
+    printed = capsys.readouterr().out
+    assert "cat:" in printed and "dog:" in printed
+
+
 def test_predict_wrong_image_size_names_the_file(trained_run, tmp_path, capsys):
     saved = tmp_path / "sm"
     assert main(["export", str(trained_run), "--output", str(saved)]) == 0

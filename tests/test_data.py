@@ -174,7 +174,7 @@ def test_test_files_only_become_the_pool(tmp_path, caplog):
 
 def test_folder_without_idx_files(tmp_path):
     (tmp_path / "readme.txt").write_text("x")
-    with pytest.raises(DataError, match="no IDX files in"):
+    with pytest.raises(DataError, match="no IDX or image files found in"):
         load_arrays(tmp_path)
 
 
@@ -203,7 +203,7 @@ def test_data_dir_npz_named_like_dataset(tmp_path):
 
 
 def test_missing_paths(tmp_path):
-    with pytest.raises(DataError, match="data dir not found"):
+    with pytest.raises(DataError, match=r"no IDX or image files found in .*absent \(no such folder\)"):
         load_arrays("mnist", data_dir=tmp_path / "absent")
     with pytest.raises(DataError, match="data source not found"):
         load_arrays(str(tmp_path / "absent.npz"))
@@ -503,7 +503,7 @@ def test_tfds_mock_mnist(monkeypatch):
     assert batch[0].shape == (8, 28, 28, 1) and batch[0].dtype == tf.float32
 
 
-def test_tfds_offline_fails_fast(tmp_path, monkeypatch):
+def test_tfds_offline_fails_fast(monkeypatch):
     pytest.importorskip("tensorflow_datasets")
 
     def no_network(*args, **kwargs):
@@ -512,12 +512,11 @@ def test_tfds_offline_fails_fast(tmp_path, monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", no_network)
     start = time.monotonic()
     with pytest.raises(DataError) as info:
-        load_arrays("mnist", "train", data_dir=tmp_path)
+        load_arrays("fashion_mnist", "train")  # mnist would fall back to the bundled digits
     assert time.monotonic() - start < 15
     message = str(info.value)
-    assert message.startswith("could not download 'mnist' with tensorflow-datasets (offline?)")
+    assert message.startswith("could not download 'fashion_mnist' with tensorflow-datasets (offline?)")
     assert "--data-dir DIR" in message and "\n" not in message
-    assert not list(tmp_path.rglob("*.gz"))
 
 
 def test_tfds_unknown_name():

@@ -82,6 +82,16 @@ def test_pictures(real_data_dir, tmp_path):
             assert image.format == "PNG" and min(image.size) >= 300
 
 
+@pytest.mark.real_data
+def test_train_on_folder(real_data_dir, tmp_path):
+    out = run_example("train_on_folder.py", "--data-dir", real_data_dir, "--epochs", "1",
+                      "--per-class", "30", cwd=tmp_path)
+    assert "300 images of shape (28, 28, 1), 10 classes: 0_t-shirt, 1_trouser" in out
+    mse = float(out.split("held-out MSE ", 1)[1].split()[0])
+    assert 0 < mse < 0.2 and "PCA-16" in out
+    assert not list(tmp_path.iterdir())  # the demo folder and the run lived in a temporary folder
+
+
 def test_tflite_inference(tmp_path):
     model = keras_ae.build("seed", latent_dim=8)
     path = export_tflite(model, tmp_path / "seed.tflite")
@@ -93,3 +103,17 @@ def test_tflite_inference(tmp_path):
     got_score = float(out.rsplit("anomaly score:", 1)[1])
     assert got_score == pytest.approx(want_score, rel=1e-4)
     assert out.count("latent code:") == 1
+
+
+@pytest.mark.real_data
+def test_latent_features(real_data_dir, tmp_path):
+    out = run_example("latent_features.py", "--data-dir", real_data_dir, "--epochs", "1",
+                      "--labels-per-class", "10", "--fine-tune-epochs", "3", cwd=tmp_path)
+    assert "9000 training digits" in out and "1000 held-out digits" in out
+    rows = {line.strip().split("  ")[0]: line.split()[-2:]
+            for line in out.splitlines() if line.startswith("  k-means on")}
+    assert set(rows) == {"k-means on the codes", "k-means on raw pixels", "k-means on PCA"}
+    for accuracy, nmi in rows.values():
+        assert 0.1 < float(accuracy) <= 1 and 0 < float(nmi) <= 1  # better than nothing, at most 1
+    probes = [line for line in out.splitlines() if "logistic regression" in line or "softmax" in line]
+    assert len(probes) == 4 and all(0 < float(line.split()[-1]) <= 1 for line in probes)

@@ -252,3 +252,48 @@ def test_zip_of_a_keras_file_is_no_npz():
         archive.writestr("config.json", "{}")
     with pytest.raises(DataError, match="has no image arrays"):
         read_npz(_file("model.npz", buffer.getvalue()))
+
+
+# --- image folders ------------------------------------------------------------------------------
+FORMATS = {".png": "PNG", ".jpg": "JPEG", ".bmp": "BMP", ".gif": "GIF"}
+_folders = iter(range(10**9))
+
+
+@st.composite
+def image_files(draw):
+    """An image file of any format, mode and size, valid, cut short or with bytes changed."""
+    from PIL import Image
+
+    suffix = draw(st.sampled_from(sorted(FORMATS)))
+    mode = draw(st.sampled_from(["L", "RGB", "RGBA", "P", "1"] if suffix != ".jpg" else ["L", "RGB"]))
+    height, width = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    pixels = np.frombuffer(draw(st.binary(min_size=height * width * 4, max_size=height * width * 4)),
+                           np.uint8)
+    image = Image.fromarray(pixels.reshape(height, width, 4)).convert(mode)
+    buffer = io.BytesIO()
+    image.save(buffer, format=FORMATS[suffix])
+    raw = bytearray(buffer.getvalue())
+    damage = draw(st.sampled_from(["none", "cut", "flip"]))
+    if damage == "cut":
+        raw = raw[:draw(st.integers(0, len(raw)))]
+    elif damage == "flip":
+        for _ in range(draw(st.integers(1, 4))):
+            raw[draw(st.integers(0, len(raw) - 1))] = draw(st.integers(0, 255))
+    return suffix, bytes(raw)
+
+
+@FEW
+@given(st.lists(image_files(), min_size=1, max_size=3), st.booleans())
+def test_image_folder_any_files(files, skip_bad):
+    from keras_ae.data import load_arrays
+
+    folder = SCRATCH / f"images{next(_folders)}"
+    folder.mkdir()
+    for k, (suffix, content) in enumerate(files):
+        (folder / f"{k}{suffix}").write_bytes(content)
+    try:
+        images, _ = load_arrays(str(folder), "all", image_size=(4, 4), skip_bad_images=skip_bad)
+    except DataError:
+        return
+    _check_images(images)
+    assert images.shape[1:3] == (4, 4) and len(images) <= len(files)

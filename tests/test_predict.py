@@ -62,6 +62,32 @@ def test_load_exported_runs_every_signature_at_any_batch(fmt, vae_exports, image
 
 
 @pytest.mark.parametrize("fmt", ["savedmodel", "tflite"])
+def test_run_goes_through_large_inputs_in_batches(fmt, vae_exports, images, monkeypatch):
+    model, saved, tflite = vae_exports
+    exported = load_exported(saved if fmt == "savedmodel" else tflite)
+    whole = exported.run("encode", image=images)
+    calls = []
+    original = type(exported)._run_batch
+
+    def counted(self, signature, arrays):
+        calls.append(len(arrays["image"]))
+        return original(self, signature, arrays)
+
+    monkeypatch.setattr(type(exported), "_run_batch", counted)
+    monkeypatch.setattr(exported, "batch_size", 4)
+    batched = exported.run("encode", image=images)
+    assert calls == [4, 2]
+    for key in whole:
+        np.testing.assert_allclose(batched[key], whole[key], atol=1e-6)
+
+
+def test_tflite_runs_on_every_core_by_default(vae_exports):
+    import os
+
+    assert load_exported(vae_exports[2]).num_threads == os.cpu_count()
+
+
+@pytest.mark.parametrize("fmt", ["savedmodel", "tflite"])
 def test_run_rejects_bad_calls(fmt, vae_exports, images):
     _, saved, tflite = vae_exports
     exported = load_exported(saved if fmt == "savedmodel" else tflite)
@@ -146,15 +172,62 @@ def test_read_inputs_errors(tmp_path):
         read_inputs([])
     with pytest.raises(FileNotFoundError, match="missing.png"):
         read_inputs([tmp_path / "missing.png"])
-    (tmp_path / "x.jpg").write_bytes(b"")
-    with pytest.raises(ValueError, match=r"x\.jpg: unsupported input type \.jpg"):
-        read_inputs([tmp_path / "x.jpg"])
+    (tmp_path / "x.tiff").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"x\.tiff: unsupported input type \.tiff"):
+        read_inputs([tmp_path / "x.tiff"])
     np.save(tmp_path / "loud.npy", np.full((28, 28), 255.0, np.float32))
     with pytest.raises(ValueError, match=r"loud\.npy: float pixels must be in \[0, 1\]"):
         read_inputs([tmp_path / "loud.npy"])
     (tmp_path / "fake.png").write_bytes(b"not a png")
     with pytest.raises(ValueError, match=r"fake\.png: cannot read image"):
         read_inputs([tmp_path / "fake.png"])
+
+
+def test_read_inputs_jpeg_bmp_gif_npz_and_folders(tmp_path):
+    rng = np.random.default_rng(2)
+    gray = rng.integers(0, 256, (28, 28), dtype=np.uint8)
+    Image.fromarray(gray).save(tmp_path / "a.bmp")
+    Image.fromarray(gray).save(tmp_path / "b.gif")
+    smooth = np.tile(np.linspace(0, 255, 28, dtype=np.uint8), (28, 1))
+    Image.fromarray(smooth).save(tmp_path / "c.jpg", quality=95)
+    batch = rng.integers(0, 256, (2, 28, 28, 1), dtype=np.uint8)
+    np.savez(tmp_path / "d.npz", x_test=batch, y_test=np.zeros(2))
+    x, names = read_named_inputs([tmp_path / n for n in ("a.bmp", "b.gif", "c.jpg", "d.npz")],
+                                 image_shape=SHAPE)
+    assert x.shape == (5, 28, 28, 1) and names == ["a", "b", "c", "d_0", "d_1"]
+    np.testing.assert_allclose(x[0, ..., 0], gray / 255.0, atol=1e-7)
+    np.testing.assert_allclose(x[1, ..., 0], gray / 255.0, atol=1e-7)
+    assert np.abs(x[2, ..., 0] - smooth / 255.0).max() < 0.05  # JPEG is lossy
+    np.testing.assert_allclose(x[3:], batch / 255.0, atol=1e-7)
+
+    folder = tmp_path / "photos"
+    (folder / "inner").mkdir(parents=True)
+    for name in ("z.png", "inner/y.jpeg"):
+        Image.fromarray(gray).save(folder / name)
+    (folder / "notes.txt").write_text("skipped")
+    x, names = read_named_inputs([folder], image_shape=SHAPE)
+    assert x.shape == (2, 28, 28, 1) and names == ["y", "z"]  # sorted by path: inner/y before z
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="empty: folder holds no .bmp/.gif/.jpeg/.jpg/.png images"):
+        read_inputs([tmp_path / "empty"])
+
+
+def test_read_inputs_resize_converts_size_and_channels(tmp_path):
+    from keras_ae.data.images import conform_array
+
+    rgb = np.random.default_rng(3).integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "photo.png")
+    with pytest.raises(ValueError, match=r"photo\.png: image shape \(40, 30, 3\) does not match "
+                                         r"\(28, 28, 1\) \(pass resize=True / --resize"):
+        read_inputs([tmp_path / "photo.png"], image_shape=SHAPE)
+    x = read_inputs([tmp_path / "photo.png"], image_shape=SHAPE, resize=True)
+    assert x.shape == (1, 28, 28, 1) and x.dtype == np.float32
+    # the same pixels as training on a folder with --image-size 28x28 --color-mode grayscale
+    np.testing.assert_array_equal(x, conform_array(rgb[None], (28, 28), 1) / np.float32(255))
+    np.save(tmp_path / "big.npy", np.random.default_rng(4).random((3, 56, 56), dtype=np.float32))
+    assert read_inputs([tmp_path / "big.npy"], image_shape=(14, 14, 3), resize=True).shape == (3, 14, 14, 3)
+    with pytest.raises(ValueError, match="resize needs the image_shape"):
+        read_inputs([tmp_path / "photo.png"], resize=True)
 
 
 # --- write_outputs -----------------------------------------------------------------------------

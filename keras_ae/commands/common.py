@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from keras_ae.data.images import COLOR_MODES
+
 
 class CLIError(Exception):
     """A problem with the user's input, reported as one line."""
@@ -19,12 +21,22 @@ class Parser(argparse.ArgumentParser):
 
 
 def add_data_options(p: argparse.ArgumentParser, dataset_default: str | None = None) -> None:
-    """--dataset and --data-dir, as every command that reads data takes them."""
+    """--dataset, --data-dir and the image options, as every command that reads data takes them."""
     p.add_argument("--dataset", default=dataset_default,
-                   help="tfds name (mnist, fashion_mnist, …), a folder of IDX files or an .npz file"
+                   help="a folder of images (class subfolders give labels), a tfds name (mnist, "
+                        "fashion_mnist, …), a folder of IDX files or an .npz file"
                         + (f" (default: {dataset_default})" if dataset_default else
                            " (default: the run's dataset)"))
-    p.add_argument("--data-dir", help="local folder with the dataset's IDX files, or a tfds data dir")
+    p.add_argument("--data-dir", help="local folder (or .npz file) with the dataset's IDX or image "
+                                      "files, or a tfds data dir")
+    p.add_argument("--image-size", metavar="HxW",
+                   help="resize every image to HxW (default: the images' own size when they agree"
+                        + ("" if dataset_default else ", or the run's") + ")")
+    p.add_argument("--color-mode", choices=list(COLOR_MODES),
+                   help="convert images to grayscale, rgb or rgba (default: the images' own"
+                        + ("" if dataset_default else ", or the run's") + ")")
+    p.add_argument("--skip-bad-images", action="store_true", default=None,
+                   help="leave out unreadable or damaged image files (their number is reported)")
 
 
 def absolute_if_path(value: str | None) -> str | None:
@@ -58,10 +70,16 @@ def run_model_path(model: str) -> Path:
 
 
 def data_of_run(args, model_path: Path) -> tuple[str, dict]:
-    """The dataset and `load_arrays` options: --dataset/--data-dir, else the config.json of the
-    run the model belongs to, else MNIST."""
+    """The dataset and `load_arrays` / `open_split` options: --dataset/--data-dir, else the
+    config.json of the run the model belongs to, else MNIST; the image options given, else the
+    run's (the model needs its images in that size and colour)."""
     config = run_config_beside(model_path)
     dataset = args.dataset or (config.dataset if config else "mnist")
     data_dir = args.data_dir or (config.data_dir if config and not args.dataset else None)
     fraction = config.validation_fraction if config else 0.1
-    return dataset, dict(data_dir=data_dir, validation_fraction=fraction, with_labels=False)
+    image = {}
+    for name in ("image_size", "color_mode", "skip_bad_images"):
+        value = getattr(args, name, None)
+        image[name] = value if value is not None else getattr(config, name, None)
+    image["skip_bad_images"] = bool(image["skip_bad_images"])
+    return dataset, dict(data_dir=data_dir, validation_fraction=fraction, with_labels=False, **image)

@@ -1,9 +1,12 @@
-"""`keras-ae evaluate`: held-out reconstruction error, ELBO/NLL and the PCA baseline."""
+"""`keras-ae evaluate`: one report for a run — held-out reconstruction error (MSE, BCE, PSNR),
+ELBO/NLL, the PCA baseline and, when the data has labels, clustering and few-label probes; as a
+terminal table, JSON or a self-contained HTML file."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from keras_ae.commands.common import CLIError, add_data_options, data_of_run, run_model_path
 
@@ -12,48 +15,92 @@ NAME = "evaluate"
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     e = subparsers.add_parser(
-        NAME, help="held-out reconstruction error, ELBO/NLL and PCA baseline",
-        description="Evaluate a model on held-out data against PCA with as many components as "
-                    "the latent size (fitted on the training split).")
+        NAME, help="one report: held-out errors, ELBO/NLL, PCA baseline, clustering and probes",
+        description="Evaluate a model on held-out data: reconstruction MSE, BCE and PSNR against "
+                    "PCA with as many components as the latent size (fitted on the training "
+                    "split), -ELBO and NLL for VAEs, and when the data has labels k-means "
+                    "clustering of the codes (against raw pixels and PCA) and few-label "
+                    "classifiers (probes on codes and pixels, the encoder fine-tuned and trained "
+                    "from scratch).")
     e.add_argument("model", metavar="RUN_DIR_OR_MODEL")
     add_data_options(e)
     e.add_argument("--split", default="test", help="test | validation | train (default: test)")
     e.add_argument("--nll-samples", type=int, default=100,
                    help="importance samples for the VAE's NLL (default: 100)")
     e.add_argument("--no-pca", action="store_true", help="skip the PCA baseline")
-    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--no-features", action="store_true",
+                   help="skip clustering and the few-label probes")
+    e.add_argument("--labels-per-class", type=int, default=100,
+                   help="labelled training images per class for the probes (default: 100)")
+    e.add_argument("--fine-tune-epochs", type=int, default=30,
+                   help="epochs of the fine-tuned and from-scratch classifiers (default: 30)")
+    e.add_argument("--seed", type=int, default=0,
+                   help="seed of k-means, the labelled subset and the classifiers (default: 0)")
+    e.add_argument("--json", action="store_true", help="print one JSON object (no progress)")
+    e.add_argument("--report", metavar="REPORT.html",
+                   help="also write one self-contained HTML report with figures")
+    e.add_argument("--overwrite", action="store_true", help="replace an existing --report file")
+    e.add_argument("--quiet", action="store_true", help="no progress bars")
     return e
+
+
+def _check(args) -> Path | None:
+    for option, value in (("--nll-samples", args.nll_samples),
+                          ("--labels-per-class", args.labels_per_class),
+                          ("--fine-tune-epochs", args.fine_tune_epochs)):
+        if value < 1:
+            raise CLIError(f"{option} must be >= 1, got {value}")
+    if args.report is None:
+        return None
+    report = Path(args.report)
+    if report.is_dir():
+        raise CLIError(f"--report {report} is a folder; give a file name such as report.html")
+    if report.exists() and not args.overwrite:
+        raise CLIError(f"{report} already exists; pass --overwrite to replace it")
+    existing = next((folder for folder in report.parents if folder.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise CLIError(f"cannot write {report}: {existing} is not a folder")
+    return report
 
 
 def run(args) -> int:
     from keras_ae import data
-    from keras_ae.evaluate import evaluate_model
+    from keras_ae.evaluate import FEATURE_IMAGES, evaluate_model
+    from keras_ae.report import format_tables, report_figures, write_report
     from keras_ae.saving import load_model
 
-    if args.nll_samples < 1:
-        raise CLIError(f"--nll-samples must be >= 1, got {args.nll_samples}")
+    report = _check(args)  # before any long step
     model_path = run_model_path(args.model)
     model = load_model(model_path, compile=False)  # a bad model file is named before the data
     dataset, load = data_of_run(args, model_path)
-    images, _ = data.load_arrays(dataset, args.split, **load)
+    images = data.open_split(dataset, args.split, **load)  # read from disk batch by batch
+    labels = images.labels if images.has_labels and not args.no_features else None
     expected = tuple(model.encoder.inputs[0].shape[1:])
-    if tuple(images.shape[1:]) != expected:
-        raise CLIError(f"{dataset} images have shape {images.shape[1:]} "
-                       f"but the model expects {expected}")
-    train_images = None if args.no_pca else data.load_arrays(dataset, "train", **load)[0]
+    if tuple(images.image_shape) != expected:
+        raise CLIError(f"{dataset} images have shape {tuple(images.image_shape)} but the model "
+                       f"expects {expected} (--image-size and --color-mode convert them)")
+    train_images = train_labels = None
+    if not args.no_pca or labels is not None:
+        train_images = data.open_split(dataset, "train", **load)
+        train_labels = train_images.labels if labels is not None else None
+    verbose = 0 if args.json or args.quiet else 1
     results = {"model": str(model_path), "dataset": dataset, "split": args.split,
                **evaluate_model(model, images, train_images=train_images,
-                                nll_samples=args.nll_samples)}
+                                nll_samples=args.nll_samples, labels=labels,
+                                train_labels=train_labels, labels_per_class=args.labels_per_class,
+                                fine_tune_epochs=args.fine_tune_epochs, seed=args.seed,
+                                pca=not args.no_pca, verbose=verbose)}
+    if report is not None:
+        pictured = images.images(limit=FEATURE_IMAGES)
+        write_report(report, results, report_figures(
+            model, pictured, None if labels is None else labels[:len(pictured)]),
+            overwrite=args.overwrite)
+        results["report"] = str(report)
     if args.json:
         print(json.dumps(results))
         return 0
-    print(f"{model_path} on {dataset} [{args.split}], {results['images']} images")
-    print(f"  per-pixel MSE  {results['mse']:.6f}")
-    print(f"  per-pixel BCE  {results['bce']:.6f}")
-    if "nll" in results:
-        print(f"  -ELBO          {results['neg_elbo']:.2f} nats")
-        print(f"  NLL (k={results['nll_samples']})   {results['nll']:.2f} nats")
-    if "pca" in results:
-        pca = results["pca"]
-        print(f"  PCA-{pca['components']} baseline: MSE {pca['mse']:.6f}, BCE {pca['bce']:.6f}")
+    print(f"{model_path} on {dataset} [{args.split}], {results['images']} images\n")
+    print(format_tables(results))
+    if report is not None:
+        print(f"\nreport written to {report}")
     return 0

@@ -57,8 +57,8 @@ def run(args) -> int:
         representative = None
         if args.quantize == "int8":
             dataset, load = data_of_run(args, model_path)
-            images = data.load_arrays(dataset, "train", **load)[0]
-            representative = data.as_float_images(images[:export.REPRESENTATIVE_SAMPLES])
+            train = data.open_split(dataset, "train", **load)
+            representative = data.as_float_images(train.images(limit=export.REPRESENTATIVE_SAMPLES))
         export.export_tflite(model, output, quantize=args.quantize, representative_data=representative,
                              overwrite=args.overwrite, threshold=threshold)
     signatures = ", ".join(export.signature_names(model, threshold))

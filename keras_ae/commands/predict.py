@@ -11,12 +11,16 @@ NAME = "predict"
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     r = subparsers.add_parser(
-        NAME, help="run an exported model on .npy or PNG files",
+        NAME, help="run an exported model on images or .npy/.npz files",
         description="Run a SavedModel or .tflite file on user files, as an app would, and write "
                     "each output as .npy (and PNG for images).")
     r.add_argument("model", metavar="MODEL_TFLITE_OR_SAVEDMODEL")
     r.add_argument("--input", nargs="+", required=True, metavar="FILE",
-                   help=".npy arrays or PNG images (images); a .npy of codes for decode/sample")
+                   help="images: .npy/.npz arrays, PNG/JPEG/BMP/GIF files or folders of them; "
+                        "a .npy of codes for decode/sample")
+    r.add_argument("--resize", action="store_true",
+                   help="convert images to the model's input size and channels (default: refuse "
+                        "images of another shape)")
     r.add_argument("--signature", default="reconstruct",
                    help="encode | decode | reconstruct | anomaly_score | sample | is_anomaly "
                         "(default: reconstruct)")
@@ -34,7 +38,8 @@ def run(args) -> int:
     inputs = exported.inputs(args.signature)
     (input_name,) = inputs
     if input_name == "image":
-        array, names = read_named_inputs(args.input, image_shape=exported.image_shape)
+        array, names = read_named_inputs(args.input, image_shape=exported.image_shape,
+                                         resize=args.resize)
     else:
         if len(args.input) != 1 or not args.input[0].endswith(".npy"):
             raise CLIError(f"signature {args.signature!r} takes one .npy file of {input_name} "

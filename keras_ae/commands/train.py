@@ -8,6 +8,7 @@ from pathlib import Path
 from keras_ae.commands.common import CLIError, absolute_if_path, add_data_options
 from keras_ae.objectives import OBJECTIVES, all_options
 from keras_ae.presets import PRESETS
+from keras_ae.strategies import STRATEGIES
 
 NAME = "train"
 
@@ -34,6 +35,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     t.add_argument("--early-stopping", type=int, metavar="PATIENCE",
                    help="stop after PATIENCE epochs without a better validation loss")
     t.add_argument("--seed", type=int, help="random seed; the same seed gives the same weights")
+    t.add_argument("--strategy", choices=STRATEGIES, default="default",
+                   help="spread each batch over devices: mirrored = this machine's GPUs (or "
+                        "logical CPUs), multiworker = the machines of TF_CONFIG, tpu (default: "
+                        "default, one device)")
     t.add_argument("--mixed-precision", action="store_true", default=None,
                    help="compute in float16 on a GPU, bfloat16 on a CPU (losses stay float32)")
     t.add_argument("--output", help="run folder (default: runs/MODEL-DATASET)")
@@ -62,6 +67,8 @@ def run_config(args):
                      latent_dim=args.latent_dim, batch_size=args.batch_size,
                      learning_rate=args.learning_rate,
                      validation_fraction=args.validation_fraction,
+                     image_size=args.image_size, color_mode=args.color_mode,
+                     skip_bad_images=args.skip_bad_images,
                      early_stopping=args.early_stopping, seed=args.seed,
                      mixed_precision=args.mixed_precision,
                      **{name: getattr(args, name) for name in all_options()})
@@ -92,7 +99,8 @@ def run(args) -> int:
         raise CLIError("--resume continues a run; --overwrite would replace it")
     dataset_name = Path(config.dataset).stem or "data"
     output = Path(args.resume or args.output or f"runs/{config.preset}-{dataset_name}")
-    result = train(config, output, overwrite=args.overwrite, verbose=0 if args.quiet else "auto")
+    result = train(config, output, overwrite=args.overwrite, verbose=0 if args.quiet else "auto",
+                   strategy=args.strategy)
     last = result.history[-1] if result.history else {}
     summary = ", ".join(f"{k}={v:.5g}" for k, v in last.items() if k != "epoch")
     continued = f"continued from epoch {result.first_epoch} and " if result.resumed else ""

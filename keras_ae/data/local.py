@@ -12,6 +12,7 @@ import numpy as np
 
 from . import idx
 from .errors import DataError
+from .folder import has_images
 from .npz import read_npz
 from .splits import Pools
 from .validate import validate_images, validate_labels
@@ -37,24 +38,35 @@ def looks_like_path(source: str) -> bool:
     )
 
 
+def _no_files(folder: Path, why: str = "") -> DataError:
+    return DataError(f"no IDX or image files found in {folder}{why}")
+
+
 def _usable(path: Path) -> Path:
     if path.is_dir():
-        if idx.find_idx_files(path).empty:
-            raise DataError(
-                f"no IDX files in {path} (expected train-images-idx3-ubyte[.gz] and/or t10k-images-idx3-ubyte[.gz])"
-            )
+        if idx.find_idx_files(path).empty and not has_images(path):
+            raise _no_files(path)
         return path
     if path.suffix.lower() in (".npz", ".zip"):
         return path
-    raise DataError(f"unsupported data file {path}: expected an .npz file or a folder of IDX files")
+    raise DataError(f"unsupported data file {path}: expected an .npz file or a folder of IDX or image files")
+
+
+def _prepared_for_tfds(root: Path, source: str) -> bool:
+    """Whether ``root`` is a tensorflow-datasets data dir holding ``source``."""
+    folder = root / source.strip().lower().replace("-", "_")
+    return folder.is_dir() and any(folder.rglob("dataset_info.json"))
 
 
 def resolve_local(source: str | os.PathLike, data_dir: str | os.PathLike | None) -> Path | None:
     """Return the local folder or .npz file for ``source``, or ``None`` to use tfds.
 
-    ``source`` may be an existing path, or a dataset name looked up in
-    ``data_dir`` itself, in ``data_dir/<name>/`` (``fashion_mnist`` also as
-    ``fashion-mnist``) or as ``data_dir/<name>.npz``.
+    ``source`` may be an existing path (an IDX folder, an image folder or an .npz file), or a
+    dataset name looked up in ``data_dir``: ``data_dir`` itself when it is an .npz file or holds
+    IDX files, ``data_dir/<name>/`` (``fashion_mnist`` also as ``fashion-mnist``) with IDX or image
+    files, ``data_dir/<name>.npz``, a tensorflow-datasets data dir that holds the dataset, or
+    ``data_dir`` itself when it holds image files. Otherwise DataError: "no IDX or image files
+    found in DIR" (nothing is downloaded).
     """
     path = Path(source).expanduser()
     if path.exists():
@@ -64,8 +76,10 @@ def resolve_local(source: str | os.PathLike, data_dir: str | os.PathLike | None)
     if data_dir is None:
         return None
     root = Path(data_dir).expanduser()
+    if root.is_file():
+        return _usable(root)
     if not root.is_dir():
-        raise DataError(f"data dir not found: {root}")
+        raise _no_files(root, " (no such folder)")
     names = folder_names(str(source))
     for folder in [root] + [root / n for n in names]:
         if folder.is_dir() and not idx.find_idx_files(folder).empty:
@@ -73,11 +87,18 @@ def resolve_local(source: str | os.PathLike, data_dir: str | os.PathLike | None)
     for n in names:
         if (root / f"{n}.npz").is_file():
             return root / f"{n}.npz"
-    return None
+    for folder in [root / n for n in names]:
+        if folder.is_dir() and has_images(folder):
+            return folder
+    if _prepared_for_tfds(root, str(source)):
+        return None
+    if has_images(root):
+        return root
+    raise _no_files(root)
 
 
 def _signature(path: Path) -> tuple:
-    files = sorted(path.iterdir()) if path.is_dir() else [path]
+    files = sorted(f for f in path.iterdir() if f.is_file()) if path.is_dir() else [path]
     return tuple((f.name, st.st_size, st.st_mtime_ns) for f in files for st in [f.stat()])
 
 
@@ -107,7 +128,7 @@ def clear_local_cache() -> None:
     _cached_pools.cache_clear()
 
 
-def _read_pair(images: Path, labels: Path | None) -> tuple[np.ndarray, np.ndarray | None]:
+def read_idx_pair(images: Path, labels: Path | None) -> tuple[np.ndarray, np.ndarray | None]:
     x = validate_images(idx.read_idx_images(images))
     if labels is None:
         return x, None
@@ -121,9 +142,9 @@ def _read_idx_folder(folder: Path) -> Pools:
     files = idx.find_idx_files(folder)
     if files.empty:
         raise DataError(f"no IDX files in {folder}")
-    test = None if files.test_images is None else _read_pair(files.test_images, files.test_labels)
+    test = None if files.test_images is None else read_idx_pair(files.test_images, files.test_labels)
     if files.train_images is not None:
-        train_x, train_y = _read_pair(files.train_images, files.train_labels)
+        train_x, train_y = read_idx_pair(files.train_images, files.train_labels)
         if test is None:
             missing = f"{folder} has no test files (t10k-images-idx3-ubyte[.gz])"
             return Pools(str(folder), train_x, train_y, no_test=missing)

@@ -1,21 +1,45 @@
-"""Batched tf.data input pipelines for autoencoder training."""
+"""Batched tf.data input pipelines for autoencoder training and evaluation."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from .errors import DataError
-from .loading import DataSource, load_arrays, to_float
+from .loading import DataSource, open_data, open_split, to_float
 from .noise import Noise, parse_noise
+from .sources import ArraySource, IndexedSplit, Split, check_batch_size, graph_only
 from .validate import validate_images, validate_labels
 
 
-def _check_batch_size(batch_size: int) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")
+def _pairs(raw: tf.data.Dataset, *, noise: Noise | str | None, seed: int | None,
+           with_labels: bool) -> tf.data.Dataset:
+    """Raw image batches (or ``(images, labels)``) -> float32 ``(x_in, x[, labels])``, where
+    ``x_in`` is ``x`` corrupted by ``noise`` when given; prefetched."""
+    corruption = None if noise is None else parse_noise(noise)
+    if corruption is None:
+
+        @graph_only
+
+        def convert(batch, batch_labels=None):
+            clean = to_float(batch)
+            return (clean, clean) if batch_labels is None else (clean, clean, batch_labels)
+    else:
+        raw = tf.data.Dataset.zip((raw, tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)))
+
+        @graph_only
+
+        def convert(item, draw):
+            batch, batch_labels = item if with_labels else (item, None)
+            clean = to_float(batch)
+            seed_pair = tf.stack([draw, tf.constant(0, tf.int64)])
+            noisy = corruption.apply(clean, seed=seed_pair)
+            return (noisy, clean) if batch_labels is None else (noisy, clean, batch_labels)
+
+    return raw.map(convert, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def make_pipeline(
@@ -29,7 +53,8 @@ def make_pipeline(
     cache: bool = True,
     drop_remainder: bool = False,
 ) -> tf.data.Dataset:
-    """Build a batched pipeline yielding ``(x_in, x)`` float32 batches in [0, 1].
+    """Build a batched pipeline of in-memory images yielding ``(x_in, x)`` float32 batches in
+    [0, 1].
 
     ``x_in`` is ``x`` corrupted by ``noise`` when given. With ``labels`` the
     batches are ``(x_in, x, labels)``. Order: slices of the raw array, cache,
@@ -37,10 +62,9 @@ def make_pipeline(
     for conversion and noise, prefetch. A given ``seed`` makes both the order
     and the noise reproducible.
     """
-    _check_batch_size(batch_size)
+    check_batch_size(batch_size)
     x = validate_images(images)
     y = None if labels is None else validate_labels(labels, len(x))
-    corruption = None if noise is None else parse_noise(noise)
 
     ds = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y))
     if cache:
@@ -48,23 +72,37 @@ def make_pipeline(
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(int(batch_size), drop_remainder=drop_remainder)
+    return _pairs(ds, noise=noise, seed=seed, with_labels=y is not None)
 
-    if corruption is None:
 
-        def convert(batch, batch_labels=None):
-            clean = to_float(batch)
-            return (clean, clean) if batch_labels is None else (clean, clean, batch_labels)
+def split_pipeline(
+    split: Split,
+    *,
+    batch_size: int,
+    shuffle: bool = False,
+    seed: int | None = None,
+    noise: Noise | str | None = None,
+    with_labels: bool = False,
+    cache: bool = False,
+    drop_remainder: bool = False,
+) -> tf.data.Dataset:
+    """Batched ``(x_in, x[, labels])`` float32 pairs of a `Split`, read from disk where the
+    source is on disk (decoded in parallel, prefetched).
+
+    With ``shuffle`` each pass over the dataset has a new order (reproducible with ``seed``).
+    ``cache`` keeps the decoded images in memory after the first pass (for small sources on
+    disk; it makes memory grow with the split).
+    """
+    batch_size = check_batch_size(batch_size)
+    if cache:
+        raw = split.batches(batch_size, with_labels=with_labels).unbatch().cache()
+        if shuffle:
+            raw = raw.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
+        raw = raw.batch(batch_size, drop_remainder=drop_remainder)
     else:
-        ds = tf.data.Dataset.zip((ds, tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)))
-
-        def convert(item, draw):
-            batch, batch_labels = item if y is not None else (item, None)
-            clean = to_float(batch)
-            seed_pair = tf.stack([draw, tf.constant(0, tf.int64)])
-            noisy = corruption.apply(clean, seed=seed_pair)
-            return (noisy, clean) if batch_labels is None else (noisy, clean, batch_labels)
-
-    return ds.map(convert, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        raw = split.batches(batch_size, shuffle=shuffle, seed=seed, with_labels=with_labels,
+                            drop_remainder=drop_remainder)
+    return _pairs(raw, noise=noise, seed=seed, with_labels=with_labels)
 
 
 def autoencoder_dataset(
@@ -77,25 +115,24 @@ def autoencoder_dataset(
     data_dir: str | os.PathLike | None = None,
     validation_fraction: float = 0.1,
     noise: Noise | str | None = None,
-    cache: bool = True,
+    cache: bool = False,
     drop_remainder: bool = False,
+    image_size: Any = None,
+    color_mode: str | None = None,
+    skip_bad_images: bool = False,
 ) -> tf.data.Dataset:
-    """Load a split and return batched ``(x, x)`` (or ``(noisy_x, x)``) float32 pairs.
+    """Open a split and return batched ``(x, x)`` (or ``(noisy_x, x)``) float32 pairs.
 
-    ``shuffle`` defaults to True for the train split and False otherwise.
+    Image folders and tfds datasets are read from disk as the pipeline runs. ``shuffle``
+    defaults to True for the train split and False otherwise. Source options as in
+    `keras_ae.data.open_data`; ``cache`` as in `split_pipeline`.
     """
-    x, _ = load_arrays(source, split, data_dir=data_dir, validation_fraction=validation_fraction, with_labels=False)
+    chosen = open_split(source, split, data_dir=data_dir, validation_fraction=validation_fraction,
+                        image_size=image_size, color_mode=color_mode, skip_bad_images=skip_bad_images)
     if shuffle is None:
         shuffle = split.split("[", 1)[0].strip() == "train"
-    return make_pipeline(
-        x,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        seed=seed,
-        noise=noise,
-        cache=cache,
-        drop_remainder=drop_remainder,
-    )
+    return split_pipeline(chosen, batch_size=batch_size, shuffle=shuffle, seed=seed, noise=noise,
+                          cache=cache, drop_remainder=drop_remainder)
 
 
 def epoch_pipeline(
@@ -106,28 +143,60 @@ def epoch_pipeline(
     epochs: int,
     first_epoch: int = 0,
 ) -> tuple[tf.data.Dataset, int]:
-    """Training batches ``(x, x)`` for epochs ``first_epoch .. epochs - 1`` in one dataset, and
-    the number of batches per epoch (pass it to ``fit(steps_per_epoch=...)``).
+    """Training batches ``(x, x)`` of in-memory images for epochs ``first_epoch .. epochs - 1``
+    in one dataset, and the number of batches per epoch (pass it to
+    ``fit(steps_per_epoch=...)``).
 
     The order of epoch ``e`` is a permutation drawn from ``(seed, e)`` alone, so a run resumed
     at epoch ``e`` sees exactly the batches an uninterrupted run would.
     """
     x = validate_images(images)
-    _check_batch_size(batch_size)
-    if seed is None:
-        seed = int(np.random.default_rng().integers(2**31 - 1))
-    n = len(x)
-    pixels = tf.constant(x)
+    split = IndexedSplit(ArraySource(x), np.arange(len(x)), "train")
+    return _epoch_pairs(split, batch_size=batch_size, seed=seed, epochs=epochs, first_epoch=first_epoch)
 
-    def one_epoch(epoch):
-        order = tf.random.experimental.stateless_shuffle(
-            tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
-        return tf.data.Dataset.from_tensor_slices(order).batch(int(batch_size))
 
-    def gather(indices):
-        clean = to_float(tf.gather(pixels, indices))
+def _epoch_pairs(split: Split, **options) -> tuple[tf.data.Dataset, int]:
+    raw, steps = split.epochs(**options)
+
+    @graph_only
+
+    def pair(batch):
+        clean = to_float(batch)
         return clean, clean
 
-    ds = tf.data.Dataset.range(first_epoch, epochs).flat_map(one_epoch)
-    ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
-    return ds, -(-n // int(batch_size))
+    return raw.map(pair, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE), steps
+
+
+@dataclass
+class TrainingData:
+    """The pipelines of a training run: `train` holds the ``(x, x)`` batches of every remaining
+    epoch (``steps_per_epoch`` each), `validation` the validation split's, in order."""
+
+    train: tf.data.Dataset
+    validation: tf.data.Dataset
+    steps_per_epoch: int
+    image_shape: tuple[int, int, int]
+    train_size: int
+    validation_size: int
+
+
+def training_data(config: Any, *, first_epoch: int = 0) -> TrainingData:
+    """The pipelines for training on ``config.dataset`` (a `keras_ae.RunConfig` or any object with
+    its data and training fields), from epoch ``first_epoch`` on.
+
+    The source is opened once; images on disk are read as the pipelines run.
+    """
+    data = open_data(config.dataset, data_dir=config.data_dir,
+                     image_size=getattr(config, "image_size", None),
+                     color_mode=getattr(config, "color_mode", None),
+                     skip_bad_images=getattr(config, "skip_bad_images", False))
+    train = data.split("train", config.validation_fraction)
+    validation = data.split("validation", config.validation_fraction)
+    train_ds, steps = _epoch_pairs(train, batch_size=config.batch_size, seed=config.seed,
+                                   epochs=config.epochs, first_epoch=first_epoch)
+    val_ds = split_pipeline(validation, batch_size=config.batch_size)
+    return TrainingData(train_ds, val_ds, steps, tuple(train.image_shape), len(train), len(validation))
+
+
+__all__ = ["TrainingData", "autoencoder_dataset", "epoch_pipeline", "make_pipeline",
+           "split_pipeline", "training_data"]

@@ -1,4 +1,4 @@
-"""Named splits and the deterministic train/validation carve."""
+"""Named splits, the pools of in-memory sources and the deterministic train/validation carve."""
 
 from __future__ import annotations
 
@@ -48,41 +48,3 @@ def carve_indices(n: int, validation_fraction: float) -> tuple[np.ndarray, np.nd
     n_val = int(round(check_fraction(validation_fraction) * n))
     perm = np.random.default_rng(_CARVE_SEED).permutation(n)
     return np.sort(perm[: n - n_val]), np.sort(perm[n - n_val :])
-
-
-def carve(
-    x: np.ndarray, y: np.ndarray | None, split: str, validation_fraction: float
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Return the ``"train"`` or ``"validation"`` part of a train pool (copies)."""
-    train_idx, val_idx = carve_indices(len(x), validation_fraction)
-    idx = train_idx if split == "train" else val_idx
-    if idx.size == 0:
-        raise DataError(f"{split} split is empty: validation_fraction={validation_fraction} of {len(x)} images")
-    return x[idx], (None if y is None else y[idx])
-
-
-def select_split(pools: Pools, split: str, validation_fraction: float) -> tuple[np.ndarray, np.ndarray | None]:
-    """Return copies of the images and labels of a named split of ``pools``."""
-    if split not in SPLITS:
-        raise DataError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
-    if split in ("train", "validation"):
-        return carve(pools.train_x, pools.train_y, split, validation_fraction)
-    if split == "test":
-        if pools.test_x is None:
-            raise DataError(pools.no_test or f"{pools.origin} has no test set; use split 'validation'")
-        return pools.test_x.copy(), (None if pools.test_y is None else pools.test_y.copy())
-    if pools.test_x is None:
-        return pools.train_x.copy(), (None if pools.train_y is None else pools.train_y.copy())
-    if pools.test_x.shape[1:] != pools.train_x.shape[1:]:
-        raise DataError(
-            f"cannot join train {pools.train_x.shape[1:]} and test {pools.test_x.shape[1:]} images of {pools.origin}"
-        )
-    if pools.test_x.dtype != pools.train_x.dtype:
-        raise DataError(
-            f"cannot join train ({pools.train_x.dtype}) and test ({pools.test_x.dtype}) images of {pools.origin}"
-        )
-    x = np.concatenate([pools.train_x, pools.test_x])
-    y = None
-    if pools.train_y is not None and pools.test_y is not None:
-        y = np.concatenate([pools.train_y, pools.test_y])
-    return x, y

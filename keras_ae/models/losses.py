@@ -62,10 +62,10 @@ def per_sample_keras_loss(loss) -> Callable:
 def weighted_mean(values, sample_weight=None):
     """Keras's `sum_over_batch_size` of per-sample `values` (batch,): sum(values * weight) / batch."""
     values = ops.cast(values, "float32")
-    if sample_weight is None:
-        return ops.mean(values)
+    if sample_weight is None:  # 0 for an empty batch (a replica's share of a short last batch)
+        return ops.divide_no_nan(ops.sum(values), ops.cast(ops.shape(values)[0], "float32"))
     weight = ops.reshape(ops.cast(sample_weight, "float32"), ops.shape(values))
-    return ops.sum(values * weight) / ops.cast(ops.shape(values)[0], "float32")
+    return ops.divide_no_nan(ops.sum(values * weight), ops.cast(ops.shape(values)[0], "float32"))
 
 
 def replicas_in_sync() -> int:

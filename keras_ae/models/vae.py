@@ -200,11 +200,12 @@ class VariationalAutoencoder(Autoencoder):
         log_weights = log_likelihood + log_prior - log_posterior
         return -(ops.logsumexp(log_weights, axis=0) - math.log(k))
 
-    def held_out_metrics(self, images, *, nll_samples: int = 100, **options) -> dict[str, Any]:
+    def held_out_metrics(self, images, *, nll_samples: int = 100, seed: int = 0, verbose: int = 0,
+                         **options) -> dict[str, Any]:
         """Mean negative ELBO and importance-sampled NLL (`nll_samples` draws) in nats per image."""
         from keras_ae.evaluate import vae_metrics
 
-        return vae_metrics(self, images, k=nll_samples)
+        return vae_metrics(self, images, k=nll_samples, seed=seed, verbose=verbose)
 
     # --- export --------------------------------------------------------------------------------
     def signature_inputs(self):

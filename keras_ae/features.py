@@ -1,0 +1,302 @@
+"""The latent space as features: the trained encoder as a Keras model, k-means clustering of the
+codes, and few-label probes (logistic regression on the codes, a fine-tuned encoder), each beside
+the baseline it has to beat (raw pixels, PCA, the same classifier trained from scratch).
+
+    encoder = features.encoder_layer(model, trainable=False)   # images -> codes, for your model
+    result = features.cluster(features.encode(model, images), labels)
+    print(result.accuracy, result.nmi)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+import keras
+import numpy as np
+
+from keras_ae.data import as_float_images, validate_images, validate_labels
+from keras_ae.models import Autoencoder
+
+__all__ = [
+    "Clustering", "FineTuned", "classifier", "cluster", "clustering_accuracy", "compare_clustering",
+    "compare_probes", "encode", "encoder_layer", "few_labels", "fine_tune", "linear_probe",
+]
+
+
+# --- the encoder ----------------------------------------------------------------------------------
+def _as_model(model: Autoencoder | str | os.PathLike) -> Autoencoder:
+    if isinstance(model, (str, os.PathLike)):
+        from keras_ae.saving import load_model
+
+        model = load_model(model, compile=False)
+    if not isinstance(model, Autoencoder):
+        raise ValueError(f"expected a keras_ae autoencoder, got {type(model).__name__}")
+    return model
+
+
+def _codes_model(encoder: keras.Model, weights: str, name: str) -> keras.Model:
+    """`encoder` with its first output only (a VAE's posterior mean); `weights` is "share" (the
+    same layers), "copy" (new layers holding the trained weights) or "fresh" (new layers, newly
+    initialised)."""
+    if weights != "share":
+        clone = keras.models.clone_model(encoder)  # clone_model initialises anew
+        if weights == "copy":
+            clone.set_weights(encoder.get_weights())
+        encoder = clone
+    return keras.Model(encoder.inputs, encoder.outputs[0], name=name)
+
+
+def encoder_layer(model: Autoencoder | str | os.PathLike, *, trainable: bool = True,
+                  copy: bool = True, name: str = "pretrained_encoder") -> keras.Model:
+    """The trained encoder as a functional `keras.Model` from images to codes, to use as a layer
+    of your own model (a VAE's gives the posterior mean).
+
+    `model` is a keras_ae autoencoder, a `.keras` file or a run folder. With `copy` (the default)
+    the weights are copied, so training your model leaves the autoencoder as it was; with
+    `trainable=False` the encoder is frozen (a feature extractor).
+    """
+    layer = _codes_model(_as_model(model).encoder, "copy" if copy else "share", name)
+    layer.trainable = trainable
+    return layer
+
+
+def _model_images(model: Autoencoder, images: Any) -> np.ndarray:
+    """`images` as float32 in [0, 1], checked against the shape the model takes."""
+    x = as_float_images(validate_images(images))
+    expected = tuple(model.encoder.inputs[0].shape[1:])
+    if x.shape[1:] != expected:
+        raise ValueError(f"images have shape {x.shape[1:]} but the model expects {expected}")
+    return x
+
+
+def encode(model: Autoencoder | str | os.PathLike, images: Any, *,
+           batch_size: int = 256) -> np.ndarray:
+    """The latent codes of `images` (uint8 or float in [0, 1]) as a NumPy array, in batches
+    (a VAE's posterior means)."""
+    model = _as_model(model)
+    codes = model.encoder.predict(_model_images(model, images), batch_size=batch_size, verbose=0)
+    return np.asarray(codes[0] if isinstance(codes, (list, tuple)) else codes)
+
+
+def _flat(features: Any, what: str) -> np.ndarray:
+    arr = np.asarray(features, dtype="float64")
+    if arr.ndim < 2 or len(arr) == 0:
+        raise ValueError(f"{what} must have shape (N, features...), got {arr.shape}")
+    arr = arr.reshape(len(arr), -1)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{what} contain NaN or inf values")
+    return arr
+
+
+def _standardized(x: np.ndarray) -> np.ndarray:
+    return (x - x.mean(axis=0)) / np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
+
+
+# --- clustering -----------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Clustering:
+    """A k-means clustering scored against the labels: accuracy under the best one-to-one
+    matching of clusters to classes, NMI, the number of clusters, the number of features
+    clustered and each sample's cluster."""
+
+    accuracy: float
+    nmi: float
+    k: int
+    dims: int
+    clusters: np.ndarray
+
+    def as_dict(self) -> dict[str, float | int]:
+        """The scores, without the per-sample clusters (as JSON takes them)."""
+        return {"accuracy": self.accuracy, "nmi": self.nmi, "k": self.k, "dims": self.dims}
+
+
+def clustering_accuracy(labels: Any, clusters: Any) -> float:
+    """The share of samples whose cluster maps to their label, under the one-to-one mapping of
+    clusters to labels that maximises it (the Hungarian algorithm). Cluster names do not matter:
+    a clustering that equals the labels up to renaming scores 1."""
+    from scipy.optimize import linear_sum_assignment
+    from sklearn.metrics.cluster import contingency_matrix
+
+    labels = validate_labels(labels, len(np.asarray(labels)))
+    clusters = validate_labels(clusters, len(labels))
+    counts = contingency_matrix(labels, clusters)
+    rows, cols = linear_sum_assignment(counts, maximize=True)
+    return float(counts[rows, cols].sum() / len(labels))
+
+
+def cluster(codes: Any, labels: Any, k: int | None = None, seed: int = 0, *,
+            standardize: bool = False, n_init: int = 10) -> Clustering:
+    """k-means on `codes` (k = the number of distinct labels unless given), scored against
+    `labels` by clustering accuracy and normalised mutual information. `standardize` scales each
+    feature to zero mean and unit variance first. The labels are used for scoring only."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import normalized_mutual_info_score
+
+    x = _flat(codes, "codes")
+    labels = validate_labels(labels, len(x))
+    k = len(np.unique(labels)) if k is None else int(k)
+    if not 1 <= k <= len(x):
+        raise ValueError(f"k must be between 1 and the number of samples ({len(x)}), got {k}")
+    if standardize:
+        x = _standardized(x)
+    clusters = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(x)
+    return Clustering(accuracy=clustering_accuracy(labels, clusters),
+                      nmi=float(normalized_mutual_info_score(labels, clusters)), k=k,
+                      dims=x.shape[1], clusters=clusters)
+
+
+def _pca_codes(train_images: np.ndarray, images: np.ndarray, n_components: int, seed: int):
+    from sklearn.decomposition import PCA
+
+    train = as_float_images(train_images).reshape(len(train_images), -1)
+    n_components = min(n_components, *train.shape)
+    pca = PCA(n_components=n_components, svd_solver="randomized", random_state=seed).fit(train)
+    return pca.transform(as_float_images(images).reshape(len(images), -1))
+
+
+def compare_clustering(model: Autoencoder, images: Any, labels: Any, *,
+                       train_images: Any = None, k: int | None = None, seed: int = 0,
+                       standardize: bool = False, verbose: int = 0) -> dict[str, Clustering]:
+    """k-means on the model's codes of `images`, on their raw pixels and on PCA with as many
+    components as the latent size (fitted on `train_images`, else on `images`).
+
+    `standardize` applies to the codes and the PCA features alike (raw pixels stay as they are;
+    standardised PCA components are whitened ones).
+    Returns `{"codes": ..., "pixels": ..., "pca": ...}`; `verbose=1` shows progress.
+    """
+    model = _as_model(model)
+    images = validate_images(images)
+    fit_on = images if train_images is None else validate_images(train_images)
+    bar = keras.utils.Progbar(3, stateful_metrics=["codes", "pixels", "pca"], verbose=verbose)
+    results: dict[str, Clustering] = {}
+    steps = (
+        ("codes", lambda: encode(model, images), standardize),
+        ("pixels", lambda: as_float_images(images), False),
+        ("pca", lambda: _pca_codes(fit_on, images, model.latent_dim, seed), standardize),
+    )
+    for i, (name, features, scale) in enumerate(steps, 1):
+        results[name] = cluster(features(), labels, k, seed, standardize=scale)
+        bar.update(i, values=[(name, results[name].accuracy)])
+    return results
+
+
+# --- few-label probes -----------------------------------------------------------------------------
+def few_labels(labels: Any, per_class: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of `per_class` samples of each class, drawn at random with `seed` (all of a
+    class's samples when it has fewer)."""
+    labels = validate_labels(labels, len(np.asarray(labels)))
+    if per_class < 1:
+        raise ValueError(f"per_class must be >= 1, got {per_class}")
+    rng = np.random.default_rng(seed)
+    picked = [rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in np.unique(labels)]
+    return np.sort(np.concatenate(picked))
+
+
+def linear_probe(train_features: Any, train_labels: Any, test_features: Any, test_labels: Any,
+                 *, max_iter: int = 2000) -> float:
+    """Test accuracy of logistic regression (on standardised features) fitted on the training
+    features and labels."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x_train, x_test = _flat(train_features, "features"), _flat(test_features, "features")
+    y_train = validate_labels(train_labels, len(x_train))
+    y_test = validate_labels(test_labels, len(x_test))
+    if len(np.unique(y_train)) < 2:
+        raise ValueError("a probe needs training labels of at least two classes")
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
+    probe.fit(x_train, y_train)
+    return float(np.mean(probe.predict(x_test) == y_test))
+
+
+def classifier(model: Autoencoder | str | os.PathLike, num_classes: int, *,
+               pretrained: bool = True, name: str = "classifier") -> keras.Model:
+    """The model's encoder with a softmax head of `num_classes` units (uncompiled).
+
+    `pretrained` starts the encoder from the trained weights; otherwise it is the same
+    architecture freshly initialised (draws from Keras's global seed).
+    """
+    model = _as_model(model)
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+    encoder = _codes_model(model.encoder, "copy" if pretrained else "fresh", "encoder")
+    inputs = keras.Input(shape=tuple(encoder.inputs[0].shape[1:]), name="image")
+    probabilities = keras.layers.Dense(num_classes, activation="softmax", name="classes")(
+        encoder(inputs))
+    return keras.Model(inputs, probabilities, name=name)
+
+
+@dataclasses.dataclass(frozen=True)
+class FineTuned:
+    """A trained classifier, its accuracy on the test images and its training history
+    (`keras.callbacks.History.history`: the loss per epoch)."""
+
+    accuracy: float
+    classifier: keras.Model
+    history: dict
+
+
+def fine_tune(model: Autoencoder | str | os.PathLike, train_images: Any, train_labels: Any,
+              test_images: Any, test_labels: Any, *, pretrained: bool = True, epochs: int = 30,
+              batch_size: int = 32, learning_rate: float = 1e-3, seed: int | None = 0,
+              verbose: int = 0) -> FineTuned:
+    """Train `classifier(model)` (encoder + softmax) on the labelled images with Adam and report
+    its test accuracy; `pretrained=False` trains the same classifier from scratch.
+
+    A `seed` makes the run reproducible through `keras.utils.set_random_seed` (process-wide, as
+    for `keras_ae.build`).
+    """
+    model = _as_model(model)
+    x_train, x_test = _model_images(model, train_images), _model_images(model, test_images)
+    y_train = validate_labels(train_labels, len(x_train))
+    y_test = validate_labels(test_labels, len(x_test))
+    classes = np.unique(y_train)
+    if len(classes) < 2:
+        raise ValueError("fine-tuning needs training labels of at least two classes")
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    net = classifier(model, len(classes), pretrained=pretrained)
+    net.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                loss="sparse_categorical_crossentropy")
+    history = net.fit(x_train, np.searchsorted(classes, y_train), batch_size=batch_size,
+                      epochs=epochs, shuffle=True, verbose=verbose)
+    # called eagerly in batches: a `predict` per new classifier would trace a new function each time
+    probabilities = np.concatenate([np.asarray(net(x_test[i:i + 256], training=False))
+                                    for i in range(0, len(x_test), 256)])
+    predicted = classes[np.argmax(probabilities, axis=-1)]
+    return FineTuned(accuracy=float(np.mean(predicted == y_test)), classifier=net,
+                     history=history.history)
+
+
+def compare_probes(model: Autoencoder | str | os.PathLike, train_images: Any, train_labels: Any,
+                   test_images: Any, test_labels: Any, *, per_class: int = 100, epochs: int = 30,
+                   seed: int = 0, verbose: int = 0) -> dict[str, float | int]:
+    """With `per_class` labelled training images per class: test accuracy of logistic regression
+    on the codes and on the raw pixels, of the encoder fine-tuned with a softmax head, and of the
+    same classifier trained from scratch."""
+    model = _as_model(model)
+    train_images, test_images = validate_images(train_images), validate_images(test_images)
+    train_labels = validate_labels(train_labels, len(train_images))
+    test_labels = validate_labels(test_labels, len(test_images))
+    picked = few_labels(train_labels, per_class, seed)
+    x, y = train_images[picked], train_labels[picked]
+    names = ("probe_codes", "probe_pixels", "fine_tuned", "from_scratch")
+    bar = keras.utils.Progbar(len(names), stateful_metrics=names, verbose=verbose)
+    steps = (
+        lambda: linear_probe(encode(model, x), y, encode(model, test_images), test_labels),
+        lambda: linear_probe(as_float_images(x), y, as_float_images(test_images), test_labels),
+        lambda: fine_tune(model, x, y, test_images, test_labels, epochs=epochs, seed=seed).accuracy,
+        lambda: fine_tune(model, x, y, test_images, test_labels, pretrained=False, epochs=epochs,
+                          seed=seed).accuracy,
+    )
+    results: dict[str, float | int] = {"labels_per_class": int(per_class),
+                                       "labelled_images": int(len(picked))}
+    for i, (name, step) in enumerate(zip(names, steps), 1):
+        results[name] = step()
+        bar.update(i, values=[(name, results[name])])
+    return results

@@ -1,0 +1,148 @@
+"""Training across devices and machines: MirroredStrategy on two logical CPUs, two worker
+processes on 127.0.0.1 with TF_CONFIG, and resuming a multi-worker run after a kill. (The
+one-step equivalence of every preset on two replicas is in the shared harness.)"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import keras_ae
+from keras_ae.cli import main
+from keras_ae.train import train
+
+from harness import structured_images
+
+WORKER = Path(__file__).with_name("distributed_worker.py")
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    images = (structured_images(512, shape=(28, 28, 1)) * 255).astype("uint8")
+    path = tmp_path_factory.mktemp("data") / "digits.npz"
+    np.savez(path, x_train=images, y_train=np.zeros(512, "int64"))
+    return path
+
+
+def _held_out_loss(run: Path, dataset: Path) -> float:
+    model = keras_ae.load_model(run)
+    x, _ = keras_ae.data.load_arrays(str(dataset), "validation")
+    return model.evaluate(x, batch_size=256, verbose=0, return_dict=True)["loss"]
+
+
+def test_mirrored_cli_run_matches_the_single_device_run(digits, tmp_path):
+    common = ["train", "--model", "seed", "--dataset", str(digits), "--epochs", "3",
+              "--latent-dim", "8", "--batch-size", "64", "--quiet"]
+    assert main([*common, "--output", str(tmp_path / "one")]) == 0
+    assert main([*common, "--strategy", "mirrored", "--output", str(tmp_path / "two")]) == 0
+    one, two = _held_out_loss(tmp_path / "one", digits), _held_out_loss(tmp_path / "two", digits)
+    assert abs(two - one) <= 0.02 * one, (one, two)
+
+
+def _free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ",".join(map(str, ports))
+
+
+def _start_workers(digits, runs, epochs, weights):
+    ports = _free_ports(2)
+    return [subprocess.Popen([sys.executable, str(WORKER), str(i), ports, str(digits), str(runs[i]),
+                              str(epochs), str(weights[i])],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for i in range(2)]
+
+
+def _finish(workers, timeout=240):
+    results = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=timeout)
+        assert worker.returncode == 0, err[-3000:]
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    return results
+
+
+def _load_weights(path):
+    with np.load(path) as saved:
+        return [saved[key] for key in saved.files]
+
+
+def test_two_workers_train_as_one_process_and_only_the_chief_writes(digits, tmp_path):
+    chief_run, other_run = tmp_path / "run", tmp_path / "not-written"
+    weights = [tmp_path / "w0.npz", tmp_path / "w1.npz"]
+    results = _finish(_start_workers(digits, [chief_run, other_run], 3, weights))
+    assert results[0] == results[1]  # the same history on both workers
+    for a, b in zip(*map(_load_weights, weights)):
+        np.testing.assert_array_equal(a, b)
+    assert (chief_run / "model.keras").is_file() and not other_run.exists()
+
+    config = keras_ae.preset_config("seed", dataset=str(digits), epochs=3, batch_size=64,
+                                    latent_dim=8)
+    single = train(config, tmp_path / "single", verbose=0)
+    one = single.history[-1]["val_loss"]
+    assert abs(results[0]["val_loss"][-1] - one) <= 0.02 * one
+
+
+def test_killed_worker_resumes_both_from_the_last_backup(digits, tmp_path):
+    run = tmp_path / "run"
+    weights = [tmp_path / "w0.npz", tmp_path / "w1.npz"]
+    metadata = run / "backup" / "training_metadata.json"
+    workers = _start_workers(digits, [run, run], 10, weights)
+    deadline = time.monotonic() + 240
+    while not (metadata.is_file() and json.loads(metadata.read_text() or "{}").get("epoch", 0) >= 2):
+        assert time.monotonic() < deadline and all(w.poll() is None for w in workers)
+        time.sleep(0.2)
+    workers[1].send_signal(signal.SIGKILL)  # one worker lost; the other cannot go on alone
+    workers[1].wait()
+    workers[0].send_signal(signal.SIGKILL)
+    workers[0].wait()
+    done = json.loads(metadata.read_text())["epoch"]
+    assert 2 <= done < 10 and not (run / "model.keras").exists()
+
+    results = _finish(_start_workers(digits, [run, run], 10, weights), timeout=600)
+    assert all(r["resumed"] for r in results)
+    assert results[0]["epochs"] == list(range(10))  # each epoch once: resumed, not restarted
+    for a, b in zip(*map(_load_weights, weights)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("tf_config, message", [
+    (None, "--strategy multiworker needs TF_CONFIG"),
+    ("{not json", "TF_CONFIG is not a cluster description"),
+])
+def test_multiworker_without_a_cluster_is_refused_in_one_line(tf_config, message, digits,
+                                                               tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    if tf_config is not None:
+        monkeypatch.setenv("TF_CONFIG", tf_config)
+    assert main(["train", "--dataset", str(digits), "--strategy", "multiworker",
+                 "--output", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and not (tmp_path / "run").exists()
+
+
+def test_mirrored_run_resumes_exactly_after_an_interruption(digits, tmp_path):
+    from test_train import CountEpochs, StopAtEpoch
+
+    config = keras_ae.preset_config("seed", dataset=str(digits), epochs=3, batch_size=64,
+                                    latent_dim=8)
+    run = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(config, run, verbose=0, strategy="mirrored", callbacks=[StopAtEpoch(2)])
+    counter = CountEpochs()
+    resumed = train(config, run, verbose=0, strategy="mirrored", callbacks=[counter])
+    assert resumed.resumed and counter.epochs == [2]
+    whole = train(config, tmp_path / "whole", verbose=0, strategy="mirrored")
+    for a, b in zip(whole.model.get_weights(), resumed.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
