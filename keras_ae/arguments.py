@@ -11,8 +11,10 @@ __all__ = ["check_autoencoder", "check_int"]
 
 def check_int(value: Any, name: str, *, minimum: int = 1) -> int:
     """`value` as an int, or ValueError unless it is an integer >= `minimum` (not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
     return int(value)
 
 

@@ -82,8 +82,7 @@ class Threshold:
             raise ValueError(f"images must be a positive count, got {self.images!r}")
         if not (isinstance(self.elbo_samples, int) and self.elbo_samples >= 1):
             raise ValueError(f"elbo_samples must be >= 1, got {self.elbo_samples!r}")
-        if isinstance(self.seed, bool) or not (isinstance(self.seed, int) and self.seed >= 0):
-            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        check_int(self.seed, "seed", minimum=0)
         for name in ("fitted_on", "model_sha256"):
             if not isinstance(getattr(self, name), (str, type(None))):
                 raise ValueError(f"{name} must be a string or null, got {getattr(self, name)!r}")

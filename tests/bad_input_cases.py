@@ -247,7 +247,7 @@ def build_world(root: Path, hold_lock) -> SimpleNamespace:
 # --- the Python API -----------------------------------------------------------------------------
 def _api_cases() -> list[ApiCase]:
     import keras_ae
-    from keras_ae import data, detect, evaluate, export, plots, predict
+    from keras_ae import data, detect, evaluate, export, features, plots, predict
     from keras_ae.config import RunConfig
     from keras_ae.data import DataError
     from keras_ae.data.idx import read_idx_images
@@ -525,14 +525,14 @@ def _api_cases() -> list[ApiCase]:
     add(c, "reconstruct: not a model", lambda w: evaluate.reconstruct("model.keras", w.x), ValueError,
         "expected a keras_ae Autoencoder (from keras_ae.build or keras_ae.load_model), got str")
     add(c, "reconstruct: batch_size 0", lambda w: evaluate.reconstruct(w.ae, w.x, batch_size=0), ValueError,
-        "batch_size must be an integer >= 1, got 0")
+        "batch_size must be >= 1, got 0")
     add(c, "reconstruct: 0-255 floats", lambda w: evaluate.reconstruct(w.ae, big), DataError, "[255, 255]")
     add(c, "vae_metrics of a plain autoencoder", lambda w: evaluate.vae_metrics(w.ae, w.x), ValueError,
         "-ELBO and NLL need a variational autoencoder, got Autoencoder")
     add(c, "vae_metrics(k=0)", lambda w: evaluate.vae_metrics(w.vae, w.x, k=0), ValueError,
-        "k (importance samples) must be an integer >= 1, got 0")
+        "k (importance samples) must be >= 1, got 0")
     add(c, "pca_baseline(n_components=0)", lambda w: evaluate.pca_baseline(w.x, w.x, 0), ValueError,
-        "n_components must be an integer >= 1, got 0")
+        "n_components must be >= 1, got 0")
     add(c, "pca_baseline of two shapes", lambda w: evaluate.pca_baseline(w.x, w.x[:, :4], 2), ValueError,
         "must be images of one shape")
     add(c, "evaluate_model: not a model", lambda w: evaluate.evaluate_model(None, w.x), ValueError,
@@ -648,7 +648,7 @@ def _api_cases() -> list[ApiCase]:
     add(c, "reconstructions: images of another size", lambda w: plots.reconstructions(w.ae, np.zeros((2, 4, 4, 1), "uint8")),
         ValueError, "images have shape (4, 4, 1) but the model expects (8, 8, 1)")
     add(c, "reconstructions: negative seed", lambda w: plots.reconstructions(w.ae, w.x, seed=-1), ValueError,
-        "seed must be an integer >= 0, got -1")
+        "seed must be >= 0, got -1")
     add(c, "latent: labels of another count", lambda w: plots.latent(w.ae, w.x, np.zeros(3)), DataError,
         "found 3 labels for 6 images")
     add(c, "latent: unknown method", lambda w: plots.latent(w.ae, w.x, method="isomap"), ValueError,
@@ -657,7 +657,7 @@ def _api_cases() -> list[ApiCase]:
         "a 2-d map needs at least 5 codes, got 3")
     add(c, "manifold of a plain autoencoder", lambda w: plots.manifold(w.ae), ValueError,
         "manifold needs a variational autoencoder with a 2-d latent space")
-    add(c, "manifold: n 1", lambda w: plots.manifold(w.vae, n=1), ValueError, "the grid's n must be an integer >= 2, got 1")
+    add(c, "manifold: n 1", lambda w: plots.manifold(w.vae, n=1), ValueError, "the grid's n must be >= 2, got 1")
     add(c, "manifold: quantiles reversed", lambda w: plots.manifold(w.vae, quantiles=(0.9, 0.1)), ValueError,
         "quantiles must be two numbers with 0 < low < high < 1, got (0.9, 0.1)")
     add(c, "manifold: quantiles text", lambda w: plots.manifold(w.vae, quantiles="ab"), ValueError,
@@ -665,23 +665,23 @@ def _api_cases() -> list[ApiCase]:
     add(c, "interpolate: unpaired images", lambda w: plots.interpolate(w.ae, w.x[:2], w.x[:3]), ValueError,
         "got 2 start images but 3 end images")
     add(c, "interpolate: one step", lambda w: plots.interpolate(w.ae, w.x[:2], w.x[2:4], steps=1), ValueError,
-        "interpolation steps must be an integer >= 2, got 1")
+        "interpolation steps must be >= 2, got 1")
     add(c, "samples of a plain autoencoder", lambda w: plots.samples(w.ae), ValueError,
         "samples need a variational autoencoder; 'seed' (Autoencoder) has no prior to draw from")
     add(c, "samples: n 0", lambda w: plots.samples(w.vae, n=0), ValueError,
-        "the number of samples must be an integer >= 1, got 0")
-    add(c, "draw_samples: n as text", lambda w: plots.draw_samples(w.vae, "8"), ValueError, "got '8'")
+        "the number of samples must be >= 1, got 0")
+    add(c, "draw_samples: n as text", lambda w: plots.draw_samples(w.vae, "8"), ValueError, "the number of samples must be an integer, got '8'")
     add(c, "curves: missing history", lambda w: plots.curves(w.work / "history.csv"), ValueError, "no training history at")
     add(c, "curves: no epochs", lambda w: plots.curves([]), ValueError, "the training history has no epochs")
     add(c, "curves: not a history", lambda w: plots.curves(w.inputs / "notes.txt"), ValueError,
         "is not a training history written by keras-ae")
     add(c, "curves: a number", lambda w: plots.curves(3), ValueError, "history must be a run folder")
-    add(c, "errors: n 0", lambda w: plots.errors(w.ae, w.x, n=0), ValueError, "n must be an integer >= 1, got 0")
-    add(c, "image_grid: cols 0", lambda w: plots.image_grid(w.x, cols=0), ValueError, "cols must be an integer >= 1, got 0")
+    add(c, "errors: n 0", lambda w: plots.errors(w.ae, w.x, n=0), ValueError, "n must be >= 1, got 0")
+    add(c, "image_grid: cols 0", lambda w: plots.image_grid(w.x, cols=0), ValueError, "cols must be >= 1, got 0")
     add(c, "image_grid: no images", lambda w: plots.image_grid(np.zeros((0, 8, 8, 1))), DataError, "images array is empty")
     add(c, "latent_codes: batch_size 0", lambda w: plots.latent_codes(w.ae, w.x, batch_size=0), ValueError,
-        "batch_size must be an integer >= 1, got 0")
-    add(c, "worst_scored: n -1", lambda w: plots.worst_scored(w.ae, w.x, -1), ValueError, "n must be an integer >= 1, got -1")
+        "batch_size must be >= 1, got 0")
+    add(c, "worst_scored: n -1", lambda w: plots.worst_scored(w.ae, w.x, -1), ValueError, "n must be >= 1, got -1")
 
     def save_jpg(w):
         from matplotlib.figure import Figure
@@ -698,7 +698,7 @@ def _api_cases() -> list[ApiCase]:
                                   ("level", 0.0, "percentile must be in (0, 100], got 0"),
                                   ("threshold", float("nan"), "threshold must be a finite number, got nan"),
                                   ("images", 0, "images must be a positive count, got 0"),
-                                  ("seed", -1, "seed must be an integer >= 0, got -1"),
+                                  ("seed", -1, "seed must be >= 0, got -1"),
                                   ("fitted_on", 3, "fitted_on must be a string or null, got 3")]:
         add(c, f"Threshold({field}={value!r})", lambda w, f=field, v=value: Threshold(**{**good, f: v}),
             ValueError, message)
@@ -717,7 +717,7 @@ def _api_cases() -> list[ApiCase]:
         "the elbo score needs a VariationalAutoencoder")
     add(c, "unknown score", lambda w: detect.anomaly_scores(w.ae, w.x, score="psnr"), ValueError, "unknown score 'psnr'")
     add(c, "scores: batch_size 0", lambda w: detect.anomaly_scores(w.ae, w.x, batch_size=0), ValueError,
-        "batch_size must be an integer >= 1, got 0")
+        "batch_size must be >= 1, got 0")
     add(c, "scores: NaN images", lambda w: detect.anomaly_scores(w.ae, nan), DataError, "NaN")
     add(c, "scores: images of another size", lambda w: detect.anomaly_scores(w.ae, np.zeros((2, 4, 4, 1), "uint8")),
         DataError, "images have shape (4, 4, 1) but the model takes (8, 8, 1)")
@@ -735,10 +735,40 @@ def _api_cases() -> list[ApiCase]:
     add(c, "detect without a threshold", lambda w: detect.detect(w.ae, w.x), NoThresholdError,
         "detect(model, images) needs threshold=")
     add(c, "pca_scores: n_components 0", lambda w: detect.pca_scores(w.x, w.x, 0), ValueError,
-        "n_components must be an integer >= 1, got 0")
+        "n_components must be >= 1, got 0")
     add(c, "ranking_metrics: no anomalies", lambda w: detect.ranking_metrics([0.1, 0.2], []), ValueError,
         "ranking needs normal and anomalous scores, got 2 normal and 0 anomalous")
-    add(c, "elbo_noise: latent_dim 0", lambda w: detect.elbo_noise(0), ValueError, "latent_dim must be an integer >= 1")
+    add(c, "elbo_noise: latent_dim 0", lambda w: detect.elbo_noise(0), ValueError, "latent_dim must be >= 1, got 0")
+
+    # the latent space as features
+    c = "features"
+    labels = np.arange(6) % 2
+    codes = np.zeros((6, 2), "float32")
+    add(c, "encoder_layer of a number", lambda w: features.encoder_layer(3), ValueError,
+        "expected a keras_ae autoencoder, got int")
+    add(c, "encode: NaN images", lambda w: features.encode(w.ae, nan), DataError, "images contain NaN values")
+    add(c, "encode: images of another size", lambda w: features.encode(w.ae, np.zeros((2, 4, 4, 1), "uint8")),
+        ValueError, "images have shape (4, 4, 1) but the model expects (8, 8, 1)")
+    add(c, "cluster: NaN codes", lambda w: features.cluster(np.full((6, 2), np.nan), labels), ValueError,
+        "codes contain NaN or inf values")
+    add(c, "cluster: k 0", lambda w: features.cluster(codes, labels, k=0), ValueError, "k must be >= 1, got 0")
+    add(c, "cluster: k as text", lambda w: features.cluster(codes, labels, k="2"), ValueError,
+        "k must be an integer, got '2'")
+    add(c, "cluster: more clusters than codes", lambda w: features.cluster(codes, labels, k=7), ValueError,
+        "k must be between 1 and the number of samples (6), got 7")
+    add(c, "cluster: labels of another count", lambda w: features.cluster(codes, labels[:3]), DataError,
+        "found 3 labels for 6 images")
+    add(c, "few_labels: per_class 0", lambda w: features.few_labels(labels, per_class=0), ValueError,
+        "per_class must be >= 1, got 0")
+    add(c, "linear_probe: one class", lambda w: features.linear_probe(codes, np.zeros(6), codes, labels),
+        ValueError, "a probe needs training labels of at least two classes")
+    add(c, "classifier: one class", lambda w: features.classifier(w.ae, 1), ValueError,
+        "num_classes must be >= 2, got 1")
+    add(c, "fine_tune: epochs 0", lambda w: features.fine_tune(w.ae, w.x, labels, w.x, labels, epochs=0),
+        ValueError, "epochs must be >= 1, got 0")
+    add(c, "fine_tune: batch_size as text", lambda w: features.fine_tune(w.ae, w.x, labels, w.x, labels,
+                                                                        batch_size="32"),
+        ValueError, "batch_size must be an integer, got '32'")
     return cases
 
 
