@@ -7,10 +7,12 @@ KERAS_AE_FUZZ_EXAMPLES=2000 runs each fuzzer on more examples (the suite's defau
 
 from __future__ import annotations
 
+import atexit
 import gzip
 import io
 import json
 import os
+import shutil
 import struct
 import tempfile
 import zipfile
@@ -37,6 +39,7 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
 FEW = settings(max_examples=max(1, EXAMPLES // 2), deadline=None, database=None,
                suppress_health_check=[HealthCheck.too_slow])
 SCRATCH = Path(tempfile.mkdtemp(prefix="keras_ae_fuzz."))
+atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
