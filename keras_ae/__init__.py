@@ -10,13 +10,14 @@ import_tensorflow_quietly()  # imports only: devices stay configurable
 
 from keras_ae.config import RunConfig  # noqa: E402
 from keras_ae.data.noise import Noise  # noqa: E402
-from keras_ae.models import Autoencoder, Sampling, Sparsity, VariationalAutoencoder  # noqa: E402
+from keras_ae.models import (Autoencoder, ContractiveAutoencoder, Sampling, Sparsity,  # noqa: E402
+                             VariationalAutoencoder, VQVAE)
 from keras_ae.presets import PRESETS, build, preset_config  # noqa: E402
 from keras_ae.saving import load_model  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "PRESETS", "Autoencoder", "Noise", "RunConfig", "Sampling", "Sparsity",
-    "VariationalAutoencoder", "build", "load_model", "preset_config",
+    "PRESETS", "Autoencoder", "ContractiveAutoencoder", "Noise", "RunConfig", "Sampling",
+    "Sparsity", "VQVAE", "VariationalAutoencoder", "build", "load_model", "preset_config",
 ]

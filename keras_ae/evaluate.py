@@ -19,7 +19,7 @@ def _batches(images: np.ndarray, batch_size: int):
         yield images[start:start + batch_size]
 
 
-def _in_batches(images: np.ndarray | Split, batch_size: int):
+def in_batches(images: np.ndarray | Split, batch_size: int):
     """float32 batches of an array, or of a `keras_ae.data.Split` read from disk as it goes."""
     if not isinstance(images, Split):
         yield from _batches(as_float_images(images), batch_size)
@@ -36,7 +36,7 @@ def held_out_metrics(model: Autoencoder, images: np.ndarray | Split,
     if not isinstance(images, Split):
         return reconstruction_metrics(images, reconstruct(model, images, batch_size))
     totals: dict[str, float] = {}
-    for x in _in_batches(images, batch_size):
+    for x in in_batches(images, batch_size):
         for key, value in reconstruction_metrics(x, model.predict_on_batch(x)).items():
             totals[key] = totals.get(key, 0.0) + value * len(x)
     return {key: value / len(images) for key, value in totals.items()}
@@ -82,7 +82,7 @@ def vae_metrics(model: VariationalAutoencoder, images: np.ndarray | Split, *, k:
     nll = tf.function(lambda x: model.nll(x, k=k, seed=draws), reduce_retracing=True)
     neg_elbo, nlls = [], []
     bar = keras.utils.Progbar(len(images), unit_name="image", verbose=verbose)
-    for b in _in_batches(images, batch_size):
+    for b in in_batches(images, batch_size):
         neg_elbo.append(-elbo(b).numpy())
         nlls.append(nll(b).numpy())
         bar.add(len(b))
@@ -145,7 +145,7 @@ def pca_baseline(train_images: np.ndarray | Split, test_images: np.ndarray | Spl
 
     if isinstance(test_images, Split):
         totals: dict[str, float] = {}
-        for test in _in_batches(test_images, 1024):
+        for test in in_batches(test_images, 1024):
             for key, value in reconstruction_metrics(test, project(test)).items():
                 totals[key] = totals.get(key, 0.0) + value * len(test)
         metrics = {key: value / len(test_images) for key, value in totals.items()}

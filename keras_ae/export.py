@@ -12,6 +12,9 @@ reconstruct    image (batch, H, W, C)           image (batch, H, W, C)
 anomaly_score  image (batch, H, W, C)           score (batch,)
 sample (VAE)   noise (batch, latent)            image (batch, H, W, C): decode(noise), so
                                                 N(0, I) noise gives samples of the prior
+encode (VQ-VAE) image (batch, H, W, C)          indices (batch, H', W') int32: the code of
+                                                each position of the encoder's feature map
+decode (VQ-VAE) indices (batch, H', W') int32   image (batch, H, W, C)
 is_anomaly     image (batch, H, W, C)           score (batch,) and is_anomaly (batch,) bool:
 (threshold=)                                    score > the fitted threshold (keras_ae.detect)
 ============== ================================ ===========================================
@@ -94,10 +97,10 @@ def reference_outputs(model: Autoencoder, signature: str, *, threshold: Threshol
 
 
 def _float32(outputs: Mapping[str, Any]) -> dict[str, tf.Tensor]:
-    """Outputs as float32 tensors; boolean decisions stay boolean."""
+    """Float outputs as float32 tensors; boolean decisions and integer codes keep their dtype."""
     tensors = {key: ops.convert_to_tensor(value) for key, value in outputs.items()}
-    return {key: value if value.dtype == tf.bool else tf.cast(value, tf.float32)
-            for key, value in tensors.items()}
+    return {key: value if value.dtype.is_bool or value.dtype.is_integer
+            else tf.cast(value, tf.float32) for key, value in tensors.items()}
 
 
 class _ServingModule(tf.Module):
@@ -189,12 +192,15 @@ def _load_saved_model(path: Path):
 # --- TFLite ------------------------------------------------------------------------------------
 def _representative_dataset(loaded, keys: list[str], images: np.ndarray
                             ) -> Callable[[], Iterator[tuple[str, dict[str, np.ndarray]]]]:
-    """Calibration inputs for every signature: images, their codes and N(0, I) noise."""
+    """Calibration inputs for every signature: images, their codes (what `encode` gives: `z`,
+    a VAE's `z_mean`, a VQ-VAE's `indices`) and N(0, I) noise."""
     rng = np.random.default_rng(0)
     if len(images) > REPRESENTATIVE_SAMPLES:
         images = images[np.sort(rng.choice(len(images), REPRESENTATIVE_SAMPLES, replace=False))]
     encoded = loaded.signatures["encode"](image=tf.constant(images)) if "encode" in keys else {}
-    codes = encoded.get("z", encoded.get("z_mean"))
+    codes = {name: value.numpy() for name, value in encoded.items()}
+    if "z_mean" in codes:
+        codes["z"] = codes["z_mean"]
     feeds: dict[str, dict[str, np.ndarray]] = {}
     for key in keys:
         spec = loaded.signatures[key].structured_input_signature[1]
@@ -202,11 +208,11 @@ def _representative_dataset(loaded, keys: list[str], images: np.ndarray
         for name, tensor_spec in spec.items():
             if name == "image":
                 feed[name] = images
-            elif name == "z" and codes is not None:
-                feed[name] = codes.numpy()
+            elif name in codes and key != "sample":
+                feed[name] = codes[name]
             else:
-                width = int(tensor_spec.shape[-1])
-                feed[name] = rng.standard_normal((len(images), width)).astype(np.float32)
+                shape = (len(images), *(int(d) for d in tensor_spec.shape[1:]))
+                feed[name] = rng.standard_normal(shape).astype(np.float32)
         feeds[key] = feed
 
     def generate():

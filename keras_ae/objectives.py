@@ -7,12 +7,14 @@ plus one line in `_ENTRIES`.
 
 from __future__ import annotations
 
-from keras_ae.models import autoencoder, vae
+from keras_ae.models import autoencoder, contractive, vae, vq_vae
 from keras_ae.models.objective import Objective, Option
 
 _ENTRIES = (
     autoencoder.OBJECTIVE,
     vae.OBJECTIVE,
+    contractive.OBJECTIVE,
+    vq_vae.OBJECTIVE,
 )
 
 OBJECTIVES: dict[str, Objective] = {entry.name: entry for entry in _ENTRIES}

@@ -88,9 +88,10 @@ def _batched(fn, x: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
 
 
 def latent_codes(model: Autoencoder, images: Any, *, batch_size: int = BATCH_SIZE) -> np.ndarray:
-    """The latent codes `(N, latent_dim)` of `images` (a VAE's posterior means), batch by batch."""
+    """The latent codes of `images` as flat float vectors `(N, n)`, batch by batch
+    (`model.features`: the code itself, a VAE's posterior means, a VQ-VAE's quantised map)."""
     batch_size = check_int(batch_size, "batch_size")
-    return _batched(model.encode, _check_images(model, images), batch_size)
+    return _batched(model.features, _check_images(model, images), batch_size)
 
 
 def worst_scored(model: Autoencoder, images: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -222,8 +223,8 @@ def latent(model: Autoencoder, images: Any, labels: Any = None, *, method: str |
     from keras_ae.projection import project_2d
 
     x = _check_images(model, images)
-    method = method or ("raw" if model.latent_dim == 2 else "tsne")
     codes = latent_codes(model, x)
+    method = method or ("raw" if codes.shape[1] == 2 else "tsne")
     xy, axis_names = project_2d(codes, method, seed=seed, verbose=verbose)
     fig = _figure(8.0, 6.5)
     ax = fig.subplots()
@@ -252,7 +253,7 @@ def latent(model: Autoencoder, images: Any, labels: Any = None, *, method: str |
     ax.set_ylabel(axis_names[1])
     how = {"tsne": "t-SNE", "pca": "PCA", "umap": "UMAP", "raw": "the latent plane"}[method]
     coloured = "label" if labels is not None else "reconstruction error"
-    fig.suptitle(f"{len(x):,} latent codes ({model.latent_dim}-d) of {model.name!r}: {how}, "
+    fig.suptitle(f"{len(x):,} latent codes ({codes.shape[1]}-d) of {model.name!r}: {how}, "
                  f"coloured by {coloured}")
     return fig
 
@@ -311,13 +312,18 @@ def interpolate(model: Autoencoder, starts: Any, ends: Any, *, steps: int = 8) -
     """For each pair (start, end), the decoded points of the straight line between their latent
     codes, with the two inputs at either end of the row."""
     steps = check_int(steps, "interpolation steps", minimum=2)
+    check_autoencoder(model)
+    ((_, (_, code_dtype)),) = model.signature_inputs()["decode"].items()
+    if code_dtype != "float32":
+        raise ValueError(f"interpolation needs a continuous latent code; {model.name!r} "
+                         f"({type(model).__name__}) decodes discrete codes ({code_dtype})")
     starts, ends = _check_images(model, starts), _check_images(model, ends)
     if len(starts) != len(ends):
         raise ValueError(f"got {len(starts)} start images but {len(ends)} end images")
     z_a, z_b = latent_codes(model, starts), latent_codes(model, ends)
     t = np.linspace(0.0, 1.0, steps, dtype="float32")
     z = z_a[:, None, :] * (1 - t)[None, :, None] + z_b[:, None, :] * t[None, :, None]
-    decoded = np.asarray(model.decode(z.reshape(-1, z.shape[-1])))
+    decoded = np.asarray(model.decode(z.reshape(-1, *model.latent_shape)))
     decoded = decoded.reshape(len(starts), steps, *decoded.shape[1:])
     rows = [(f"pair {i + 1}", [a, *line, b])
             for i, (a, line, b) in enumerate(zip(starts, decoded, ends))]
@@ -325,7 +331,7 @@ def interpolate(model: Autoencoder, starts: Any, ends: Any, *, steps: int = 8) -
     titles = [header] + [[None] * len(header)] * (len(rows) - 1)
     fig = _figure(max(6.0, 0.95 * (steps + 2) + 0.8), 1.05 * len(rows) + 0.8)
     _image_rows(fig, rows, titles)
-    fig.suptitle(f"Linear interpolation between latent codes ({model.latent_dim}-d) of "
+    fig.suptitle(f"Linear interpolation between latent codes ({z_a.shape[1]}-d) of "
                  f"{model.name!r}, decoded")
     return fig
 

@@ -38,9 +38,11 @@ class ExportedModel(abc.ABC):
 
     format = ""
 
-    def __init__(self, path: Path, specs: dict[str, tuple[dict[str, Shape], tuple[str, ...]]]):
+    def __init__(self, path: Path, specs: dict[str, tuple[dict[str, Shape], tuple[str, ...]]],
+                 dtypes: dict[str, dict[str, str]] | None = None):
         self.path = path
         self._specs = specs
+        self._dtypes = dtypes or {}
 
     @property
     def signatures(self) -> tuple[str, ...]:
@@ -50,6 +52,12 @@ class ExportedModel(abc.ABC):
     def inputs(self, signature: str) -> dict[str, Shape]:
         """Input name -> shape (None for the dynamic batch dimension) of `signature`."""
         return dict(self._spec(signature)[0])
+
+    def input_dtypes(self, signature: str) -> dict[str, str]:
+        """Input name -> dtype (`float32`, or `int32` for a VQ-VAE's code indices)."""
+        self._spec(signature)
+        return {name: self._dtypes.get(signature, {}).get(name, "float32")
+                for name in self.inputs(signature)}
 
     def outputs(self, signature: str) -> tuple[str, ...]:
         """The output names of `signature`, sorted."""
@@ -76,17 +84,14 @@ class ExportedModel(abc.ABC):
             raise ValueError(
                 f"signature {signature!r} takes inputs {', '.join(sorted(expected))}, "
                 f"got {', '.join(sorted(inputs)) or 'none'}")
+        dtypes = self.input_dtypes(signature)
         arrays = {}
         for name, value in inputs.items():
             try:
                 array = np.asarray(value)
             except Exception:  # noqa: BLE001 - ragged nested lists and the like
                 raise ValueError(f"input {name!r} of {signature!r} is not an array") from None
-            if not (np.issubdtype(array.dtype, np.floating) or array.dtype == np.bool_):
-                raise ValueError(
-                    f"input {name!r} of {signature!r} must be float32 (images in [0, 1]), "
-                    f"got {array.dtype}")
-            array = np.ascontiguousarray(array, dtype=np.float32)
+            array = _as_input(array, name, signature, dtypes[name])
             shape = expected[name]
             if array.ndim != len(shape) or any(
                     want is not None and want != got for want, got in zip(shape, array.shape)):
@@ -123,6 +128,21 @@ class ExportedModel(abc.ABC):
         return f"{type(self).__name__}({str(self.path)!r}, signatures={self.signatures})"
 
 
+def _as_input(array: np.ndarray, name: str, signature: str, dtype: str) -> np.ndarray:
+    """`array` as the contiguous float32 or int32 array input `name` takes."""
+    if dtype == "int32":
+        if not np.issubdtype(array.dtype, np.integer):
+            raise ValueError(f"input {name!r} of {signature!r} must be integers (code indices), "
+                             f"got {array.dtype}")
+        if array.size and (array.min() < np.iinfo(np.int32).min or array.max() > np.iinfo(np.int32).max):
+            raise ValueError(f"input {name!r} of {signature!r} has values outside int32")
+        return np.ascontiguousarray(array, dtype=np.int32)
+    if not (np.issubdtype(array.dtype, np.floating) or array.dtype == np.bool_):
+        raise ValueError(
+            f"input {name!r} of {signature!r} must be float32 (images in [0, 1]), got {array.dtype}")
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
 class SavedModelRunner(ExportedModel):
     """A SavedModel directory, run with TensorFlow."""
 
@@ -135,14 +155,15 @@ class SavedModelRunner(ExportedModel):
             self._loaded = tf.saved_model.load(str(path))
         except Exception as err:  # noqa: BLE001 - TensorFlow raises many kinds here
             raise ValueError(f"cannot load SavedModel {path}: {first_line(err)}") from err
-        specs = {}
+        specs, dtypes = {}, {}
         for name, function in self._loaded.signatures.items():
             if name == "serving_default":  # an alias of reconstruct, for TF Serving
                 continue
-            inputs = {key: tuple(spec.shape.as_list())
-                      for key, spec in function.structured_input_signature[1].items()}
+            arguments = function.structured_input_signature[1]
+            inputs = {key: tuple(spec.shape.as_list()) for key, spec in arguments.items()}
+            dtypes[name] = {key: spec.dtype.name for key, spec in arguments.items()}
             specs[name] = (inputs, tuple(sorted(function.structured_outputs)))
-        super().__init__(path, specs)
+        super().__init__(path, specs, dtypes)
 
     def _run_batch(self, signature: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import tensorflow as tf
@@ -169,15 +190,17 @@ class TFLiteRunner(ExportedModel):
         except (ValueError, RuntimeError) as err:
             raise ValueError(f"cannot load TFLite model {path}: {first_line(err)}") from err
         self._runners = {}
-        specs = {}
+        specs, dtypes = {}, {}
         for name, runner in runners.items():
             self._runners[name] = runner
+            details = runner.get_input_details()
             inputs = {key: tuple(None if d < 0 else int(d) for d in detail["shape_signature"])
-                      for key, detail in runner.get_input_details().items()}
+                      for key, detail in details.items()}
+            dtypes[name] = {key: np.dtype(detail["dtype"]).name for key, detail in details.items()}
             specs[name] = (inputs, tuple(sorted(runner.get_output_details())))
         if not specs:
             raise ValueError(f"{path} has no signatures; export it with keras_ae.export.export_tflite")
-        super().__init__(path, specs)
+        super().__init__(path, specs, dtypes)
 
     def _run_batch(self, signature: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         with native_logs_muted():
@@ -205,15 +228,17 @@ def load_exported(path: str | os.PathLike, *, num_threads: int | None = None) ->
 # --- parity ------------------------------------------------------------------------------------
 def signature_inputs(model: Autoencoder, signature: str, images: np.ndarray, *,
                      seed: int = 0) -> dict[str, np.ndarray]:
-    """The inputs of `signature` derived from `images`: the images, their latent codes (the
-    posterior mean for a VAE) for `decode`, or seeded N(0, I) noise for `sample`."""
+    """The inputs of `signature` derived from `images`: the images, their codes for `decode`
+    (`model.encode`: a VAE's posterior mean, a VQ-VAE's int32 code indices), or seeded N(0, I)
+    noise for `sample`, each named and typed as the model's `signature_inputs()` declares."""
     images = np.asarray(images, dtype=np.float32)
+    if signature not in ("decode", "sample"):
+        return {"image": images}
+    ((name, (shape, dtype)),) = model.signature_inputs()[signature].items()
     if signature == "decode":
-        return {"z": np.asarray(model.encode(images), dtype=np.float32)}
-    if signature == "sample":
-        rng = np.random.default_rng(seed)
-        return {"noise": rng.standard_normal((len(images), model.latent_dim)).astype(np.float32)}
-    return {"image": images}
+        return {name: np.asarray(model.encode(images), dtype=dtype)}
+    rng = np.random.default_rng(seed)
+    return {name: rng.standard_normal((len(images), *shape[1:])).astype(dtype)}
 
 
 def parity(model: Autoencoder, path: str | os.PathLike, images: np.ndarray, *,

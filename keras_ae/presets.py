@@ -31,6 +31,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The keras.io example VAE (conv 32/64, dense 16, latent 2): the baseline for conv_vae.
     "keras_io_vae": {"objective": "vae", "architecture": "conv", "conv_filters": (32, 64),
                      "hidden_units": (16,), "latent_dim": 2},
+    # Contractive: dense 256-128, ReLU code, penalty 1e-4 * ||dz/dx||^2 (autodiff Jacobian).
+    "contractive": {"objective": "contractive", "hidden_units": (256, 128)},
+    # VQ-VAE: conv 32-64 to a 7x7 map of 16-d vectors, each one of 128 codes (343 bits a digit).
+    "vq_vae": {"objective": "vq_vae", "architecture": "conv", "conv_filters": (32, 64),
+               "latent_dim": 16},
 }
 
 
@@ -47,6 +52,12 @@ def _nets(config: RunConfig, input_shape: Sequence[int]) -> tuple[keras.Model, k
     heads = objective.encoder_heads
     latent_activation = config.latent_activation or objective.latent_activation(config.options)
     output_activation = "sigmoid"
+    if objective.code == "map":  # a feature map of latent_dim channels (conv only)
+        encoder = nets.conv_map_encoder(input_shape, config.latent_dim, config.conv_filters)
+        decoder = nets.conv_map_decoder(encoder.outputs[0].shape[1:], input_shape,
+                                        config.conv_filters[::-1],
+                                        output_activation=output_activation)
+        return encoder, decoder
     if config.architecture == "linear":
         return (nets.linear_encoder(input_shape, config.latent_dim),
                 nets.linear_decoder(config.latent_dim, input_shape))
@@ -114,8 +125,9 @@ def _check_regularised(config: RunConfig, input_shape: Sequence[int]) -> None:
 
 
 def parameter_count(config: RunConfig, input_shape: Sequence[int] = MNIST_SHAPE) -> int:
-    """The number of weights of `build(config, input_shape)` (encoder and decoder), computed
-    without building anything."""
+    """The number of weights of the encoder and decoder of `build(config, input_shape)`,
+    computed without building anything (an objective's own weights, such as a VQ-VAE's
+    codebook, come on top)."""
     height, width, channels = (int(d) for d in input_shape)
     pixels, latent = height * width * channels, config.latent_dim
     heads = config.objective_spec.encoder_heads
@@ -123,6 +135,19 @@ def parameter_count(config: RunConfig, input_shape: Sequence[int] = MNIST_SHAPE)
     def dense(sizes):  # a chain of Dense layers with biases
         return sum(a * b + b for a, b in zip(sizes, sizes[1:]))
 
+    kernel = 3 * 3
+    filters = list(config.conv_filters)
+    if objective_code(config) == "map":  # conv_map_encoder / conv_map_decoder
+        encoder, fan_in = 0, channels
+        for f in filters:
+            encoder += kernel * fan_in * f + f
+            fan_in = f
+        encoder += fan_in * latent + latent  # the 1x1 convolution to the code
+        decoder, fan_in = 0, latent
+        for f in filters[::-1]:
+            decoder += kernel * fan_in * f + f
+            fan_in = f
+        return encoder + decoder + kernel * fan_in * channels + channels
     if config.architecture == "linear":
         return 2 * pixels * latent
     if config.architecture == "dense":
@@ -130,8 +155,6 @@ def parameter_count(config: RunConfig, input_shape: Sequence[int] = MNIST_SHAPE)
         last = units[-1] if units else pixels
         return (dense([pixels, *units]) + heads * dense([last, latent])
                 + dense([latent, *units[::-1], pixels]))
-    kernel = 3 * 3
-    filters = list(config.conv_filters)
     dense_units = list(config.hidden_units) if heads == 2 else []
     encoder, fan_in, h, w = 0, channels, height, width
     for f in filters:
@@ -147,6 +170,11 @@ def parameter_count(config: RunConfig, input_shape: Sequence[int] = MNIST_SHAPE)
         decoder += kernel * fan_in * f + f
         fan_in = f
     return encoder + decoder + kernel * fan_in * channels + channels
+
+
+def objective_code(config: RunConfig) -> str:
+    """The shape of the objective's code: "vector" or "map" (a feature map)."""
+    return getattr(config.objective_spec, "code", "vector")
 
 
 BYTES_PER_PARAMETER = 16  # float32 weights, gradients and Adam's two moments

@@ -39,6 +39,12 @@ def _reconstruction_table(r: dict) -> Table:
         pad = ["-"] if "pca" in r else []
         rows.append(["-ELBO, nats", f"{r['neg_elbo']:.2f}"] + pad)
         rows.append([f"NLL (k={r['nll_samples']}), nats", f"{r['nll']:.2f}"] + pad)
+    if "code_bits" in r:
+        pad = ["-"] if "pca" in r else []
+        rows.append(["code, bits per image", f"{r['code_bits']:.0f}"] + pad)
+        rows.append(["code entropy, bits per image", f"{r['code_entropy_bits']:.1f}"] + pad)
+        rows.append(["codebook usage", f"{r['codebook_usage']:.1%}"] + pad)
+        rows.append(["codebook perplexity", f"{r['perplexity']:.1f}"] + pad)
     return f"Reconstruction of {r['images']} held-out images", header, rows
 
 

@@ -114,7 +114,7 @@ def write_projector(folder: str | os.PathLike, model, images: np.ndarray,
 
     config = projector.ProjectorConfig()
     embedding = config.embeddings.add()
-    embedding.tensor_name = f"latent codes ({model.latent_dim}-d)"
+    embedding.tensor_name = f"latent codes ({codes.shape[1]}-d)"
     embedding.tensor_path = "codes.tsv"
     embedding.metadata_path = "metadata.tsv"
     embedding.sprite.image_path = "sprite.png"

@@ -150,6 +150,8 @@ def build_world(root: Path, hold_lock) -> SimpleNamespace:
         pass
     w.ae = keras_ae.load_model(w.run)
     w.vae = keras_ae.load_model(w.vae_run)
+    w.vq = keras_ae.build("vq_vae", input_shape=IMAGE, conv_filters=(4,), latent_dim=2,
+                          codebook_size=8)
     w.x = images[120:126].astype("float32") / 255
     w.threshold = fit_threshold(w.ae, images[:30], percentile=90,
                                 model_file=w.run / "model.keras")
@@ -335,6 +337,14 @@ def _api_cases() -> list[ApiCase]:
         ValueError, "NaN or infinite latent codes")
     add(c, "decode: no codes", lambda w: w.ae.decode(np.zeros((0, 2), "float32")), ValueError,
         "no codes to decode")
+    add(c, "VQ-VAE decode: float codes", lambda w: w.vq.decode(np.zeros((1, 4, 4), "float32")),
+        ValueError, "decodes code indices (integers), got dtype float32")
+    add(c, "VQ-VAE decode: indices beyond the codebook", lambda w: w.vq.decode(np.full((1, 4, 4), 8)),
+        ValueError, "code indices must be in [0, 8), got values in [8, 8]")
+    add(c, "VQ-VAE decode: a map of another shape", lambda w: w.vq.decode(np.zeros((1, 3, 3), "int32")),
+        ValueError, "decodes code indices of shape (batch, 4, 4), got (1, 3, 3)")
+    add(c, "VQ-VAE encode: NaN", lambda w: w.vq.encode(nan), DataError, "images contain NaN values")
+    add(c, "VQ-VAE call: 0-255 floats", lambda w: w.vq(big), DataError, "float images must lie in [0, 1]")
 
     # data arrays
     c = "data arrays"
@@ -980,7 +990,7 @@ def _cli_cases() -> list[CliCase]:
     add(c, "decode given images", lambda w: pred(w, "good.npy", extra=["--signature", "decode"]),
         "input 'z' of 'decode' must have shape (batch, 2), got (2, 8, 8, 1)")
     add(c, "decode given two files", lambda w: pred(w, "codes.npy", "codes.npy", extra=["--signature", "decode"]),
-        "signature 'decode' takes one .npy file of z vectors")
+        "signature 'decode' takes one .npy file of z (batch, 2), float32")
     add(c, "--output a folder of the user's", lambda w: pred(w, "good.npy")[:-2] + ["--output", str(w.work / "foreign_out")],
         "holds files that predictions are not (notes.txt)")
     add(c, "--output over earlier outputs", lambda w: pred(w, "good.npy")[:-2] + ["--output", str(w.work / "done")],

@@ -36,6 +36,9 @@ def small_config(name, **overrides):
               "conv_filters": tuple(min(f, 8) for f in config.conv_filters)}
     if name == "overcomplete":
         shrink["latent_dim"] = 2 * int(np.prod(SMALL))
+    if "codebook_size" in config.options:  # a tiny codebook of short codes
+        shrink.update(codebook_size=min(config.options["codebook_size"], 16),
+                      latent_dim=min(config.latent_dim, 4))
     return config.replace(**shrink, **overrides)
 
 
@@ -236,6 +239,8 @@ def _with_fixed_noise(model):
         def _create_state(self):
             if isinstance(self, keras_ae.VariationalAutoencoder):
                 self.sampling = FixedSampling(dtype="float32")
+            else:  # the objective's own layers (a VQ-VAE's codebook), which draw no noise
+                super()._create_state()
 
         def corrupt(self, x):  # a fixed corruption: the even pixels of each row dimmed
             if self.denoise is None:

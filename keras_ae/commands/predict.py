@@ -42,9 +42,10 @@ def run(args) -> int:
                                          resize=args.resize)
     else:
         if len(args.input) != 1 or not args.input[0].endswith(".npy"):
+            shape = ", ".join("batch" if d is None else str(d) for d in inputs[input_name])
             raise CLIError(f"signature {args.signature!r} takes one .npy file of {input_name} "
-                           "vectors (batch, latent)")
-        array, names = np.load(args.input[0], allow_pickle=False).astype("float32"), None
+                           f"({shape}), {exported.input_dtypes(args.signature)[input_name]}")
+        array, names = np.load(args.input[0], allow_pickle=False), None
     outputs = exported.run(args.signature, **{input_name: array})
     written = write_outputs(outputs, args.output, names=names, overwrite=args.overwrite)
     for key, value in outputs.items():

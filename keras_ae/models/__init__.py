@@ -1,9 +1,12 @@
-"""Autoencoder models: reconstruction objectives (plain, denoising, sparse) and the VAE."""
+"""Autoencoder models: reconstruction objectives (plain, denoising, sparse), the VAE, the
+contractive autoencoder and the VQ-VAE."""
 
 from keras_ae.models.autoencoder import Autoencoder
+from keras_ae.models.contractive import ContractiveAutoencoder
 from keras_ae.models.objective import Objective, Option
 from keras_ae.models.sparsity import Sparsity
 from keras_ae.models.vae import Sampling, VariationalAutoencoder, gaussian_kl
+from keras_ae.models.vq_vae import VQVAE, VectorQuantizer
 
-__all__ = ["Autoencoder", "Objective", "Option", "Sampling", "Sparsity", "VariationalAutoencoder",
-           "gaussian_kl"]
+__all__ = ["Autoencoder", "ContractiveAutoencoder", "Objective", "Option", "Sampling", "Sparsity",
+           "VQVAE", "VariationalAutoencoder", "VectorQuantizer", "gaussian_kl"]

@@ -42,16 +42,18 @@ def _concrete(x) -> bool:
 
 
 def _check_nets(encoder, decoder) -> None:
-    """Encoder and decoder must be built models: images (H, W, C) in, a flat code between."""
+    """Encoder and decoder must be built models: images (H, W, C) in, a code of a fixed shape
+    between (a flat vector, or a feature map (H', W', D))."""
     try:
         image = tuple(encoder.inputs[0].shape[1:])
         latent = tuple(decoder.inputs[0].shape[1:])
     except (AttributeError, IndexError, TypeError, ValueError):
         raise ValueError("the encoder and decoder must be built Keras models with known inputs "
                          "(e.g. functional models from keras_ae.nets)") from None
-    if len(image) != 3 or len(latent) != 1 or None in image + latent:
+    if len(image) != 3 or len(latent) not in (1, 3) or None in image + latent:
         raise ValueError("the encoder must take images of a fixed (height, width, channels) and "
-                         f"the decoder a flat code; got inputs {image} and {latent}")
+                         "the decoder a code of a fixed shape (a vector or a feature map); got "
+                         f"inputs {image} and {latent}")
 
 
 @keras.saving.register_keras_serializable(package="keras_ae")
@@ -106,8 +108,13 @@ class Autoencoder(keras.Model):
 
     @property
     def latent_dim(self) -> int:
-        """The size of the latent code."""
+        """The size of the latent code (of each code vector, for a feature-map code)."""
         return int(self.decoder.inputs[0].shape[-1])
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        """The shape of the code the decoder takes: (latent_dim,) or a map (H', W', latent_dim)."""
+        return tuple(int(d) for d in self.decoder.inputs[0].shape[1:])
 
     def as_images(self, x):
         """`x` as a float32 image tensor in the model's input shape: uint8 is divided by 255,
@@ -166,21 +173,26 @@ class Autoencoder(keras.Model):
         return self.encoder(self.as_images(x))
 
     def decode(self, z):
-        """Images reconstructed from latent codes, shape (batch, latent_dim)."""
+        """Images reconstructed from latent codes, shape (batch, *latent_shape)."""
         return _float32(self.decoder(self.as_codes(z)))
 
     def as_codes(self, z):
-        """`z` as float latent codes of this model's size; another dtype or shape is a
+        """`z` as float latent codes of this model's shape; another dtype or shape is a
         ValueError naming it, and so are NaN or infinite codes where values are known."""
         if not isinstance(z, keras.KerasTensor):
-            z = ops.convert_to_tensor(z)
+            try:
+                z = ops.convert_to_tensor(z)
+            except (ValueError, TypeError):
+                raise ValueError(f"model {self.name!r} decodes codes given as an array, got a "
+                                 f"{type(z).__name__} that is not one (ragged?)") from None
         dtype = keras.backend.standardize_dtype(z.dtype)
         if "float" not in dtype:
             raise ValueError(f"model {self.name!r} decodes float latent codes, got dtype {dtype}")
-        shape = tuple(z.shape)
-        if len(shape) != 2 or shape[1] not in (None, self.latent_dim):
+        shape, expected = tuple(z.shape), self.latent_shape
+        if len(shape) != 1 + len(expected) or any(
+                d is not None and d != e for d, e in zip(shape[1:], expected)):
             raise ValueError(f"model {self.name!r} decodes codes of shape (batch, "
-                             f"{self.latent_dim}), got an array of shape {shape}")
+                             f"{', '.join(map(str, expected))}), got an array of shape {shape}")
         if _concrete(z):
             if shape[0] == 0:
                 raise ValueError(f"model {self.name!r} got no codes to decode (shape {shape})")
@@ -196,6 +208,12 @@ class Autoencoder(keras.Model):
         elif not isinstance(kwargs.get("x", keras.KerasTensor(())), keras.KerasTensor):
             kwargs["x"] = self.as_images(kwargs["x"])
         return super().__call__(*args, **kwargs)
+
+    def features(self, x):
+        """A flat float32 feature vector per image, (batch, n), for maps and projections of the
+        codes: the latent code itself (a VAE's posterior mean)."""
+        z = _float32(self.encode(x))
+        return ops.reshape(z, (ops.shape(z)[0], -1))
 
     def call(self, x, training=False):
         return self.forward(self.as_images(x), training=training)["reconstruction"]
@@ -225,6 +243,12 @@ class Autoencoder(keras.Model):
     def loss_term_names(cls, options: Mapping[str, Any]) -> tuple[str, ...]:
         """The terms of the loss that the model reports as metrics, for these options."""
         return ("reconstruction_loss",) + (("sparsity_loss",) if options.get("sparsity") else ())
+
+    @classmethod
+    def metric_names(cls, options: Mapping[str, Any]) -> tuple[str, ...]:
+        """Everything the model reports besides `loss` and compiled metrics: its loss terms (an
+        objective may add other metrics of its own)."""
+        return cls.loss_term_names(options)
 
     def _objective_options(self) -> dict[str, Any]:
         return {"loss": self.loss_name, "sparsity": self.sparsity, "denoise": self.denoise}
@@ -302,7 +326,13 @@ class Autoencoder(keras.Model):
             scaled = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled, self.trainable_weights)
         self.optimizer.apply(gradients, self.trainable_weights)
+        self.after_train_step(x, outputs)
         return self.compute_metrics(x, y, outputs["reconstruction"], sample_weight=sample_weight)
+
+    def after_train_step(self, x, outputs: Mapping[str, Any]) -> None:
+        """Update state that gradients do not train, after each step's update (in the replica
+        context of a distribution strategy); the VQ-VAE re-initialises dead codes here. Nothing
+        by default."""
 
     def test_step(self, data):
         x, y, sample_weight = self._unpack(data)
@@ -335,7 +365,7 @@ class Autoencoder(keras.Model):
     def signature_inputs(self) -> dict[str, dict[str, tuple[tuple[int | None, ...], str]]]:
         """Each export signature's inputs: name -> (shape with a None batch axis, dtype)."""
         image = {"image": ((None, *self.image_shape), "float32")}
-        return {"encode": image, "decode": {"z": ((None, self.latent_dim), "float32")},
+        return {"encode": image, "decode": {"z": ((None, *self.latent_shape), "float32")},
                 "reconstruct": image, "anomaly_score": image}
 
     def serve(self, signature: str, **inputs) -> dict[str, Any]:
@@ -402,13 +432,16 @@ def _latent_activation(options: Mapping[str, Any]) -> str | None:
     return sparsity.latent_activation if sparsity else None
 
 
+LOSS = Option("loss", "mse", choice("loss", RECONSTRUCTION_LOSSES), choices=RECONSTRUCTION_LOSSES,
+              help="per-pixel reconstruction loss (also the anomaly score)")
+
+
 OBJECTIVE = Objective(
     name="autoencoder",
     model_class=Autoencoder,
     description="reconstruct the input; denoising and sparsity are options",
     options=(
-        Option("loss", "mse", choice("loss", RECONSTRUCTION_LOSSES), choices=RECONSTRUCTION_LOSSES,
-               help="per-pixel reconstruction loss (also the anomaly score)"),
+        LOSS,
         DENOISE,
         Option("sparsity", None, optional(_sparsity_spec), flag="--sparse", metavar="SPEC",
                help="penalty on the code: l1:WEIGHT or kl:RHO[:WEIGHT]"),

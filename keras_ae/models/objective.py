@@ -14,6 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 
+CODE_SHAPES = ("vector", "map")
+
+
 @dataclasses.dataclass(frozen=True)
 class Option:
     """One option of an objective: its config key, default, parser and command-line form.
@@ -40,8 +43,8 @@ class Option:
 class Objective:
     """An objective: `name`, the model class that trains it and the options that class takes.
 
-    The model class declares its export signatures (`SIGNATURES`) and the loss terms it reports
-    as metrics (`loss_term_names(options)`). Hooks: `latent_activation(options)` (the code's
+    The model class declares its export signatures (`SIGNATURES`), the loss terms it reports
+    as metrics (`loss_term_names(options)`) and any other metrics (`metric_names(options)`). Hooks: `latent_activation(options)` (the code's
     activation the objective needs, or None), `check(options, architecture)` (cross-option rules,
     raising ValueError) and `regularises(options)` (whether an overcomplete code is safe).
     """
@@ -52,9 +55,15 @@ class Objective:
     description: str
     encoder_heads: int = 1
     architectures: tuple[str, ...] = ("dense", "conv", "linear")
+    code: str = "vector"
     latent_activation: Callable[[Mapping[str, Any]], str | None] = lambda options: None
     check: Callable[[Mapping[str, Any], str], None] = lambda options, architecture: None
     regularises: Callable[[Mapping[str, Any]], bool] = lambda options: False
+
+    def __post_init__(self) -> None:
+        if self.code not in CODE_SHAPES:
+            raise ValueError(f"unknown code shape {self.code!r} of objective {self.name!r}; "
+                             f"choose one of {', '.join(CODE_SHAPES)}")
 
     @property
     def option_names(self) -> tuple[str, ...]:
@@ -66,8 +75,9 @@ class Objective:
         return tuple(self.model_class.SIGNATURES)
 
     def metrics(self, options: Mapping[str, Any] | None = None) -> tuple[str, ...]:
-        """The loss terms a model of this objective reports, besides `loss`."""
-        return tuple(self.model_class.loss_term_names(self.resolve(options or {})))
+        """The metrics a model of this objective reports besides `loss`: its loss terms, then
+        any others (the VQ-VAE's codebook usage and perplexity)."""
+        return tuple(self.model_class.metric_names(self.resolve(options or {})))
 
     def defaults(self) -> dict[str, Any]:
         return {option.name: option.default for option in self.options}
@@ -120,6 +130,18 @@ def number(name: str, *, minimum: float = 0.0, inclusive: bool = True) -> Callab
             bound = ">=" if inclusive else ">"
             raise ValueError(f"{name} must be a finite number {bound} {minimum:g}, got {value!r}")
         return float(value)
+
+    return parse
+
+
+def integer(name: str, *, minimum: int = 0) -> Callable[[Any], int]:
+    """A parser accepting an integer >= `minimum` (a float with an integral value counts)."""
+
+    def parse(value: Any) -> int:
+        integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        if isinstance(value, bool) or not integral or value < minimum:
+            raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        return int(value)
 
     return parse
 
