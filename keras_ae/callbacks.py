@@ -15,12 +15,23 @@ from keras_ae.saving import save_model
 
 
 def read_history(path: str | os.PathLike) -> list[dict[str, float]]:
-    """Rows of a history CSV written by `AtomicCSVLogger` (empty if the file is absent)."""
+    """Rows of a history CSV written by `AtomicCSVLogger` (empty if the file is absent): the
+    `epoch` as an int, every other value as a float. A file that is not such a CSV is a
+    ValueError naming it."""
     path = Path(path)
     if not path.is_file():
         return []
-    with path.open(newline="") as f:
-        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+    try:
+        with path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            if "epoch" not in (reader.fieldnames or ()):
+                raise ValueError("it has no epoch column")
+            return [{k: (int(float(v)) if k == "epoch" else float(v))
+                     for k, v in row.items() if v not in ("", None) and k is not None}
+                    for row in reader]
+    except (ValueError, UnicodeDecodeError, csv.Error) as err:
+        raise ValueError(f"{path} is not a training history written by keras-ae "
+                         f"({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
 
 
 class EpochOrder(keras.callbacks.Callback):
@@ -50,7 +61,7 @@ class AtomicCSVLogger(keras.callbacks.Callback):
         self.rows = read_history(self.path)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.rows = [r for r in self.rows if int(r["epoch"]) < epoch]
+        self.rows = [r for r in self.rows if r["epoch"] < epoch]
         self.rows.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
         fields = list(dict.fromkeys(k for row in self.rows for k in row))
         buffer = io.StringIO()

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from keras_ae.commands import detect, evaluate, export, plot, predict, sample, train
 from keras_ae.commands.common import CLIError, Parser
-from keras_ae.quiet import initialise_devices_quietly
+from keras_ae.quiet import initialise_devices_quietly, quiet_python_logs
 
 COMMANDS = {module.NAME: module for module in (train, evaluate, export, predict, detect, plot, sample)}
 
@@ -27,8 +27,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         args = _parser().parse_args(argv)
-        initialise_devices_quietly()
-        return COMMANDS[args.command].run(args)
+        with quiet_python_logs():
+            initialise_devices_quietly()
+            return COMMANDS[args.command].run(args)
     except (CLIError, ValueError, OSError, RuntimeError) as err:
         # RuntimeError covers ExportError and TensorFlow's errors (out of memory included)
         print(f"keras-ae: error: {first_line(err, with_type=isinstance(err, OSError))}",

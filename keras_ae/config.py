@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +63,13 @@ class RunConfig:
     steps_per_execution: int | None = None
 
     def __post_init__(self) -> None:
-        try:
-            self.hidden_units = tuple(int(u) for u in self.hidden_units)
-            self.conv_filters = tuple(int(f) for f in self.conv_filters)
-        except (TypeError, ValueError):
-            raise ValueError("hidden_units and conv_filters are lists of integers, got "
-                             f"{self.hidden_units!r} and {self.conv_filters!r}") from None
+        for name in ("hidden_units", "conv_filters"):
+            value = getattr(self, name)
+            if (isinstance(value, (str, bytes, dict)) or not isinstance(value, Iterable)
+                    or not all(_is_int(u) and u >= 1 for u in value)):
+                raise ValueError(f"hidden_units and conv_filters are lists of integers >= 1, "
+                                 f"got {name}={value!r}")
+            setattr(self, name, tuple(int(u) for u in value))
         if not isinstance(self.options, dict):
             raise ValueError(f"options is a JSON object of the objective's options, got {self.options!r}")
         if self.image_size is not None:
@@ -93,13 +96,14 @@ class RunConfig:
     def _validate(self) -> None:
         from keras_ae.data.images import channels_of
 
+        _check_types(self)
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {self.architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
         self.options = self.objective_spec.resolve(self.options, self.architecture)
-        for name in ("latent_dim", "epochs", "batch_size"):
-            if int(getattr(self, name)) < 1:
+        for name in _INTEGERS:
+            if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.early_stopping is not None and int(self.early_stopping) < 1:
+        if self.early_stopping is not None and self.early_stopping < 1:
             raise ValueError(f"early_stopping (patience) must be >= 1, got {self.early_stopping}")
         if not 0 < self.validation_fraction < 1:
             raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
@@ -109,14 +113,37 @@ class RunConfig:
             raise ValueError(f"mixed_precision is true, false or \"auto\", got {self.mixed_precision!r}")
         if not (self.jit_compile is None or isinstance(self.jit_compile, bool)):
             raise ValueError(f"jit_compile is true, false or null (auto), got {self.jit_compile!r}")
-        if self.steps_per_execution is not None and (
-                isinstance(self.steps_per_execution, bool) or int(self.steps_per_execution) < 1):
+        if self.steps_per_execution is not None and self.steps_per_execution < 1:
             raise ValueError("steps_per_execution must be >= 1 or null (auto), got "
                              f"{self.steps_per_execution!r}")
+        if self.seed is not None and not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed must be in [0, 2**32), got {self.seed}")
+        if self.latent_activation is not None:
+            import keras
+
+            try:
+                keras.activations.get(self.latent_activation)
+            except ValueError:
+                raise ValueError(f"unknown latent_activation {self.latent_activation!r} (a Keras "
+                                 "activation name such as relu or sigmoid)") from None
         if self.color_mode is not None:
             channels_of(self.color_mode)
         if not isinstance(self.skip_bad_images, bool):
             raise ValueError(f"skip_bad_images must be true or false, got {self.skip_bad_images!r}")
+
+    def differences(self, other: "RunConfig", *, ignore: Iterable[str] = ()) -> list[str]:
+        """One phrase per option that differs from `other` ("option X differs: run has A,
+        command gives B", this config being the run's), objective options by their own name."""
+        mine, theirs = self._flat(), other._flat()
+        skip = set(ignore)
+        return [f"option {key} differs: run has {_shown(mine.get(key))}, command gives "
+                f"{_shown(theirs.get(key))}"
+                for key in dict.fromkeys([*mine, *theirs])
+                if key not in skip and mine.get(key) != theirs.get(key)]
+
+    def _flat(self) -> dict[str, Any]:
+        data = self.to_dict()
+        return {**{k: v for k, v in data.items() if k != "options"}, **data["options"]}
 
     def replace(self, **changes: Any) -> "RunConfig":
         """A copy with `changes` applied (None values are ignored): fields by name, and the
@@ -143,8 +170,9 @@ class RunConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown config keys: {', '.join(unknown)} (objective options go "
-                             "under \"options\")")
+            names = ", ".join(k if k.isidentifier() else repr(k) for k in unknown)
+            raise ValueError(f"unknown config keys: {names} (objective options go under "
+                             "\"options\")")
         return cls(**data)
 
     def save(self, path: str | os.PathLike) -> None:
@@ -155,7 +183,51 @@ class RunConfig:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "RunConfig":
+        """The config in a config.json; ValueError naming the file and the problem."""
         try:
-            return cls.from_dict(json.loads(Path(path).read_text()))
-        except (OSError, json.JSONDecodeError) as err:
-            raise ValueError(f"cannot read config {path}: {err}") from err
+            data = json.loads(Path(path).read_bytes())
+        except (OSError, ValueError, RecursionError) as err:  # JSON and UTF-8 errors are ValueErrors
+            reason = getattr(err, "strerror", None) or str(err).splitlines()[0]
+            raise ValueError(f"cannot read config {path}: {reason}") from None
+        try:
+            return cls.from_dict(data)
+        except ValueError as err:
+            raise ValueError(f"config {path}: {err}") from None
+
+
+# --- field types -------------------------------------------------------------------------------
+_INTEGERS = ("latent_dim", "epochs", "batch_size")
+_OPTIONAL_INTEGERS = ("seed", "early_stopping", "steps_per_execution")
+_NUMBERS = ("validation_fraction", "learning_rate")
+_STRINGS = ("preset", "architecture", "objective", "dataset")
+_OPTIONAL_STRINGS = ("data_dir", "latent_activation", "color_mode")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _check_types(config: RunConfig) -> None:
+    """TypeError naming the first field whose value has the wrong type (a JSON string where a
+    number belongs, a float epoch count, ...)."""
+    def wrong(name: str, kind: str):
+        return TypeError(f"{name} must be {kind}, got {getattr(config, name)!r}")
+
+    for name in _INTEGERS + _OPTIONAL_INTEGERS:
+        value = getattr(config, name)
+        if not (_is_int(value) or (value is None and name in _OPTIONAL_INTEGERS)):
+            raise wrong(name, "an integer" + (" or null" if name in _OPTIONAL_INTEGERS else ""))
+    for name in _NUMBERS:
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise wrong(name, "a number")
+    for name in _STRINGS + _OPTIONAL_STRINGS:
+        value = getattr(config, name)
+        if not (isinstance(value, str) or (value is None and name in _OPTIONAL_STRINGS)):
+            raise wrong(name, "a string" + (" or null" if name in _OPTIONAL_STRINGS else ""))
+    if not config.dataset.strip():
+        raise ValueError("dataset must name a dataset, a folder or an .npz file, got ''")
+
+
+def _shown(value: Any) -> str:
+    return "(none)" if value is None else json.dumps(value) if isinstance(value, str) else repr(value)

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from keras_ae.arguments import check_int
 from keras_ae.data.errors import DataError
 from keras_ae.io import atomic_write_text
 
@@ -81,6 +82,10 @@ class Threshold:
             raise ValueError(f"images must be a positive count, got {self.images!r}")
         if not (isinstance(self.elbo_samples, int) and self.elbo_samples >= 1):
             raise ValueError(f"elbo_samples must be >= 1, got {self.elbo_samples!r}")
+        check_int(self.seed, "seed", minimum=0)
+        for name in ("fitted_on", "model_sha256"):
+            if not isinstance(getattr(self, name), (str, type(None))):
+                raise ValueError(f"{name} must be a string or null, got {getattr(self, name)!r}")
 
     @property
     def expected_fpr(self) -> float:
@@ -204,6 +209,8 @@ def _check_score(model, score: str) -> None:
 
 def elbo_noise(latent_dim: int, samples: int = ELBO_SAMPLES, seed: int = 0) -> np.ndarray:
     """The fixed N(0, I) draws of the ``elbo`` score: shape (samples, latent_dim)."""
+    latent_dim, samples = check_int(latent_dim, "latent_dim"), check_int(samples, "samples")
+    seed = check_int(seed, "seed", minimum=0)
     return np.random.default_rng(seed).standard_normal((samples, latent_dim)).astype(np.float32)
 
 
@@ -257,8 +264,8 @@ def anomaly_scores(model, images: Any, *, score: str = "reconstruction",
 
     from keras_ae.data import as_float_images
 
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    batch_size = check_int(batch_size, "batch_size")
+    elbo_samples = check_int(elbo_samples, "elbo_samples")
     function = score_function(model, score, elbo_samples=elbo_samples, seed=seed)
     if score == "elbo":
         batch_size = max(1, min(batch_size, DECODES_PER_BATCH // elbo_samples))
@@ -312,6 +319,8 @@ def fit_threshold(model, images: Any, *, percentile: float | None = None, fpr: f
     """Fit a threshold on normal `images` (e.g. the run's validation split): the given
     `percentile` of their scores, or the percentile that flags a share `fpr` of them (default:
     percentile 99). `model_file` ties the threshold to that file's weights."""
+    _check_score(model, score)
+    images = _checked_images(model, images)
     _rule(percentile, fpr, len(images))  # fail before scoring thousands of images
     scores = anomaly_scores(model, images, score=score, elbo_samples=elbo_samples, seed=seed,
                             batch_size=batch_size, verbose=verbose)
@@ -379,7 +388,11 @@ def pca_scores(train_images: Any, images: Any, n_components: int, *, seed: int =
     `train_images`: the linear baseline of the reconstruction score."""
     from sklearn.decomposition import PCA
 
+    n_components = check_int(n_components, "n_components")
     train, test = _flat(train_images), _flat(images)
+    if train.shape[1] != test.shape[1]:
+        raise ValueError(f"train images ({train.shape[1]} pixels) and images ({test.shape[1]} "
+                         "pixels) must have one shape")
     n_components = min(n_components, *train.shape)
     pca = PCA(n_components=n_components, svd_solver="randomized", random_state=seed).fit(train)
     recon = np.clip(pca.inverse_transform(pca.transform(test)), 0.0, 1.0)
@@ -400,7 +413,13 @@ def ranking_metrics(normal_scores: Any, anomalous_scores: Any) -> dict[str, floa
     rank anomalous images above normal ones."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    normal, anomalous = np.ravel(normal_scores), np.ravel(anomalous_scores)
+    normal = np.ravel(np.asarray(normal_scores, dtype=np.float64))
+    anomalous = np.ravel(np.asarray(anomalous_scores, dtype=np.float64))
+    if not (normal.size and anomalous.size):
+        raise ValueError(f"ranking needs normal and anomalous scores, got {normal.size} normal "
+                         f"and {anomalous.size} anomalous")
+    if not (np.isfinite(normal).all() and np.isfinite(anomalous).all()):
+        raise ValueError("the scores contain NaN or inf")
     y = np.r_[np.zeros(len(normal)), np.ones(len(anomalous))]
     s = np.r_[normal, anomalous]
     return {"roc_auc": float(roc_auc_score(y, s)), "average_precision": float(average_precision_score(y, s))}

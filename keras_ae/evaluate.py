@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_ae.arguments import check_autoencoder, check_int
 from keras_ae.data import Split, as_float_images, reading_errors
 from keras_ae.data.sources import IndexedSplit
 from keras_ae.models import Autoencoder, VariationalAutoencoder
@@ -48,8 +49,12 @@ MIN_MSE = 1e-10
 def reconstruction_metrics(images: np.ndarray, reconstructions: np.ndarray) -> dict[str, float]:
     """Per-pixel MSE and BCE between images and reconstructions (both in [0, 1]), and the mean
     per-image PSNR in dB (peak value 1)."""
-    x = tf.constant(as_float_images(images))
-    x_hat = tf.constant(np.asarray(reconstructions, dtype="float32"))
+    x = as_float_images(images)
+    x_hat = np.asarray(reconstructions, dtype="float32")  # a linear model's may leave [0, 1]
+    if x.shape != x_hat.shape:
+        raise ValueError(f"images of shape {x.shape} and reconstructions of shape {x_hat.shape} "
+                         "differ")
+    x, x_hat = tf.constant(x), tf.constant(x_hat)
     mse = per_sample_mse(x, x_hat)
     psnr = -10.0 * tf.math.log(tf.maximum(mse, MIN_MSE)) / tf.math.log(10.0)
     return {"mse": float(tf.reduce_mean(mse)),
@@ -59,6 +64,8 @@ def reconstruction_metrics(images: np.ndarray, reconstructions: np.ndarray) -> d
 
 def reconstruct(model: Autoencoder, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """The model's deterministic reconstructions of `images`."""
+    check_autoencoder(model)
+    batch_size = check_int(batch_size, "batch_size")
     return model.predict(as_float_images(images), batch_size=batch_size, verbose=0)
 
 
@@ -66,6 +73,10 @@ def vae_metrics(model: VariationalAutoencoder, images: np.ndarray | Split, *, k:
                 batch_size: int = 50, seed: int = 0, verbose: int = 0) -> dict[str, float]:
     """Mean negative ELBO and importance-sampled NLL (with `k` samples) in nats per image;
     `verbose=1` shows a progress bar over the images."""
+    if not isinstance(check_autoencoder(model), VariationalAutoencoder):
+        raise ValueError(f"-ELBO and NLL need a variational autoencoder, got {type(model).__name__}")
+    k, batch_size = check_int(k, "k (importance samples)"), check_int(batch_size, "batch_size")
+    seed = check_int(seed, "seed", minimum=0)
     draws = keras.random.SeedGenerator(seed)
     elbo = tf.function(lambda x: model.elbo(x, seed=draws), reduce_retracing=True)
     nll = tf.function(lambda x: model.nll(x, k=k, seed=draws), reduce_retracing=True)
@@ -114,6 +125,14 @@ def pca_baseline(train_images: np.ndarray | Split, test_images: np.ndarray | Spl
     """
     from sklearn.decomposition import PCA
 
+    n_components = check_int(n_components, "n_components")
+    train_shape = (tuple(train_images.image_shape) if isinstance(train_images, Split)
+                   else as_float_images(train_images).shape[1:])
+    test_shape = (tuple(test_images.image_shape) if isinstance(test_images, Split)
+                  else as_float_images(test_images).shape[1:])
+    if train_shape != test_shape:
+        raise ValueError(f"train images of shape {train_shape} and test images of shape "
+                         f"{test_shape} must be images of one shape")
     train = _pca_sample(train_images)
     fit_images = len(train)
     n_components = min(n_components, *train.shape)
@@ -188,6 +207,7 @@ def evaluate_model(model: Autoencoder, images: np.ndarray | Split, *,
     with `labels` the clustering and probe figures of `feature_metrics`. Images may be
     `keras_ae.data.Split`s, read from disk batch by batch (features use at most FEATURE_IMAGES
     of them). `verbose=1` shows progress for the long steps."""
+    check_autoencoder(model)
     results = {"images": int(len(images)), **held_out_metrics(model, images)}
     results.update(model.held_out_metrics(images, nll_samples=nll_samples, seed=seed,
                                           verbose=verbose))

@@ -49,6 +49,7 @@ from keras_ae.io import atomic_path
 from keras_ae.models import Autoencoder
 from keras_ae.objectives import OBJECTIVES, objective_of
 from keras_ae.precision import float32_copy
+from keras_ae.quiet import native_logs_muted
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 SIGNATURES = tuple(dict.fromkeys(
@@ -74,6 +75,9 @@ def signature_names(model: Autoencoder, threshold: Threshold | None = None) -> t
     """The signatures exported for `model`, as its objective declares them, and `is_anomaly`
     with a fitted `threshold`."""
     names = objective_of(_keras_ae_model(model)).signatures
+    if threshold is not None and not isinstance(threshold, Threshold):
+        raise ValueError(f"threshold must be a keras_ae.detect.Threshold (fit_threshold or "
+                         f"load_threshold), got {type(threshold).__name__}")
     return names + (("is_anomaly",) if threshold is not None else ())
 
 
@@ -228,17 +232,25 @@ def _image_shape(loaded, keys: list[str]) -> tuple[int, ...] | None:
 
 
 def _check_representative(data: Any, image_shape: tuple[int, ...] | None) -> np.ndarray:
-    images = np.asarray(data, dtype=np.float32)
-    if image_shape is not None and images.ndim == len(image_shape) and images.shape == image_shape:
+    """Calibration images as float32 (N, H, W, C), which must be floats in [0, 1]."""
+    try:
+        images = np.asarray(data, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise ValueError("representative_data must be float images in [0, 1], got "
+                         f"{type(data).__name__} that is not a numeric array") from None
+    if image_shape is not None and images.shape == tuple(image_shape):
         images = images[None]
-    if images.ndim < 1 or len(images) == 0:
-        raise ValueError("representative_data is empty")
-    if image_shape is not None and images.shape[1:] != image_shape:
+    if images.ndim < 1 or images.size == 0:
+        raise ValueError(f"representative_data is empty (shape {images.shape})")
+    if image_shape is not None and images.shape[1:] != tuple(image_shape):
         raise ValueError(
-            f"representative_data has images of shape {images.shape[1:]}, the model takes {image_shape}")
-    if not (np.all(np.isfinite(images)) and images.min() >= 0 and images.max() <= 1):
+            f"representative_data has images of shape {images.shape[1:]}, the model takes "
+            f"{tuple(image_shape)}")
+    if not np.isfinite(images).all():
+        raise ValueError("representative_data holds NaN or infinite values")
+    if not (images.min() >= 0 and images.max() <= 1):
         raise ValueError("representative_data must be float images in [0, 1] "
-                         f"(got values in [{np.nanmin(images):g}, {np.nanmax(images):g}])")
+                         f"(got values in [{images.min():g}, {images.max():g}])")
     return images
 
 
@@ -283,7 +295,7 @@ def _convert(saved_model: Path, keys: list[str], quantize: str,
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.float32
         converter.inference_output_type = tf.float32
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), native_logs_muted():  # the converter's C++ log lines
         # Calibration runs the deprecated tf.lite.Interpreter internally.
         warnings.simplefilter("ignore", UserWarning)
         return converter.convert()
@@ -317,12 +329,18 @@ def export_tflite(
     _refuse_existing(path, overwrite)
     if path.is_dir():
         raise ExportError(f"cannot export to {path}: it is a directory")
+    from_path = isinstance(model_or_savedmodel_path, (str, os.PathLike))
+    if from_path and threshold is not None:
+        raise ValueError("threshold applies when exporting a model, not a SavedModel "
+                         "(export the SavedModel with the threshold instead)")
+    if not from_path:
+        model = _keras_ae_model(model_or_savedmodel_path)
+        signature_names(model, threshold)  # the threshold's type, before any work
+        if quantize == "int8":  # the calibration images, before any work
+            _check_representative(representative_data, model.image_shape)
 
     with tempfile.TemporaryDirectory(prefix="keras_ae_export.") as scratch:
-        if isinstance(model_or_savedmodel_path, (str, os.PathLike)):
-            if threshold is not None:
-                raise ValueError("threshold applies when exporting a model, not a SavedModel "
-                                 "(export the SavedModel with the threshold instead)")
+        if from_path:
             saved_model = Path(model_or_savedmodel_path)
             source = f"SavedModel {saved_model}"
         else:

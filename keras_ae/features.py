@@ -16,6 +16,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_ae.arguments import check_int
 from keras_ae.data import as_float_images, validate_images, validate_labels
 from keras_ae.models import Autoencoder
 
@@ -136,7 +137,7 @@ def cluster(codes: Any, labels: Any, k: int | None = None, seed: int = 0, *,
 
     x = _flat(codes, "codes")
     labels = validate_labels(labels, len(x))
-    k = len(np.unique(labels)) if k is None else int(k)
+    k = len(np.unique(labels)) if k is None else check_int(k, "k")
     if not 1 <= k <= len(x):
         raise ValueError(f"k must be between 1 and the number of samples ({len(x)}), got {k}")
     if standardize:
@@ -187,8 +188,7 @@ def few_labels(labels: Any, per_class: int, seed: int = 0) -> np.ndarray:
     """Sorted indices of `per_class` samples of each class, drawn at random with `seed` (all of a
     class's samples when it has fewer)."""
     labels = validate_labels(labels, len(np.asarray(labels)))
-    if per_class < 1:
-        raise ValueError(f"per_class must be >= 1, got {per_class}")
+    per_class = check_int(per_class, "per_class")
     rng = np.random.default_rng(seed)
     picked = [rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in np.unique(labels)]
     return np.sort(np.concatenate(picked))
@@ -220,8 +220,7 @@ def classifier(model: Autoencoder | str | os.PathLike, num_classes: int, *,
     architecture freshly initialised (draws from Keras's global seed).
     """
     model = _as_model(model)
-    if num_classes < 2:
-        raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+    num_classes = check_int(num_classes, "num_classes", minimum=2)
     encoder = _codes_model(model.encoder, "copy" if pretrained else "fresh", "encoder")
     inputs = keras.Input(shape=tuple(encoder.inputs[0].shape[1:]), name="image")
     probabilities = keras.layers.Dense(num_classes, activation="softmax", name="classes")(
@@ -256,8 +255,8 @@ def fine_tune(model: Autoencoder | str | os.PathLike, train_images: Any, train_l
     classes = np.unique(y_train)
     if len(classes) < 2:
         raise ValueError("fine-tuning needs training labels of at least two classes")
-    if epochs < 1:
-        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    epochs = check_int(epochs, "epochs")
+    batch_size = check_int(batch_size, "batch_size")
     if seed is not None:
         keras.utils.set_random_seed(seed)
     net = classifier(model, len(classes), pretrained=pretrained)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from keras_ae.arguments import check_autoencoder, check_int
 from keras_ae.data.validate import as_float_images, validate_images
 from keras_ae.io import atomic_path
 
@@ -46,9 +47,8 @@ def image_grid(images: Any, *, cols: int | None = None, pad: int = 1,
     row by row (`cols` defaults to a square grid); empty cells and padding get `pad_value`."""
     images = as_float_images(validate_images(images))
     n, h, w, c = images.shape
-    cols = cols or math.ceil(math.sqrt(n))
-    if cols < 1:
-        raise ValueError(f"cols must be >= 1, got {cols}")
+    cols = math.ceil(math.sqrt(n)) if cols is None else check_int(cols, "cols")
+    pad = check_int(pad, "pad", minimum=0)
     rows = math.ceil(n / cols)
     grid = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad, c), pad_value, "float32")
     for i, image in enumerate(images):
@@ -74,6 +74,7 @@ def save_image_grid(images: Any, path: str | os.PathLike, *, cols: int | None = 
 
 def _check_images(model: Autoencoder, images: Any) -> np.ndarray:
     """User images as float32 `(N, H, W, C)` in [0, 1], of the shape the model takes."""
+    check_autoencoder(model)
     images = as_float_images(validate_images(images))
     expected = tuple(int(d) for d in model.encoder.inputs[0].shape[1:])
     if images.shape[1:] != expected:
@@ -89,11 +90,13 @@ def _batched(fn, x: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
 def latent_codes(model: Autoencoder, images: Any, *, batch_size: int = BATCH_SIZE) -> np.ndarray:
     """The latent codes of `images` as flat float vectors `(N, n)`, batch by batch
     (`model.features`: the code itself, a VAE's posterior means, a VQ-VAE's quantised map)."""
+    batch_size = check_int(batch_size, "batch_size")
     return _batched(model.features, _check_images(model, images), batch_size)
 
 
 def worst_scored(model: Autoencoder, images: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices and scores of the `n` images with the highest `model.anomaly_score`, worst first."""
+    n = check_int(n, "n")
     scores = _batched(model.anomaly_score, _check_images(model, images))
     order = np.argsort(-scores, kind="stable")[:n]
     return order, scores[order]
@@ -104,11 +107,12 @@ def draw_samples(model: Autoencoder, n: int, *, seed: int = 0) -> np.ndarray:
     same images."""
     from keras_ae.models import VariationalAutoencoder
 
+    check_autoencoder(model)
     if not isinstance(model, VariationalAutoencoder):
         raise ValueError(f"samples need a variational autoencoder; {model.name!r} "
                          f"({type(model).__name__}) has no prior to draw from")
-    if n < 1:
-        raise ValueError(f"the number of samples must be >= 1, got {n}")
+    n = check_int(n, "the number of samples")
+    seed = check_int(seed, "seed", minimum=0)
     return np.asarray(model.sample(n, seed=seed), dtype="float32")
 
 
@@ -187,6 +191,7 @@ def reconstructions(model: Autoencoder, images: Any, *, seed: int = 0) -> Figure
     """
     from keras_ae.models.losses import reconstruction_error
 
+    seed = check_int(seed, "seed", minimum=0)
     x = _check_images(model, images)
     inputs, rows = x, [("original", x)]
     if model.denoise is not None:
@@ -268,17 +273,21 @@ def manifold(model: Autoencoder, *, n: int = 20, quantiles: tuple[float, float] 
 
     from keras_ae.models import VariationalAutoencoder
 
+    check_autoencoder(model)
     if not isinstance(model, VariationalAutoencoder):
         raise ValueError(f"manifold needs a variational autoencoder with a 2-d latent space; "
                          f"{model.name!r} ({type(model).__name__}) has no prior to draw from")
     if model.latent_dim != 2:
         raise ValueError(f"manifold needs a 2-d latent space; {model.name!r} has "
                          f"{model.latent_dim}-d codes (plot latent or samples instead)")
-    low, high = quantiles
-    if not 0 < low < high < 1:
-        raise ValueError(f"quantiles must satisfy 0 < low < high < 1, got {quantiles}")
-    if n < 2:
-        raise ValueError(f"the grid needs n >= 2, got {n}")
+    n = check_int(n, "the grid's n", minimum=2)
+    try:
+        low, high = (float(q) for q in quantiles)
+        valid = 0 < low < high < 1
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise ValueError(f"quantiles must be two numbers with 0 < low < high < 1, got {quantiles!r}")
     values = norm.ppf(np.linspace(low, high, n)).astype("float32")
     z0, z1 = np.meshgrid(values, values[::-1])  # z[1] grows upwards
     z = np.stack([z0.ravel(), z1.ravel()], axis=1)
@@ -302,8 +311,8 @@ def manifold(model: Autoencoder, *, n: int = 20, quantiles: tuple[float, float] 
 def interpolate(model: Autoencoder, starts: Any, ends: Any, *, steps: int = 8) -> Figure:
     """For each pair (start, end), the decoded points of the straight line between their latent
     codes, with the two inputs at either end of the row."""
-    if steps < 2:
-        raise ValueError(f"interpolation needs steps >= 2, got {steps}")
+    steps = check_int(steps, "interpolation steps", minimum=2)
+    check_autoencoder(model)
     ((_, (_, code_dtype)),) = model.signature_inputs()["decode"].items()
     if code_dtype != "float32":
         raise ValueError(f"interpolation needs a continuous latent code; {model.name!r} "
@@ -354,8 +363,11 @@ def curves(history: str | os.PathLike | Sequence[dict[str, float]], *,
             raise ValueError(f"no training history at {path}")
         rows = read_history(path)
         title = title or f"Training curves of {path.parent.name}"
-    else:
+    elif isinstance(history, (list, tuple)) and all(isinstance(row, dict) for row in history):
         rows = list(history)
+    else:
+        raise ValueError("history must be a run folder, a history.csv or a list of dicts (one "
+                         f"per epoch), got {type(history).__name__}")
     if not rows:
         raise ValueError("the training history has no epochs")
     keys = list(dict.fromkeys(k for row in rows for k in row))
@@ -394,10 +406,9 @@ def errors(model: Autoencoder, images: Any, labels: Any = None, *, n: int = 8) -
     absolute per-pixel error, with a colour bar."""
     from keras_ae.data.validate import validate_labels
 
+    n = check_int(n, "n")
     x = _check_images(model, images)
     labels = None if labels is None else validate_labels(labels, len(x))
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
     order, scores = worst_scored(model, x, n)
     worst = x[order]
     x_hat = np.asarray(model(worst, training=False))

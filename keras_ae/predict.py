@@ -12,7 +12,6 @@ from __future__ import annotations
 import abc
 import os
 import re
-import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,12 +21,14 @@ import numpy as np
 from keras_ae.data import images as data_images
 from keras_ae.data.errors import first_line
 from keras_ae.io import atomic_path
+from keras_ae.quiet import native_logs_muted
 
 if TYPE_CHECKING:
     from keras_ae.models import Autoencoder
 
 IMAGE_SUFFIXES = data_images.IMAGE_SUFFIXES
 ARRAY_SUFFIXES = (".npy", ".npz")
+NPY_MAGIC = b"\x93NUMPY"
 Shape = tuple[int | None, ...]
 
 
@@ -86,7 +87,11 @@ class ExportedModel(abc.ABC):
         dtypes = self.input_dtypes(signature)
         arrays = {}
         for name, value in inputs.items():
-            array = _as_input(np.asarray(value), name, signature, dtypes[name])
+            try:
+                array = np.asarray(value)
+            except Exception:  # noqa: BLE001 - ragged nested lists and the like
+                raise ValueError(f"input {name!r} of {signature!r} is not an array") from None
+            array = _as_input(array, name, signature, dtypes[name])
             shape = expected[name]
             if array.ndim != len(shape) or any(
                     want is not None and want != got for want, got in zip(shape, array.shape)):
@@ -95,6 +100,11 @@ class ExportedModel(abc.ABC):
                     f"input {name!r} of {signature!r} must have shape {wanted}, got {array.shape}")
             if array.shape[0] == 0:
                 raise ValueError(f"input {name!r} of {signature!r} is an empty batch")
+            if not np.isfinite(array).all():
+                raise ValueError(f"input {name!r} of {signature!r} holds NaN or infinite values")
+            if name == "image" and not (array.min() >= 0 and array.max() <= 1):
+                raise ValueError(f"input 'image' of {signature!r} must be images in [0, 1], got "
+                                 f"values in [{array.min():g}, {array.max():g}]")
             arrays[name] = array
         return arrays
 
@@ -173,13 +183,15 @@ class TFLiteRunner(ExportedModel):
 
         self.num_threads = num_threads
         try:
-            self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+            with native_logs_muted():  # LiteRT's INFO line about its CPU delegate
+                self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+                signatures = self._interpreter.get_signature_list()
+                runners = {name: self._interpreter.get_signature_runner(name) for name in signatures}
         except (ValueError, RuntimeError) as err:
             raise ValueError(f"cannot load TFLite model {path}: {first_line(err)}") from err
         self._runners = {}
         specs, dtypes = {}, {}
-        for name in self._interpreter.get_signature_list():
-            runner = self._interpreter.get_signature_runner(name)
+        for name, runner in runners.items():
             self._runners[name] = runner
             details = runner.get_input_details()
             inputs = {key: tuple(None if d < 0 else int(d) for d in detail["shape_signature"])
@@ -191,7 +203,8 @@ class TFLiteRunner(ExportedModel):
         super().__init__(path, specs, dtypes)
 
     def _run_batch(self, signature: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        outputs = self._runners[signature](**arrays)
+        with native_logs_muted():
+            outputs = self._runners[signature](**arrays)
         return {key: np.array(value, copy=True) for key, value in outputs.items()}
 
 
@@ -262,10 +275,17 @@ def _scale(array: np.ndarray, source: Path) -> np.ndarray:
     if array.dtype == np.uint16:
         return array.astype(np.float32) / 65535.0
     if np.issubdtype(array.dtype, np.floating):
-        array = array.astype(np.float32)
-        if array.size and not (np.all(np.isfinite(array)) and array.min() >= 0 and array.max() <= 1):
+        with np.errstate(over="ignore"):  # float64 beyond float32 becomes inf, refused below
+            array = array.astype(np.float32)
+        finite = np.isfinite(array)
+        if not finite.all():
+            bad = "NaN" if np.isnan(array).any() else "infinite"
+            count = int((~finite).sum())
+            raise ValueError(f"{source}: {count} pixel{'s are' if count != 1 else ' is'} {bad}; "
+                             "pixels must be numbers in [0, 1]")
+        if array.size and not (array.min() >= 0 and array.max() <= 1):
             raise ValueError(
-                f"{source}: float pixels must be in [0, 1], got [{np.nanmin(array):g}, {np.nanmax(array):g}]")
+                f"{source}: float pixels must be in [0, 1], got [{array.min():g}, {array.max():g}]")
         return array
     raise ValueError(f"{source}: unsupported pixel type {array.dtype} (use uint8, uint16 or float in [0, 1])")
 
@@ -287,14 +307,15 @@ def _read_image(source: Path) -> np.ndarray:
             elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
                 image = image.convert("RGB")
             mode = image.mode
+            array = None
             if mode in ("I;16", "I;16B", "I;16L"):
                 array = np.asarray(image, dtype=np.uint16)
             elif mode in ("1", "L", "LA", "RGB", "RGBA"):
                 array = np.asarray(image)
-            else:
-                raise ValueError(f"{source}: unsupported image mode {mode}")
-    except OSError as err:
-        raise ValueError(f"{source}: cannot read image: {first_line(err)}") from err
+    except Exception as err:  # noqa: BLE001 - Pillow raises OSError, SyntaxError, zlib errors…
+        raise ValueError(f"{source}: cannot read image: {first_line(err, with_type=True)}") from None
+    if array is None:
+        raise ValueError(f"{source}: unsupported image mode {mode}")
     if array.ndim == 2:
         array = array[..., None]
     if array.dtype == np.bool_:
@@ -333,10 +354,25 @@ def _images_of(array: np.ndarray, source: Path, image_shape: tuple[int, ...] | N
 
 
 def _read_npy(source: Path) -> np.ndarray:
+    with open(source, "rb") as f:
+        magic = f.read(len(NPY_MAGIC))
+    if magic != NPY_MAGIC:
+        raise ValueError(f"{source}: not a NumPy .npy file (it does not start with the .npy "
+                         "header); save arrays with numpy.save")
     try:
-        return np.load(source, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{source}: cannot read array: {first_line(err)}") from err
+        array = np.load(source, allow_pickle=False)
+    except Exception as err:  # noqa: BLE001 - NumPy raises many kinds for a damaged header
+        if "allow_pickle" in str(err):
+            raise ValueError(f"{source}: holds Python objects (a pickled object array), which "
+                             "are never loaded; save a numeric array") from None
+        raise ValueError(f"{source}: cannot read array: {first_line(err)}") from None
+    return _non_empty(array, source)
+
+
+def _non_empty(array: np.ndarray, source: Path) -> np.ndarray:
+    if array.size == 0:
+        raise ValueError(f"{source}: the array is empty (shape {array.shape})")
+    return array
 
 
 _NPZ_KEYS = ("images", "x", "x_test", "x_train")
@@ -352,11 +388,14 @@ def _read_npz(source: Path) -> tuple[np.ndarray, str]:
             if key is None:
                 raise ValueError(f"{source}: no images array (expected one of {', '.join(_NPZ_KEYS)} "
                                  f"or a single array; found {', '.join(keys) or 'none'})")
-            return archive[key], key
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+            return _non_empty(archive[key], source), key
+    except Exception as err:  # noqa: BLE001 - zipfile and NumPy raise many kinds for a bad file
         if isinstance(err, ValueError) and str(err).startswith(str(source)):
             raise
-        raise ValueError(f"{source}: cannot read npz archive: {first_line(err)}") from err
+        if "allow_pickle" in str(err):
+            raise ValueError(f"{source}: holds Python objects (a pickled object array), which "
+                             "are never loaded; save numeric arrays") from None
+        raise ValueError(f"{source}: cannot read npz archive: {first_line(err)}") from None
 
 
 def _expand(paths: Sequence[Path]) -> list[Path]:
@@ -474,17 +513,38 @@ def _safe_name(name: str) -> str:
     return cleaned
 
 
+def _foreign_entries(out_dir: Path) -> list[str]:
+    """Entries of `out_dir` that `write_outputs` does not write (anything but `.npy` files and
+    folders of `.png` images), so that predictions never mix with a user's own files."""
+    if not out_dir.is_dir():
+        return []
+    foreign = []
+    for entry in sorted(out_dir.iterdir()):
+        if entry.is_file() and entry.suffix == ".npy":
+            continue
+        if entry.is_dir() and all(p.is_file() and p.suffix == ".png" for p in entry.iterdir()):
+            continue
+        foreign.append(entry.name + ("/" if entry.is_dir() else ""))
+    return foreign
+
+
 def write_outputs(outputs: Mapping[str, Any], out_dir: str | os.PathLike, *,
                   names: Sequence[str] | None = None, png: bool = True,
                   overwrite: bool = False) -> list[Path]:
     """Write each output as `out_dir/KEY.npy` and, with `png`, each image of an image output as
     `out_dir/KEY/NAME.png` (NAME from `names`, default the sample index). Returns the paths.
 
-    Nothing is written if any target exists and `overwrite` is False.
+    Nothing is written if any target exists and `overwrite` is False, or if `out_dir` holds
+    anything else than earlier outputs (`.npy` files and folders of `.png` images).
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"output {out_dir} is a file, not a folder")
+    foreign = _foreign_entries(out_dir)
+    if foreign:
+        raise ValueError(f"output folder {out_dir} holds files that predictions are not "
+                         f"({', '.join(foreign[:3])}{', …' if len(foreign) > 3 else ''}); "
+                         "choose a new or empty folder")
     arrays = {_safe_name(key): np.asarray(value) for key, value in outputs.items()}
     if not arrays:
         raise ValueError("no outputs to write")

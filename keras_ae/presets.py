@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from contextlib import nullcontext
 from typing import Any
@@ -97,6 +98,7 @@ def build(
     if len(input_shape) != 3 or min(input_shape) < 1:
         raise ValueError(f"input_shape must be (height, width, channels), got {input_shape}")
     _check_regularised(config, input_shape)
+    _check_size(config, input_shape)
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
     policy = policy_for(config.mixed_precision)
@@ -135,3 +137,78 @@ def _check_regularised(config: RunConfig, input_shape: Sequence[int]) -> None:
         raise ValueError(
             f"latent_dim {config.latent_dim} >= input size {size} makes an overcomplete autoencoder "
             "that can copy its input; add a regulariser (--sparse or --denoise)")
+
+
+def parameter_count(config: RunConfig, input_shape: Sequence[int] = MNIST_SHAPE) -> int:
+    """The number of weights of the encoder and decoder of `build(config, input_shape)`,
+    computed without building anything (an objective's own weights, such as a VQ-VAE's
+    codebook, come on top)."""
+    height, width, channels = (int(d) for d in input_shape)
+    pixels, latent = height * width * channels, config.latent_dim
+    heads = config.objective_spec.encoder_heads
+
+    def dense(sizes):  # a chain of Dense layers with biases
+        return sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+
+    kernel = 3 * 3
+    filters = list(config.conv_filters)
+    if objective_code(config) == "map":  # conv_map_encoder / conv_map_decoder
+        encoder, fan_in = 0, channels
+        for f in filters:
+            encoder += kernel * fan_in * f + f
+            fan_in = f
+        encoder += fan_in * latent + latent  # the 1x1 convolution to the code
+        decoder, fan_in = 0, latent
+        for f in filters[::-1]:
+            decoder += kernel * fan_in * f + f
+            fan_in = f
+        return encoder + decoder + kernel * fan_in * channels + channels
+    if config.architecture == "linear":
+        return 2 * pixels * latent
+    if config.architecture == "dense":
+        units = list(config.hidden_units)
+        last = units[-1] if units else pixels
+        return (dense([pixels, *units]) + heads * dense([last, latent])
+                + dense([latent, *units[::-1], pixels]))
+    dense_units = list(config.hidden_units) if heads == 2 else []
+    encoder, fan_in, h, w = 0, channels, height, width
+    for f in filters:
+        encoder += kernel * fan_in * f + f
+        fan_in, h, w = f, -(-h // 2), -(-w // 2)
+    flat = h * w * fan_in
+    encoder += dense([flat, *dense_units]) + heads * dense([dense_units[-1] if dense_units else flat, latent])
+    scale = 2 ** len(filters)
+    first = filters[-1] if filters else channels
+    decoder = dense([latent, -(-height // scale) * -(-width // scale) * first])
+    fan_in = first
+    for f in filters[::-1]:
+        decoder += kernel * fan_in * f + f
+        fan_in = f
+    return encoder + decoder + kernel * fan_in * channels + channels
+
+
+def objective_code(config: RunConfig) -> str:
+    """The shape of the objective's code: "vector" or "map" (a feature map)."""
+    return getattr(config.objective_spec, "code", "vector")
+
+
+BYTES_PER_PARAMETER = 16  # float32 weights, gradients and Adam's two moments
+
+
+def _memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_size(config: RunConfig, input_shape: Sequence[int]) -> None:
+    """Refuse, before any weight is allocated, a model whose training state cannot fit in this
+    machine's memory (a mistyped latent_dim or hidden_units)."""
+    count = parameter_count(config, input_shape)
+    needed, memory = count * BYTES_PER_PARAMETER, _memory_bytes() or 2**31 * BYTES_PER_PARAMETER
+    if needed > memory:
+        raise ValueError(
+            f"the model would have {count:,} parameters, about {needed / 1e9:,.1f} GB to train "
+            f"(float32 weights, gradients and Adam's state), more than this machine's "
+            f"{memory / 1e9:,.1f} GB of memory; lower latent_dim, hidden_units or conv_filters")

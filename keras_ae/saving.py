@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 import keras
 
+from keras_ae.data.errors import first_line
 from keras_ae.io import atomic_path
 
 MODEL_FILE = "model.keras"
@@ -33,9 +35,25 @@ def resolve_model_path(path: str | os.PathLike) -> Path:
 
 
 def load_model(path: str | os.PathLike, *, compile: bool = True) -> keras.Model:
-    """Load a keras_ae model from a `.keras` file or a run folder (safe mode, no Lambda layers)."""
+    """Load a keras_ae model from a `.keras` file or a run folder (safe mode, no Lambda layers).
+
+    A file that is not a `.keras` archive, or holds a model that is not a keras_ae autoencoder
+    (a plain Keras model), is a ValueError naming the file.
+    """
+    from keras_ae.models import Autoencoder
+
     path = resolve_model_path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"{path} is not a .keras model file (expected a .keras file or a run folder)")
+    if not zipfile.is_zipfile(path):
+        size = path.stat().st_size
+        what = "an empty file" if size == 0 else f"a {size}-byte file that is not a zip archive"
+        raise ValueError(f"{path} is not a .keras model file: it is {what}")
     try:
-        return keras.saving.load_model(path, compile=compile, safe_mode=True)
-    except (ValueError, OSError, KeyError) as err:
-        raise ValueError(f"cannot load model {path}: {str(err).splitlines()[0]}") from err
+        model = keras.saving.load_model(path, compile=compile, safe_mode=True)
+    except Exception as err:  # noqa: BLE001 - Keras raises many kinds for a damaged archive
+        raise ValueError(f"cannot load model {path}: {first_line(err)}") from err
+    if not isinstance(model, Autoencoder):
+        raise ValueError(f"{path} holds a plain Keras model ({type(model).__name__}), not a "
+                         "keras_ae autoencoder: train one with keras-ae train or keras_ae.build")
+    return model

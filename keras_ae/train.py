@@ -2,16 +2,18 @@
 
 A run folder holds `config.json`, `model.keras` (the best weights by validation loss),
 `checkpoints/best.keras`, `history.csv`, `logs/` (TensorBoard) and, while training runs,
-`backup/` (Keras BackupAndRestore), from which an interrupted run resumes.
+`backup/` (Keras BackupAndRestore), from which an interrupted run resumes; a finished run keeps
+that last state as `checkpoints/last/`, from which it can be trained for more epochs (see
+`keras_ae.run_folder`). One process at a time trains into a folder (`keras_ae.runlock`), and a
+diverging run stops with its best model kept (`keras_ae.divergence`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import json
 import math
 import os
-import shutil
 from pathlib import Path
 
 import keras
@@ -21,21 +23,17 @@ from keras_ae import data
 from keras_ae.callbacks import AtomicBestCheckpoint, AtomicCSVLogger, EpochOrder, read_history
 from keras_ae.config import RunConfig
 from keras_ae.distributed_fit import barrier, fit_function, keras_fit_works
+from keras_ae.divergence import StopOnDivergence
 from keras_ae.presets import build
+from keras_ae.run_folder import (BACKUP_DIR, BEST_FILE, CONFIG_FILE, HISTORY_FILE, LOG_DIR,
+                                 RUN_ENTRIES, RunFolderError, claim_run_dir, completed_epochs,
+                                 keep_last_state, prepare_run_dir)
 from keras_ae.saving import MODEL_FILE, save_model
 from keras_ae.strategies import get_strategy, is_chief
 from keras_ae.tensorboard import HeldOutPictures
 
-CONFIG_FILE = "config.json"
-HISTORY_FILE = "history.csv"
-BEST_FILE = "checkpoints/best.keras"
-BACKUP_DIR = "backup"
-LOG_DIR = "logs"
-RUN_ENTRIES = {CONFIG_FILE, MODEL_FILE, HISTORY_FILE, "checkpoints", BACKUP_DIR, LOG_DIR}
-
-
-class RunFolderError(ValueError):
-    """The output folder cannot be used for this run."""
+__all__ = ["BACKUP_DIR", "BEST_FILE", "CONFIG_FILE", "HISTORY_FILE", "LOG_DIR", "RUN_ENTRIES",
+           "RunFolderError", "TrainResult", "prepare_run_dir", "train"]
 
 
 class RestoreOnly(keras.callbacks.BackupAndRestore):
@@ -63,56 +61,7 @@ class TrainResult:
     history: list[dict[str, float]]
     run_dir: Path | None
     resumed: bool = False
-
-
-def prepare_run_dir(run_dir: str | os.PathLike, config: RunConfig, *, overwrite: bool,
-                    read_only: bool = False) -> bool:
-    """Check the output folder and return True when it holds an interrupted run to resume.
-
-    A folder with a finished model is refused unless `overwrite`; an interrupted run with the
-    same config resumes; a non-empty folder that is not a run folder is refused, even with
-    `overwrite`. `read_only` (a non-chief worker) checks the same but deletes nothing: with
-    `overwrite` the chief replaces the run.
-    """
-    run_dir = Path(run_dir)
-    if run_dir.exists() and not run_dir.is_dir():
-        raise RunFolderError(f"output {run_dir} exists and is not a folder")
-    if not run_dir.exists() or not any(run_dir.iterdir()):
-        return False
-    saved = _run_config_of(run_dir)
-    if overwrite:
-        if not read_only:
-            shutil.rmtree(run_dir)
-        return False
-    if (run_dir / MODEL_FILE).exists():
-        raise RunFolderError(f"{run_dir} already holds a trained model; pass --overwrite to replace it")
-    if saved != config:
-        raise RunFolderError(
-            f"{run_dir} holds an interrupted run with different options; rerun the same command "
-            "to resume it, or pass --overwrite")
-    return True
-
-
-def _run_config_of(run_dir: Path) -> RunConfig:
-    """The config of the run in `run_dir`; RunFolderError unless the folder holds a keras-ae
-    run and nothing else (so that --overwrite never deletes anything of the user's)."""
-    foreign = sorted(p.name for p in run_dir.iterdir()
-                     if p.name not in RUN_ENTRIES and not p.name.startswith("."))
-    try:
-        if foreign:
-            raise ValueError(f"it holds {', '.join(foreign[:3])}")
-        return RunConfig.load(run_dir / CONFIG_FILE)
-    except ValueError as err:
-        raise RunFolderError(f"{run_dir} is not empty and is not a keras-ae run folder ({err}); "
-                             "choose another --output") from None
-
-
-def _completed_epochs(run_dir: Path) -> int:
-    """Epochs an interrupted run finished, as its BackupAndRestore metadata records them."""
-    try:
-        return int(json.loads((run_dir / BACKUP_DIR / "training_metadata.json").read_text())["epoch"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0
+    first_epoch: int = 0
 
 
 def _enable_determinism(seed: int | None) -> None:
@@ -133,32 +82,50 @@ def train(
     """Train the model of `config` on its dataset, validating every epoch.
 
     With `run_dir`, everything is written there and an interrupted run resumes when the same
-    call is repeated. Without it, nothing is written. With a `config.seed`, the process's random
-    seeds are set and TensorFlow's op determinism is switched on (for the rest of the process),
-    so that the same config gives the same weights.
+    call is repeated; a finished run given more `epochs` (its other options the same) is
+    trained on from its last epoch. Without it, nothing is written. With a `config.seed`, the
+    process's random seeds are set and TensorFlow's op determinism is switched on (for the rest
+    of the process), so that the same config gives the same weights.
 
     `strategy` (a name in `keras_ae.strategies.STRATEGIES` or a `tf.distribute.Strategy`)
     spreads each global batch of `config.batch_size` over its replicas. In a multi-worker
-    cluster every worker runs this same call; only the chief writes `run_dir`, which must be
-    a folder every worker can read for an interrupted run to resume.
+    cluster every worker runs this same call; only the chief writes `run_dir` (holding its
+    lock), which must be a folder every worker can read for an interrupted run to resume.
+
+    Raises RunFolderError (or RunInUseError, another process training there) before any work
+    when `run_dir` cannot take this run, and TrainingDivergedError when the loss becomes NaN
+    or infinite (the run folder then keeps the best model of the epochs before).
     """
+    with contextlib.ExitStack() as held:  # the run folder's lock, while it is written
+        return _train(config, run_dir, overwrite=overwrite, verbose=verbose, callbacks=callbacks,
+                      strategy=strategy, held=held)
+
+
+def _train(config, run_dir, *, overwrite, verbose, callbacks, strategy, held) -> TrainResult:
     strategy = get_strategy(strategy)
     chief = is_chief(strategy)
     resumed = (prepare_run_dir(run_dir, config, overwrite=overwrite, read_only=not chief)
                if run_dir else False)
     _enable_determinism(config.seed)
-    first_epoch = _completed_epochs(Path(run_dir)) if resumed else 0
+    first_epoch = completed_epochs(run_dir) if resumed else 0
     inputs = data.training_data(config, first_epoch=first_epoch)  # read from disk as it trains
     with strategy.scope():
         model = build(config, input_shape=inputs.image_shape)
 
-    callbacks = list(callbacks or [])
+    writes = run_dir is not None and chief
+    callbacks = [StopOnDivergence(config.learning_rate,  # first: before anything records an epoch
+                                  best_path=Path(run_dir) / BEST_FILE if writes else None,
+                                  model_path=Path(run_dir) / MODEL_FILE if writes else None),
+                 *(callbacks or [])]
     if config.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=config.early_stopping, restore_best_weights=True))
     if run_dir is not None:
         run_dir = Path(run_dir)
-        callbacks += (_run_folder_callbacks(run_dir, config, resumed) if chief
+        if chief:  # the lock, and the folder made ready (overwrite, extend, config.json)
+            held.enter_context(claim_run_dir(run_dir, config, overwrite=overwrite, resumed=resumed))
+        barrier(strategy)  # the other workers restore the backup the chief has put in place
+        callbacks += (_run_folder_callbacks(run_dir, config) if chief
                       else [RestoreOnly(str(run_dir / BACKUP_DIR))])
     if keras_fit_works(strategy):  # one pass over `one_epoch` per epoch, ordered by EpochOrder
         batches, per_epoch = inputs.one_epoch, {}
@@ -177,11 +144,11 @@ def train(
     if best.exists():
         model.load_weights(best)
     if chief:
-        save_model(model, run_dir / MODEL_FILE, overwrite=False)
-        shutil.rmtree(run_dir / BACKUP_DIR, ignore_errors=True)
+        save_model(model, run_dir / MODEL_FILE, overwrite=resumed)
+        keep_last_state(run_dir)  # backup/ becomes checkpoints/last/, from which the run goes on
     # a worker that cannot see the chief's run folder reports the epochs it trained
     history = read_history(run_dir / HISTORY_FILE) or _history_rows(fit, first_epoch)
-    return TrainResult(model, history, run_dir, resumed)
+    return TrainResult(model, history, run_dir, resumed, first_epoch)
 
 
 def _history_rows(fit: keras.callbacks.History, first_epoch: int) -> list[dict[str, float]]:
@@ -191,12 +158,9 @@ def _history_rows(fit: keras.callbacks.History, first_epoch: int) -> list[dict[s
             for e in epochs]
 
 
-def _run_folder_callbacks(run_dir: Path, config: RunConfig, resumed: bool) -> list:
-    """The callbacks that write the run folder (the chief's): best checkpoint, history, logs
-    and the backup an interrupted run resumes from."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not resumed:
-        config.save(run_dir / CONFIG_FILE)
+def _run_folder_callbacks(run_dir: Path, config: RunConfig) -> list:
+    """The callbacks that write the run folder (the chief's, once `claim_run_dir` made it
+    ready): best checkpoint, history, logs and the backup an interrupted run resumes from."""
     earlier = read_history(run_dir / HISTORY_FILE)
     best_so_far = min((r["val_loss"] for r in earlier if "val_loss" in r), default=math.inf)
     return [

@@ -91,7 +91,8 @@ def _code_motion(model, x, sigma=0.02):
     """How far codes move under N(0, sigma²) pixel noise: the mean distance, and that distance
     relative to the codes' spread over the images (a code cannot win by merely shrinking)."""
     noise = np.random.default_rng(1).normal(scale=sigma, size=x.shape).astype("float32")
-    z, moved = np.asarray(model.encode(x)), np.asarray(model.encode(x + noise))
+    # the encoder itself: noisy pixels leave [0, 1], which the model's own input check refuses
+    z, moved = np.asarray(model.encoder(x)), np.asarray(model.encoder(x + noise))
     distance = np.linalg.norm(moved - z, axis=1).mean()
     return distance, distance / np.linalg.norm(z - z.mean(0), axis=1).mean()
 

@@ -45,13 +45,28 @@ def absolute_if_path(value: str | None) -> str | None:
 
 
 def run_config_beside(model_path: Path):
-    """The RunConfig of the run a model file belongs to (model.keras or checkpoints/best.keras),
-    or None for a model file outside a run folder."""
+    """The RunConfig of the run a model file belongs to (RUN/model.keras or
+    RUN/checkpoints/*.keras), or None for a model file outside a run folder; a run's
+    config.json that is not a valid config is a ValueError naming it."""
     from keras_ae.config import RunConfig
 
-    beside = [folder / "config.json" for folder in (model_path.parent, model_path.parent.parent)]
-    config_path = next((path for path in beside if path.is_file()), None)
-    return RunConfig.load(config_path) if config_path else None
+    if model_path.name == "model.keras":
+        config_path = model_path.parent / "config.json"
+    elif model_path.parent.name == "checkpoints":
+        config_path = model_path.parent.parent / "config.json"
+    else:
+        return None
+    return RunConfig.load(config_path) if config_path.is_file() else None
+
+
+def run_model_path(model: str) -> Path:
+    """The model file a command's RUN_DIR_OR_MODEL argument names, with its run's config.json
+    checked, so that every command accepts or refuses a run folder alike."""
+    from keras_ae.saving import resolve_model_path
+
+    path = resolve_model_path(model)
+    run_config_beside(path)
+    return path
 
 
 def data_of_run(args, model_path: Path) -> tuple[str, dict]:

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from keras_ae.commands.common import CLIError, add_data_options, data_of_run
+from keras_ae.commands.common import CLIError, add_data_options, data_of_run, run_model_path
 
 NAME = "detect"
 INPUT_SUFFIXES = (".png", ".npy")
@@ -67,10 +67,8 @@ def _check_options(args) -> None:
 
 
 def run(args) -> int:
-    from keras_ae.saving import resolve_model_path
-
     _check_options(args)
-    model_path = resolve_model_path(args.model)
+    model_path = run_model_path(args.model)
     return _fit(args, model_path) if args.fit else _detect(args, model_path)
 
 

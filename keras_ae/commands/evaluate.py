@@ -8,7 +8,7 @@ import argparse
 import json
 from pathlib import Path
 
-from keras_ae.commands.common import CLIError, add_data_options, data_of_run
+from keras_ae.commands.common import CLIError, add_data_options, data_of_run, run_model_path
 
 NAME = "evaluate"
 
@@ -67,14 +67,14 @@ def run(args) -> int:
     from keras_ae import data
     from keras_ae.evaluate import FEATURE_IMAGES, evaluate_model
     from keras_ae.report import format_tables, report_figures, write_report
-    from keras_ae.saving import load_model, resolve_model_path
+    from keras_ae.saving import load_model
 
     report = _check(args)  # before any long step
-    model_path = resolve_model_path(args.model)
+    model_path = run_model_path(args.model)
+    model = load_model(model_path, compile=False)  # a bad model file is named before the data
     dataset, load = data_of_run(args, model_path)
     images = data.open_split(dataset, args.split, **load)  # read from disk batch by batch
     labels = images.labels if images.has_labels and not args.no_features else None
-    model = load_model(model_path, compile=False)
     expected = tuple(model.encoder.inputs[0].shape[1:])
     if tuple(images.image_shape) != expected:
         raise CLIError(f"{dataset} images have shape {tuple(images.image_shape)} but the model "

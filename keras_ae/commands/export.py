@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from keras_ae.commands.common import CLIError, add_data_options, data_of_run
+from keras_ae.commands.common import CLIError, add_data_options, data_of_run, run_model_path
 from keras_ae.export import QUANTIZATIONS
 
 NAME = "export"
@@ -36,9 +36,9 @@ def saved_threshold(model_path: Path):
 
 def run(args) -> int:
     from keras_ae import data, export
-    from keras_ae.saving import load_model, resolve_model_path
+    from keras_ae.saving import load_model
 
-    model_path = resolve_model_path(args.model)
+    model_path = run_model_path(args.model)
     name = model_path.parent.name if model_path.name == "model.keras" else model_path.stem
     if args.format == "saved_model":
         if args.quantize != "none":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from keras_ae.commands.common import CLIError, add_data_options, data_of_run
+from keras_ae.commands.common import CLIError, add_data_options, data_of_run, run_model_path
 from keras_ae.plots import WHAT
 from keras_ae.projection import METHODS
 
@@ -70,9 +70,8 @@ def check_output(path: Path, suffix: str, overwrite: bool) -> Path:
 
 def run(args) -> int:
     from keras_ae import plots
-    from keras_ae.saving import resolve_model_path
 
-    model_path = resolve_model_path(args.model)
+    model_path = run_model_path(args.model)
     output = check_output(Path(args.output or f"{run_name(model_path)}_{args.what}.png"),
                           ".png", args.overwrite)
     counted, n = COUNTS[args.what]

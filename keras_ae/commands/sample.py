@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from keras_ae.commands.common import CLIError
+from keras_ae.commands.common import CLIError, run_model_path
 from keras_ae.commands.plot import check_output, run_name
 
 NAME = "sample"
@@ -31,11 +31,11 @@ def run(args) -> int:
 
     from keras_ae.io import atomic_path
     from keras_ae.plots import draw_samples, save_image_grid
-    from keras_ae.saving import load_model, resolve_model_path
+    from keras_ae.saving import load_model
 
     if args.n < 1:
         raise CLIError(f"-n must be >= 1, got {args.n}")
-    model_path = resolve_model_path(args.model)
+    model_path = run_model_path(args.model)
     prefix = Path(args.output or f"{run_name(model_path)}_samples")
     if prefix.suffix.lower() in (".png", ".npy"):
         prefix = prefix.with_suffix("")

@@ -18,9 +18,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         NAME, help="train a model and write a run folder",
         description="Train an autoencoder; writes config.json, model.keras, history.csv and "
                     "TensorBoard logs to the run folder. Rerunning the same command on an "
-                    "interrupted run resumes it.")
+                    "interrupted run resumes it; rerunning it with a larger --epochs (or "
+                    "--resume RUN_DIR --epochs N) trains a finished run for longer.")
     t.add_argument("--model", choices=list(PRESETS), help="preset (default: seed)")
     t.add_argument("--config", help="a config.json to start from (options given here override it)")
+    t.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue the run in RUN_DIR with its own options: resume it if it was "
+                        "interrupted, or train it up to a larger --epochs")
     add_data_options(t)
     t.add_argument("--epochs", type=int)
     t.add_argument("--latent-dim", type=int)
@@ -73,9 +77,21 @@ def run_config(args):
                      early_stopping=args.early_stopping, seed=args.seed,
                      mixed_precision=_MIXED_PRECISION.get(args.mixed_precision),
                      **{name: getattr(args, name) for name in all_options()})
+    given = [flag for flag, value in (("--model", args.model), ("--config", args.config),
+                                      ("--resume", args.resume)) if value]
+    if len(given) > 1:
+        which = f"both {given[0]} and {given[1]}" if len(given) == 2 else "all three"
+        raise CLIError(f"give one of --model, --config and --resume, not {which} (a config or a "
+                       "run names its preset)")
+    if args.resume:
+        from keras_ae.run_folder import CONFIG_FILE
+
+        if args.output and Path(args.output).resolve() != Path(args.resume).resolve():
+            raise CLIError("--resume continues the run in its own folder; leave out --output")
+        if not (Path(args.resume) / CONFIG_FILE).is_file():
+            raise CLIError(f"--resume {args.resume}: no keras-ae run there (no {CONFIG_FILE})")
+        return RunConfig.load(Path(args.resume) / CONFIG_FILE).replace(**overrides)
     if args.config:
-        if args.model:
-            raise CLIError("give --model or --config, not both (the config names its preset)")
         return RunConfig.load(args.config).replace(**overrides)
     return preset_config(args.model or "seed", **overrides)
 
@@ -84,13 +100,15 @@ def run(args) -> int:
     from keras_ae.train import train
 
     config = run_config(args)
+    if args.resume and args.overwrite:
+        raise CLIError("--resume continues a run; --overwrite would replace it")
     dataset_name = Path(config.dataset).stem or "data"
-    output = Path(args.output or f"runs/{config.preset}-{dataset_name}")
+    output = Path(args.resume or args.output or f"runs/{config.preset}-{dataset_name}")
     result = train(config, output, overwrite=args.overwrite, verbose=0 if args.quiet else "auto",
                    strategy=args.strategy)
     last = result.history[-1] if result.history else {}
     summary = ", ".join(f"{k}={v:.5g}" for k, v in last.items() if k != "epoch")
-    print(f"{'resumed and ' if result.resumed else ''}trained {config.preset} for "
-          f"{len(result.history)} epochs: {summary}")
+    continued = f"continued from epoch {result.first_epoch} and " if result.resumed else ""
+    print(f"{continued}trained {config.preset} for {len(result.history)} epochs: {summary}")
     print(f"run folder: {output}")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -46,11 +47,13 @@ def read_idx(path: str | os.PathLike, magic: int) -> np.ndarray:
     if len(raw) < header:
         raise DataError(f"truncated IDX header in {path}")
     dims = struct.unpack(f">{ndim}I", raw[4:header])
-    expected = int(np.prod(dims, dtype=np.int64))
+    expected = math.prod(dims)  # Python ints: a forged header cannot overflow the count
     found_bytes = len(raw) - header
     if found_bytes != expected:
         problem = "truncated" if found_bytes < expected else "corrupt (trailing bytes)"
         raise DataError(f"{problem} IDX file {path}: shape {dims} needs {expected} data bytes, found {found_bytes}")
+    if expected == 0:
+        raise DataError(f"IDX file {path} holds no data (shape {dims})")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 

@@ -38,22 +38,31 @@ def validate_images(x: Any) -> np.ndarray:
             raise DataError(f"integer images must lie in [0, 255], found values in [{lo}, {hi}] ({arr.dtype})")
         return arr.astype(np.uint8)
     if kind == "f":
-        if not np.isfinite(arr).all():
-            bad = "NaN" if np.isnan(arr).any() else "inf"
-            raise DataError(f"images contain {bad} values")
-        lo, hi = float(arr.min()), float(arr.max())
-        if lo < 0.0 or hi > 1.0:
-            raise DataError(
-                f"float images must lie in [0, 1], found values in [{lo:g}, {hi:g}]; "
-                "divide uint8 images by 255 or pass them as uint8"
-            )
+        check_pixel_values(arr)
         return arr.astype(np.float32, copy=False)
     raise DataError(f"images must be numeric, got dtype {arr.dtype}")
 
 
+def check_pixel_values(images: np.ndarray) -> None:
+    """Raise DataError unless the float pixels of ``images`` are finite and lie in [0, 1]."""
+    finite = np.isfinite(images)
+    if not finite.all():
+        bad = "NaN" if np.isnan(images).any() else "inf"
+        raise DataError(f"images contain {bad} values ({int((~finite).sum())} of {images.size} pixels)")
+    lo, hi = float(images.min()), float(images.max())
+    if lo < 0.0 or hi > 1.0:
+        raise DataError(
+            f"float images must lie in [0, 1], found values in [{lo:g}, {hi:g}]; "
+            "divide uint8 images by 255 or pass them as uint8"
+        )
+
+
 def validate_labels(y: Any, n: int) -> np.ndarray:
     """Check a label array for ``n`` images and return it as ``int64`` of shape ``(n,)``."""
-    arr = np.asarray(y)
+    try:
+        arr = np.asarray(y)
+    except Exception as exc:  # ragged nested sequences and the like
+        raise DataError(f"labels cannot be converted to an array ({type(exc).__name__})") from None
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim != 1:
@@ -73,8 +82,28 @@ def validate_labels(y: Any, n: int) -> np.ndarray:
 
 
 def as_float_images(images: Any) -> np.ndarray:
-    """Images as float32 in [0, 1]: uint8 pixels are divided by 255, floats are kept."""
-    images = np.asarray(images)
-    if images.dtype == np.uint8:
-        return images.astype(np.float32) / 255.0
-    return images.astype(np.float32, copy=False)
+    """Images as float32 in [0, 1], in their own shape: uint8 pixels (and other integers in
+    [0, 255]) are divided by 255, booleans become 0/1, floats must already be finite and in
+    [0, 1]. Anything else (another dtype, NaN, 0-255 floats, an empty array) is a DataError."""
+    try:
+        arr = np.asarray(images)
+    except Exception as exc:  # ragged nested sequences and the like
+        raise DataError(f"images cannot be converted to an array ({type(exc).__name__})") from None
+    if arr.ndim == 0 or arr.size == 0:
+        raise DataError(f"images array is empty: shape {arr.shape}")
+    kind = arr.dtype.kind
+    if kind == "b":
+        return arr.astype(np.float32)
+    if kind in "ui":
+        if arr.dtype != np.uint8:
+            lo, hi = int(arr.min()), int(arr.max())
+            if lo < 0 or hi > 255:
+                raise DataError(f"integer images must lie in [0, 255], found values in [{lo}, {hi}] ({arr.dtype})")
+        return arr.astype(np.float32) / 255.0
+    if kind == "f":
+        check_pixel_values(arr)
+        return arr.astype(np.float32, copy=False)
+    raise DataError(f"images must be numeric, got dtype {arr.dtype}")
+
+
+__all__ = ["as_float_images", "check_pixel_values", "validate_images", "validate_labels"]

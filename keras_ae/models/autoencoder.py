@@ -17,9 +17,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_ae.data.noise import NOISE_KINDS, parse_noise
+from keras_ae.data.validate import check_pixel_values
 from keras_ae.models.losses import (RECONSTRUCTION_LOSSES, per_sample_keras_loss,
                                     reconstruction_error, replicas_in_sync, scale_for_replicas,
                                     weighted_mean)
@@ -30,6 +32,13 @@ from keras_ae.models.sparsity import Sparsity
 
 def _float32(x):
     return ops.cast(x, "float32")
+
+
+def _concrete(x) -> bool:
+    """Whether `x` holds values now: an eager tensor or array, not a symbolic one."""
+    import tensorflow as tf
+
+    return not isinstance(x, keras.KerasTensor) and tf.executing_eagerly() and x is not None
 
 
 def _check_nets(encoder, decoder) -> None:
@@ -109,9 +118,15 @@ class Autoencoder(keras.Model):
 
     def as_images(self, x):
         """`x` as a float32 image tensor in the model's input shape: uint8 is divided by 255,
-        floats are cast; another dtype, rank or image shape is a ValueError naming it."""
+        floats are cast; another dtype, rank or image shape is a ValueError naming it, and so
+        are, where values are known (eagerly), an empty batch and float pixels that are NaN,
+        infinite or outside [0, 1] (a DataError)."""
         if not isinstance(x, keras.KerasTensor):
-            x = ops.convert_to_tensor(x)
+            try:
+                x = ops.convert_to_tensor(x)
+            except (ValueError, TypeError):
+                raise ValueError(f"model {self.name!r} takes images as an array, got a "
+                                 f"{type(x).__name__} that is not one (ragged?)") from None
         dtype = keras.backend.standardize_dtype(x.dtype)
         if dtype == "uint8":
             x = _float32(x) / 255.0
@@ -120,22 +135,79 @@ class Autoencoder(keras.Model):
         else:
             raise ValueError(f"model {self.name!r} takes images as float32 in [0, 1] or uint8 in "
                              f"[0, 255], got dtype {dtype}")
-        shape, expected = tuple(x.shape), self.image_shape
+        shape = tuple(x.shape)
+        self._check_image_shape(shape)
+        if _concrete(x):  # values are checked where they are known (not while tracing)
+            if shape[0] == 0:
+                raise ValueError(f"model {self.name!r} got an empty batch (shape {shape})")
+            if dtype != "uint8":
+                check_pixel_values(np.asarray(x))
+        return x
+
+    def _check_image_shape(self, shape: tuple) -> None:
+        expected = self.image_shape
         if len(shape) != 4:
             raise ValueError(f"model {self.name!r} takes a batch of images, shape (batch, "
                              f"{', '.join(map(str, expected))}), got an array of shape {shape}")
         if any(d is not None and d != e for d, e in zip(shape[1:], expected)):
             raise ValueError(f"model {self.name!r} takes images of shape {expected}, got images "
                              f"of shape {shape[1:]}")
-        return x
+
+    def _check_arrays(self, *values) -> None:
+        """Check image arrays given to `fit`, `evaluate` or `predict` up front (datasets and
+        generators are checked batch by batch as they are traced, values excepted)."""
+        for value in values:
+            if isinstance(value, (tuple, list)):  # validation_data=(x, y[, sample_weight])
+                self._check_arrays(*value[:2])
+            elif isinstance(value, np.ndarray) or (_concrete(value) and hasattr(value, "dtype")):
+                self._check_image_shape(tuple(value.shape))
+                if len(value) == 0:
+                    raise ValueError(f"model {self.name!r} got an empty array (shape "
+                                     f"{tuple(value.shape)})")
+                self.as_images(value[:1])  # the dtype
+                if "float" in keras.backend.standardize_dtype(value.dtype):
+                    check_pixel_values(np.asarray(value))
 
     def encode(self, x):
         """The latent code of each image."""
         return self.encoder(self.as_images(x))
 
     def decode(self, z):
-        """Images reconstructed from latent codes."""
-        return _float32(self.decoder(z))
+        """Images reconstructed from latent codes, shape (batch, *latent_shape)."""
+        return _float32(self.decoder(self.as_codes(z)))
+
+    def as_codes(self, z):
+        """`z` as float latent codes of this model's shape; another dtype or shape is a
+        ValueError naming it, and so are NaN or infinite codes where values are known."""
+        if not isinstance(z, keras.KerasTensor):
+            try:
+                z = ops.convert_to_tensor(z)
+            except (ValueError, TypeError):
+                raise ValueError(f"model {self.name!r} decodes codes given as an array, got a "
+                                 f"{type(z).__name__} that is not one (ragged?)") from None
+        dtype = keras.backend.standardize_dtype(z.dtype)
+        if "float" not in dtype:
+            raise ValueError(f"model {self.name!r} decodes float latent codes, got dtype {dtype}")
+        shape, expected = tuple(z.shape), self.latent_shape
+        if len(shape) != 1 + len(expected) or any(
+                d is not None and d != e for d, e in zip(shape[1:], expected)):
+            raise ValueError(f"model {self.name!r} decodes codes of shape (batch, "
+                             f"{', '.join(map(str, expected))}), got an array of shape {shape}")
+        if _concrete(z):
+            if shape[0] == 0:
+                raise ValueError(f"model {self.name!r} got no codes to decode (shape {shape})")
+            if not np.isfinite(np.asarray(z)).all():
+                raise ValueError(f"model {self.name!r} got NaN or infinite latent codes")
+        return z
+
+    def __call__(self, *args, **kwargs):
+        """Keras's `__call__`, with the input contract checked first, so that a bad input is
+        one ValueError naming the problem (not wrapped in Keras's report of the call)."""
+        if args and not isinstance(args[0], keras.KerasTensor):
+            args = (self.as_images(args[0]), *args[1:])
+        elif not isinstance(kwargs.get("x", keras.KerasTensor(())), keras.KerasTensor):
+            kwargs["x"] = self.as_images(kwargs["x"])
+        return super().__call__(*args, **kwargs)
 
     def features(self, x):
         """A flat float32 feature vector per image, (batch, n), for maps and projections of the
@@ -268,6 +340,22 @@ class Autoencoder(keras.Model):
         loss = self.compute_loss(x, y, outputs, sample_weight, training=False)
         self._track_loss(loss, x)
         return self.compute_metrics(x, y, outputs["reconstruction"], sample_weight=sample_weight)
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """Keras's `fit`; image arrays (`x`, `y`, `validation_data`) are checked first: uint8,
+        or float in [0, 1], of the model's image shape (a ValueError names the problem)."""
+        self._check_arrays(x, y, kwargs.get("validation_data"))
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """Keras's `evaluate`; image arrays are checked first, as in `fit`."""
+        self._check_arrays(x, y)
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        """Keras's `predict` (reconstructions); an image array is checked first, as in `fit`."""
+        self._check_arrays(x)
+        return super().predict(x, *args, **kwargs)
 
     def predict_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
