@@ -1,4 +1,10 @@
-"""Training callbacks that write their files atomically: CSV history and the best checkpoint."""
+"""Training callbacks that write a run folder: CSV history, the best checkpoint and the backup.
+
+History rows are written every epoch (a small file). The best weights are kept in memory when
+the validation loss improves and written with the backup, which is written at most every
+`every` seconds and when training ends: the costly writes are then a small share of training
+however short its epochs, and an interrupted run resumes from the last backup written.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import csv
 import io
 import math
 import os
+import time
 from pathlib import Path
 
 import keras
@@ -72,9 +79,11 @@ class AtomicCSVLogger(keras.callbacks.Callback):
 
 
 class AtomicBestCheckpoint(keras.callbacks.Callback):
-    """Save the model to `path` whenever `monitor` improves; the file is replaced atomically.
+    """Keep the weights of the epoch whose `monitor` is lowest; `write()` saves the model with
+    them to `path` (replaced atomically) if they changed since the last write.
 
-    `best` starts from `initial_best` so a resumed run keeps the earlier best.
+    `best` starts from `initial_best` so a resumed run keeps the earlier best; `weights` are the
+    best epoch's of this training (None before one improves on `initial_best`).
     """
 
     def __init__(self, path: str | os.PathLike, monitor: str = "val_loss",
@@ -83,9 +92,82 @@ class AtomicBestCheckpoint(keras.callbacks.Callback):
         self.path = Path(path)
         self.monitor = monitor
         self.best = initial_best
+        self.weights = None
+        self._pending = False
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
         if value is not None and value < self.best:
             self.best = float(value)
+            self.weights, self._pending = self.model.get_weights(), True
+
+    def write(self) -> None:
+        """Save the best weights kept since the last write (the model's own are restored)."""
+        if not self._pending:
+            return
+        current = self.model.get_weights()
+        self.model.set_weights(self.weights)
+        try:
             save_model(self.model, self.path, overwrite=True)
+        finally:
+            self.model.set_weights(current)
+        self._pending = False
+
+
+class TimedBackup(keras.callbacks.BackupAndRestore):
+    """Keras's BackupAndRestore, writing the backup (after `best`'s checkpoint) at most every
+    `every` seconds (0: after every epoch) and when training ends, rather than every epoch.
+
+    It restores as Keras's does. Between writes it keeps the state of the last finished epoch
+    in memory, and `write_interrupted` (called when training stops with an exception: Ctrl-C,
+    a diverging loss) writes that state: an interrupted run resumes from its last finished
+    epoch, a killed one from the last backup written, at most `every` seconds of epochs before.
+    """
+
+    def __init__(self, backup_dir: str, best: AtomicBestCheckpoint, every: float = 60.0):
+        super().__init__(backup_dir, delete_checkpoint=False, double_checkpoint=True)
+        self.best, self.every = best, float(every)
+        self._written = time.monotonic()
+        self._finished = None  # the state after the last finished epoch, if not written yet
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self._written = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._current_epoch = epoch + 1
+        if time.monotonic() - self._written >= self.every:
+            self.write()
+        else:
+            self._finished = self._state()
+
+    def on_train_end(self, logs=None):
+        if self._finished is not None:
+            self.write()
+
+    def write(self) -> None:
+        """Write the best checkpoint, then the backup of the model's present state."""
+        self.best.write()
+        self._save_model()
+        self._written, self._finished = time.monotonic(), None
+
+    def write_interrupted(self) -> None:
+        """Write the backup of the last finished epoch, if it is not written yet."""
+        if self._finished is None:
+            return
+        current = self._state()
+        self._restore(self._finished)
+        try:
+            self.write()
+        finally:
+            self._restore(current)
+
+    def _variables(self) -> list:
+        return [*self.model.variables, *self.model.optimizer.variables]
+
+    def _state(self) -> list:
+        return [variable.numpy() for variable in self._variables()]
+
+    def _restore(self, state: list) -> None:
+        for variable, value in zip(self._variables(), state):
+            variable.assign(value)

@@ -32,17 +32,17 @@ class StopOnDivergence(keras.callbacks.Callback):
 
     Args:
         learning_rate: the run's learning rate, named in the hint.
-        best_path: the run's best checkpoint; when it exists on divergence, it is copied to
-            `model_path`, so the run folder holds the best model of the epochs before.
+        best: the run's `AtomicBestCheckpoint`; on divergence it writes the best weights it
+            kept, and that checkpoint is copied to `model_path`, so the run folder holds the
+            best model of the epochs before.
         model_path: where the run's model goes (`RUN/model.keras`).
     """
 
-    def __init__(self, learning_rate: float | None = None, *,
-                 best_path: str | os.PathLike | None = None,
+    def __init__(self, learning_rate: float | None = None, *, best=None,
                  model_path: str | os.PathLike | None = None):
         super().__init__()
         self.learning_rate = learning_rate
-        self.best_path = None if best_path is None else Path(best_path)
+        self.best = best
         self.model_path = None if model_path is None else Path(model_path)
         self._epoch = 0
         self._first = 1
@@ -81,12 +81,13 @@ class StopOnDivergence(keras.callbacks.Callback):
 
     def _keep_best_model(self) -> str:
         """Make the run's model the best checkpoint of the epochs before, if there is one."""
-        if self.model_path is None:
+        if self.model_path is None or self.best is None:
             return "the model's weights are not usable"
-        if self.best_path is None or not self.best_path.is_file():
+        self.best.write()
+        if not self.best.path.is_file():
             return f"no epoch finished before, so no model was saved in {self.model_path.parent}"
         with atomic_path(self.model_path) as tmp:
-            shutil.copyfile(self.best_path, tmp)
+            shutil.copyfile(self.best.path, tmp)
         return f"{self.model_path} holds the best model of the epochs before"
 
 

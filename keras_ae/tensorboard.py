@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +31,20 @@ SPRITE_MAX_PIXELS = 8192  # TensorBoard's limit on each side of a sprite image
 
 
 class HeldOutPictures(keras.callbacks.Callback):
-    """Log reconstructions of the first `n_images` of `images` every epoch and, when training
-    ends, the codes of the first `embedding_size` of them to the embedding projector.
+    """Log reconstructions of the first `n_images` of `images` after the first and the last
+    epoch and after any epoch that ends `every` seconds or more after the last picture (0:
+    every epoch), and, when training ends, the codes of the first `embedding_size` of them to
+    the embedding projector.
 
     `images` are held-out images (uint8 or float in [0, 1]); `labels` (optional) go into the
     projector's metadata beside each image's reconstruction error.
     """
 
     def __init__(self, log_dir: str | os.PathLike, images: Any, labels: Any = None, *,
-                 n_images: int = 8, embedding_size: int = 2000):
+                 n_images: int = 8, embedding_size: int = 2000, every: float = 0.0):
         super().__init__()
+        self.every = float(every)
+        self._logged = -math.inf
         images = as_float_images(validate_images(images))
         self.log_dir = Path(log_dir) / PICTURES_DIR
         h, w = images.shape[1:3]
@@ -51,7 +56,8 @@ class HeldOutPictures(keras.callbacks.Callback):
         self._writer = None
 
     @classmethod
-    def for_run(cls, log_dir: str | os.PathLike, config, embedding_size: int = 2000) -> HeldOutPictures:
+    def for_run(cls, log_dir: str | os.PathLike, config, embedding_size: int = 2000,
+                every: float = 0.0) -> HeldOutPictures:
         """The callback for a run of `config` (a RunConfig): the first `embedding_size` images of
         its validation split, read as training reads them, with labels when the dataset has
         them."""
@@ -63,7 +69,7 @@ class HeldOutPictures(keras.callbacks.Callback):
                            skip_bad_images=config.skip_bad_images)
         images = split.images(limit=embedding_size)
         labels = split.labels[:len(images)] if split.has_labels else None
-        return cls(log_dir, images, labels, embedding_size=embedding_size)
+        return cls(log_dir, images, labels, embedding_size=embedding_size, every=every)
 
     def on_train_begin(self, logs=None):
         import tensorflow as tf
@@ -73,6 +79,10 @@ class HeldOutPictures(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         import tensorflow as tf
 
+        last = epoch + 1 >= self.params.get("epochs", 0)
+        if not (last or time.monotonic() - self._logged >= self.every):
+            return
+        self._logged = time.monotonic()
         reconstructions = np.asarray(self.model(self.images, training=False))
         picture = image_grid(_displayable(np.concatenate([self.images, reconstructions])),
                              cols=len(self.images), pad=1)

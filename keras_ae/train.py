@@ -14,16 +14,19 @@ import contextlib
 import dataclasses
 import math
 import os
+import shutil
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
 from keras_ae import data
-from keras_ae.callbacks import AtomicBestCheckpoint, AtomicCSVLogger, EpochOrder, read_history
+from keras_ae.callbacks import (AtomicBestCheckpoint, AtomicCSVLogger, EpochOrder, TimedBackup,
+                                read_history)
 from keras_ae.config import RunConfig
 from keras_ae.distributed_fit import barrier, fit_function, keras_fit_works
 from keras_ae.divergence import StopOnDivergence
+from keras_ae.io import atomic_path
 from keras_ae.presets import build
 from keras_ae.run_folder import (BACKUP_DIR, BEST_FILE, CONFIG_FILE, HISTORY_FILE, LOG_DIR,
                                  RUN_ENTRIES, RunFolderError, claim_run_dir, completed_epochs,
@@ -64,9 +67,12 @@ class TrainResult:
     first_epoch: int = 0
 
 
-def _enable_determinism(seed: int | None) -> None:
+def _seed_everything(seed: int | None, deterministic: bool) -> None:
+    """Seed Python, NumPy and Keras; with `deterministic`, also switch on TensorFlow's op
+    determinism (for the rest of the process)."""
     if seed is not None:
         keras.utils.set_random_seed(seed)
+    if deterministic:
         tf.config.experimental.enable_op_determinism()
 
 
@@ -78,14 +84,20 @@ def train(
     verbose: int | str = "auto",
     callbacks: list[keras.callbacks.Callback] | None = None,
     strategy: str | tf.distribute.Strategy | None = None,
+    deterministic: bool = False,
+    backup_every: float = 60.0,
 ) -> TrainResult:
     """Train the model of `config` on its dataset, validating every epoch.
 
     With `run_dir`, everything is written there and an interrupted run resumes when the same
     call is repeated; a finished run given more `epochs` (its other options the same) is
     trained on from its last epoch. Without it, nothing is written. With a `config.seed`, the
-    process's random seeds are set and TensorFlow's op determinism is switched on (for the rest
-    of the process), so that the same config gives the same weights.
+    process's random seeds are set, so that the same config gives the same weights (on a CPU;
+    `deterministic` also switches on TensorFlow's op determinism, for the rest of the process,
+    which guarantees it on every device at a cost in speed: benchmarks/train_speed.py).
+
+    The backup an interrupted run resumes from (and the best checkpoint) is written at most
+    every `backup_every` seconds (0: every epoch) and when training ends.
 
     `strategy` (a name in `keras_ae.strategies.STRATEGIES` or a `tf.distribute.Strategy`)
     spreads each global batch of `config.batch_size` over its replicas. In a multi-worker
@@ -98,57 +110,82 @@ def train(
     """
     with contextlib.ExitStack() as held:  # the run folder's lock, while it is written
         return _train(config, run_dir, overwrite=overwrite, verbose=verbose, callbacks=callbacks,
-                      strategy=strategy, held=held)
+                      strategy=strategy, deterministic=deterministic,
+                      backup_every=backup_every, held=held)
 
 
-def _train(config, run_dir, *, overwrite, verbose, callbacks, strategy, held) -> TrainResult:
+def _train(config, run_dir, *, overwrite, verbose, callbacks, strategy, deterministic,
+           backup_every, held) -> TrainResult:
+    if isinstance(backup_every, bool) or not (isinstance(backup_every, (int, float))
+                                              and 0 <= backup_every < math.inf):
+        raise ValueError(f"backup_every is a number of seconds >= 0, got {backup_every!r}")
     strategy = get_strategy(strategy)
     chief = is_chief(strategy)
     resumed = (prepare_run_dir(run_dir, config, overwrite=overwrite, read_only=not chief)
                if run_dir else False)
-    _enable_determinism(config.seed)
+    _seed_everything(config.seed, deterministic)
     first_epoch = completed_epochs(run_dir) if resumed else 0
     inputs = data.training_data(config, first_epoch=first_epoch)  # read from disk as it trains
     with strategy.scope():
         model = build(config, input_shape=inputs.image_shape)
 
-    writes = run_dir is not None and chief
-    callbacks = [StopOnDivergence(config.learning_rate,  # first: before anything records an epoch
-                                  best_path=Path(run_dir) / BEST_FILE if writes else None,
-                                  model_path=Path(run_dir) / MODEL_FILE if writes else None),
-                 *(callbacks or [])]
-    if config.early_stopping:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=config.early_stopping, restore_best_weights=True))
+    recorders: list = []  # the chief's writers of the run folder
     if run_dir is not None:
         run_dir = Path(run_dir)
         if chief:  # the lock, and the folder made ready (overwrite, extend, config.json)
             held.enter_context(claim_run_dir(run_dir, config, overwrite=overwrite, resumed=resumed))
+            recorders = _run_folder_callbacks(run_dir, config, first_epoch, backup_every)
         barrier(strategy)  # the other workers restore the backup the chief has put in place
-        callbacks += (_run_folder_callbacks(run_dir, config) if chief
-                      else [RestoreOnly(str(run_dir / BACKUP_DIR))])
+        if not chief:
+            recorders = [RestoreOnly(str(run_dir / BACKUP_DIR))]
+    best = next((c for c in recorders if isinstance(c, AtomicBestCheckpoint)), None)
+    callbacks = [StopOnDivergence(config.learning_rate,  # first: before anything records an epoch
+                                  best=best, model_path=run_dir / MODEL_FILE if best else None),
+                 *(callbacks or [])]
+    if config.early_stopping:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.early_stopping, restore_best_weights=True))
+    callbacks += recorders
     if keras_fit_works(strategy):  # one pass over `one_epoch` per epoch, ordered by EpochOrder
         batches, per_epoch = inputs.one_epoch, {}
         callbacks.insert(0, EpochOrder(inputs.epoch))
     else:  # keras_ae's loop takes each epoch's steps from one stream of every epoch's batches
         batches, per_epoch = inputs.train, {"steps_per_epoch": inputs.steps_per_epoch}
-    with data.reading_errors():  # a damaged image file is a DataError naming it
-        fit = fit_function(model, strategy)(
-            batches, validation_data=inputs.validation, epochs=config.epochs,
-            initial_epoch=first_epoch, callbacks=callbacks, verbose=verbose if chief else 0,
-            shuffle=False, **per_epoch)  # the dataset shuffles
+    try:
+        with data.reading_errors():  # a damaged image file is a DataError naming it
+            fit = fit_function(model, strategy)(
+                batches, validation_data=inputs.validation, epochs=config.epochs,
+                initial_epoch=first_epoch, callbacks=callbacks, verbose=verbose if chief else 0,
+                shuffle=False, **per_epoch)  # the dataset shuffles
+    except BaseException:  # Ctrl-C, divergence: keep the last finished epoch to resume from
+        for recorder in recorders:
+            if isinstance(recorder, TimedBackup):
+                recorder.write_interrupted()
+        raise
     if run_dir is None:
         return TrainResult(model, _history_rows(fit, first_epoch), None)
     barrier(strategy)  # every worker reads the chief's records of the last epoch
-    best = run_dir / BEST_FILE
-    if best.exists():
-        model.load_weights(best)
+    best_file = run_dir / BEST_FILE
+    if best is not None and best.weights is not None:  # the chief kept them: no need to read
+        model.set_weights(best.weights)
+    elif best_file.exists():
+        model.load_weights(best_file)
     if chief:
-        save_model(model, run_dir / MODEL_FILE, overwrite=resumed)
+        write_model_file(model, run_dir, overwrite=resumed)
         keep_last_state(run_dir)  # backup/ becomes checkpoints/last/, from which the run goes on
     # a worker that cannot see the chief's run folder reports the epochs it trained
     history = read_history(run_dir / HISTORY_FILE) or _history_rows(fit, first_epoch)
     return TrainResult(model, history, run_dir, resumed, first_epoch)
+
+
+def write_model_file(model: keras.Model, run_dir: Path, *, overwrite: bool) -> None:
+    """Write the run's model.keras (atomically): a copy of its best checkpoint, else `model`."""
+    best_file = run_dir / BEST_FILE
+    if best_file.exists():
+        with atomic_path(run_dir / MODEL_FILE, overwrite=overwrite) as tmp:
+            shutil.copyfile(best_file, tmp)
+    else:
+        save_model(model, run_dir / MODEL_FILE, overwrite=overwrite)
 
 
 def _history_rows(fit: keras.callbacks.History, first_epoch: int) -> list[dict[str, float]]:
@@ -158,18 +195,19 @@ def _history_rows(fit: keras.callbacks.History, first_epoch: int) -> list[dict[s
             for e in epochs]
 
 
-def _run_folder_callbacks(run_dir: Path, config: RunConfig) -> list:
+def _run_folder_callbacks(run_dir: Path, config: RunConfig, first_epoch: int,
+                          backup_every: float) -> list:
     """The callbacks that write the run folder (the chief's, once `claim_run_dir` made it
     ready): best checkpoint, history, logs and the backup an interrupted run resumes from."""
-    earlier = read_history(run_dir / HISTORY_FILE)
+    earlier = [row for row in read_history(run_dir / HISTORY_FILE) if row["epoch"] < first_epoch]
     best_so_far = min((r["val_loss"] for r in earlier if "val_loss" in r), default=math.inf)
+    best = AtomicBestCheckpoint(run_dir / BEST_FILE, initial_best=best_so_far)
     return [
-        AtomicBestCheckpoint(run_dir / BEST_FILE, initial_best=best_so_far),
+        best,
         AtomicCSVLogger(run_dir / HISTORY_FILE),
         keras.callbacks.TensorBoard(str(run_dir / LOG_DIR)),
-        HeldOutPictures.for_run(run_dir / LOG_DIR, config),  # reconstructions, projector
+        HeldOutPictures.for_run(run_dir / LOG_DIR, config, every=backup_every),
         # last, so an epoch counts as done only once everything above has recorded it; kept
         # until model.keras is written, so a crash before that resumes instead of restarting
-        keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR), delete_checkpoint=False,
-                                         double_checkpoint=True),
+        TimedBackup(str(run_dir / BACKUP_DIR), best, every=backup_every),
     ]

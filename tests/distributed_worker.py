@@ -18,7 +18,7 @@ from keras_ae.train import train  # noqa: E402
 
 config = keras_ae.preset_config("seed", dataset=dataset, epochs=int(epochs), batch_size=64,
                                 latent_dim=8)
-result = train(config, run_dir, strategy="multiworker", verbose=0)
+result = train(config, run_dir, strategy="multiworker", verbose=0, backup_every=0)
 np.savez(weights_out, *result.model.get_weights())
 print(json.dumps({"resumed": result.resumed, "epochs": [int(r["epoch"]) for r in result.history],
                   "val_loss": [r["val_loss"] for r in result.history]}), flush=True)

@@ -19,8 +19,8 @@ from harness import structured_images
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Trains the run of config.json into RUN and stops for good at the start of epoch 2, with the
-# run folder's lock held, until it is killed.
+# Trains the run of config.json into RUN (a backup after every epoch) and stops for good at the
+# start of epoch 2, with the run folder's lock held, until it is killed.
 TRAINER = """
 import sys, time
 from pathlib import Path
@@ -37,7 +37,7 @@ class Block(keras.callbacks.Callback):
             while True:
                 time.sleep(0.1)
 
-train(RunConfig.load(config_path), run, verbose=0, callbacks=[Block()])
+train(RunConfig.load(config_path), run, verbose=0, callbacks=[Block()], backup_every=0)
 """
 
 

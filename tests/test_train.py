@@ -53,6 +53,17 @@ def test_model_file_holds_the_best_validation_weights(npz_dataset, tmp_path):
     assert got["loss"] == pytest.approx(best, rel=1e-4)
 
 
+def test_op_determinism_only_when_asked(npz_dataset, monkeypatch):
+    import tensorflow as tf
+
+    calls = []
+    monkeypatch.setattr(tf.config.experimental, "enable_op_determinism", lambda: calls.append(1))
+    train(config(npz_dataset, epochs=1), verbose=0)
+    assert calls == []
+    train(config(npz_dataset, epochs=1), verbose=0, deterministic=True)
+    assert calls == [1]
+
+
 def test_same_seed_gives_identical_weights(npz_dataset):
     a = train(config(npz_dataset, epochs=2), verbose=0).model
     b = train(config(npz_dataset, epochs=2), verbose=0).model
@@ -154,7 +165,7 @@ def test_crash_after_the_last_epoch_resumes_without_retraining(npz_dataset, tmp_
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train_module, "save_model", crash)
+    monkeypatch.setattr(train_module, "write_model_file", crash)
     with pytest.raises(KeyboardInterrupt):
         train(config(npz_dataset, epochs=2), tmp_path / "run", verbose=0)
     monkeypatch.undo()
@@ -170,3 +181,66 @@ def test_early_stopping_ends_training_when_validation_stops_improving(npz_datase
     assert len(result.history) < 10
     full = train(config(npz_dataset, epochs=3, learning_rate=1e-12), verbose=0)
     assert len(full.history) == 3
+
+
+def test_backups_are_written_every_so_often_and_when_training_ends(npz_dataset, tmp_path,
+                                                                   monkeypatch):
+    from keras_ae.callbacks import AtomicBestCheckpoint, TimedBackup
+
+    writes = {"backup": 0, "best": 0}
+    save_backup, save_best = TimedBackup._save_model, AtomicBestCheckpoint.write
+
+    def count_backup(self):
+        writes["backup"] += 1
+        save_backup(self)
+
+    def count_best(self):
+        writes["best"] += 1 if self._pending else 0
+        save_best(self)
+
+    monkeypatch.setattr(TimedBackup, "_save_model", count_backup)
+    monkeypatch.setattr(AtomicBestCheckpoint, "write", count_best)
+    train(config(npz_dataset, epochs=3), tmp_path / "rare", verbose=0)  # every 60 s by default
+    assert writes == {"backup": 1, "best": 1}
+    writes.update(backup=0, best=0)
+    train(config(npz_dataset, epochs=3), tmp_path / "often", verbose=0, backup_every=0)
+    assert writes["backup"] == 3 and 1 <= writes["best"] <= 3
+    same = [keras_ae_weights(tmp_path / name) for name in ("rare", "often")]
+    for a, b in zip(*same):
+        np.testing.assert_array_equal(a, b)
+
+
+def keras_ae_weights(run):
+    import keras_ae
+
+    return keras_ae.load_model(run).get_weights()
+
+
+class StopMidEpoch(keras.callbacks.Callback):
+    """Ctrl-C in the middle of epoch `epoch`."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch, self.current = epoch, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.current == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_mid_epoch_keeps_the_last_finished_epoch(npz_dataset, tmp_path):
+    run = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(config(npz_dataset, epochs=4, steps_per_execution=1), run, verbose=0,
+              callbacks=[StopMidEpoch(2)])
+    counter = CountEpochs()
+    result = train(config(npz_dataset, epochs=4, steps_per_execution=1), run, verbose=0,
+                   callbacks=[counter])
+    assert result.resumed and counter.epochs == [2, 3]
+    whole = train(config(npz_dataset, epochs=4, steps_per_execution=1), tmp_path / "whole",
+                  verbose=0)
+    for a, b in zip(whole.model.get_weights(), result.model.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -35,6 +35,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     t.add_argument("--early-stopping", type=int, metavar="PATIENCE",
                    help="stop after PATIENCE epochs without a better validation loss")
     t.add_argument("--seed", type=int, help="random seed; the same seed gives the same weights")
+    t.add_argument("--deterministic", action="store_true",
+                   help="switch on TensorFlow's op determinism: the same seed gives the same "
+                        "weights on any device (a seeded run on a CPU does so without it), "
+                        "at a cost in speed")
+    t.add_argument("--backup-every", type=float, default=60.0, metavar="SECONDS",
+                   help="write the backup an interrupted run resumes from at most this often "
+                        "(0: after every epoch; always when training ends or is stopped with "
+                        "Ctrl-C; default: 60)")
     t.add_argument("--strategy", choices=STRATEGIES, default="default",
                    help="spread each batch over devices: mirrored = this machine's GPUs (or "
                         "logical CPUs), multiworker = the machines of TF_CONFIG, tpu (default: "
@@ -105,7 +113,8 @@ def run(args) -> int:
     dataset_name = Path(config.dataset).stem or "data"
     output = Path(args.resume or args.output or f"runs/{config.preset}-{dataset_name}")
     result = train(config, output, overwrite=args.overwrite, verbose=0 if args.quiet else "auto",
-                   strategy=args.strategy)
+                   strategy=args.strategy, deterministic=args.deterministic,
+                   backup_every=args.backup_every)
     last = result.history[-1] if result.history else {}
     summary = ", ".join(f"{k}={v:.5g}" for k, v in last.items() if k != "epoch")
     continued = f"continued from epoch {result.first_epoch} and " if result.resumed else ""
