@@ -1,6 +1,6 @@
 """Training speed of keras_ae against the plain Keras a user would write, on real digits.
 
-    python benchmarks/train_speed.py --data-dir ../shared/data [--epochs 10] [--rounds 2]
+    python benchmarks/train_speed.py --data-dir ../shared/data [--epochs 10] [--rounds 2] [--knobs]
 
 For each preset (seed, conv, conv_vae) it trains, in this one process and alternating:
 - plain Keras: the same network as a functional model, `compile(Adam(1e-3), "mse")` and
@@ -10,8 +10,10 @@ For each preset (seed, conv, conv_vae) it trains, in this one process and altern
   included.
 Samples per second leave out the first epoch (tracing, XLA compilation); the run folder's final
 writes count. Each path's peak RSS is sampled while it runs. Then the held-out MSE of both after
-the same epochs, the ratio of speeds, and the ceiling: numpy's float32 matrix products of the
-seed net's shapes alone (forward and backward), as samples per second.
+the same epochs, the wall time of the whole run (first epoch included: the time-to-quality pair
+for `conv` against `conv_plain`, the same network trained the way plain Keras does), the ratio
+of speeds, and the ceiling: numpy's float32 matrix products of the seed net's shapes alone
+(forward and backward), as samples per second.
 """
 
 from __future__ import annotations
@@ -107,7 +109,7 @@ class PlainVAE(keras.Model):
         return {"loss": self.total_loss_tracker.result()}
 
 
-PLAIN = {"seed": plain_seed, "conv": plain_conv, "conv_vae": PlainVAE}
+PLAIN = {"seed": plain_seed, "conv": plain_conv, "conv_plain": plain_conv, "conv_vae": PlainVAE}
 
 
 # --- measuring ---------------------------------------------------------------------------------
@@ -158,21 +160,62 @@ def run_plain(name, x, held_out, epochs):
     clock = EpochClock()
     floats = data.as_float_images(x)
     with PeakRSS() as rss:
+        start = time.perf_counter()
         model.fit(floats, floats, batch_size=BATCH, epochs=epochs, verbose=0, callbacks=[clock])
-        seconds = time.perf_counter() - clock.started
-    return (epochs - 1) * len(x) / seconds, held_out_mse(model, held_out), rss.peak
+        end = time.perf_counter()
+    speed = (epochs - 1) * len(x) / (end - clock.started)
+    return speed, held_out_mse(model, held_out), rss.peak, end - start
 
 
-def run_keras_ae(name, args, x, held_out, folder: Path):
+def run_keras_ae(name, args, x, held_out, folder: Path | None, overrides=None, **train_options):
     config = preset_config(name, dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs,
-                           seed=0)
+                           seed=0, **(overrides or {}))
     clock = EpochClock()
-    run_dir = folder / name
-    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir = None if folder is None else folder / name
+    if run_dir is not None:
+        shutil.rmtree(run_dir, ignore_errors=True)
     with PeakRSS() as rss:
-        result = train(config, run_dir, verbose=0, callbacks=[clock])
-        seconds = time.perf_counter() - clock.started
-    return (args.epochs - 1) * len(x) / seconds, held_out_mse(result.model, held_out), rss.peak
+        start = time.perf_counter()
+        result = train(config, run_dir, verbose=0, callbacks=[clock], **train_options)
+        end = time.perf_counter()
+    speed = (args.epochs - 1) * len(x) / (end - clock.started)
+    return speed, held_out_mse(result.model, held_out), rss.peak, end - start
+
+
+# Each knob: (preset, what is changed, config overrides, train() options, with a run folder).
+# Op determinism stays on for the rest of the process once switched on, so it comes last.
+KNOBS = [
+    ("seed", "default: XLA, 32 steps per call, backups every 60 s", {}, {}, True),
+    ("seed", "no XLA (jit_compile=False)", {"jit_compile": False}, {}, True),
+    ("seed", "1 step per call (steps_per_execution=1)", {"steps_per_execution": 1}, {}, True),
+    ("seed", "neither XLA nor 32 steps per call", {"jit_compile": False, "steps_per_execution": 1},
+     {}, True),
+    ("seed", "backup and best checkpoint every epoch (--backup-every 0)", {}, {"backup_every": 0},
+     True),
+    ("seed", "no run folder", {}, {}, False),
+    ("conv", "default: mixed bfloat16 (auto), batch 64", {}, {}, True),
+    ("conv", "float32 (--mixed-precision off)", {"mixed_precision": False}, {}, True),
+    ("conv", "batch 128", {"batch_size": 128}, {}, True),
+    ("conv", "float32, batch 128 (= conv_plain)", {"mixed_precision": False, "batch_size": 128},
+     {}, True),
+    ("conv", "XLA (jit_compile=True)", {"jit_compile": True}, {}, True),
+    ("seed", "op determinism (--deterministic)", {}, {"deterministic": True}, True),
+]
+
+
+def measure_knobs(args, x, held_out) -> None:
+    """Each knob's effect on keras_ae's path, against its preset's default, in one process."""
+    print("| preset | knob | samples/s | × the preset's default | held-out MSE |")
+    print("|---|---|---|---|---|")
+    default = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for name, label, overrides, options, with_folder in KNOBS:
+            runs = [run_keras_ae(name, args, x, held_out, Path(folder) if with_folder else None,
+                                 overrides, **options) for _ in range(args.rounds)]
+            speed = statistics.median(r[0] for r in runs)
+            default.setdefault(name, speed)
+            print(f"| {name} | {label} | {speed:,.0f} | {speed / default[name]:.2f} "
+                  f"| {runs[-1][1]:.5f} |", flush=True)
 
 
 def matmul_ceiling(repeats: int = 200) -> float:
@@ -203,15 +246,20 @@ def main() -> None:
     parser.add_argument("--data-dir", default="../shared/data")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per preset")
-    parser.add_argument("--models", nargs="+", default=["seed", "conv", "conv_vae"])
+    parser.add_argument("--models", nargs="+", default=["seed", "conv", "conv_plain", "conv_vae"])
+    parser.add_argument("--knobs", action="store_true",
+                        help="measure each knob of keras_ae's path instead (see KNOBS)")
     args = parser.parse_args()
 
     x, _ = data.load_arrays(args.dataset, "train", data_dir=args.data_dir)
     held_out, _ = data.load_arrays(args.dataset, "validation", data_dir=args.data_dir)
     print(f"{args.dataset}: {len(x)} train / {len(held_out)} held-out images, {args.epochs} "
           f"epochs, batch {BATCH} for plain Keras, {args.rounds} alternating rounds\n")
-    print("| preset | path | samples/s | × plain Keras | held-out MSE | peak RSS |")
-    print("|---|---|---|---|---|---|")
+    if args.knobs:
+        measure_knobs(args, x, held_out)
+        return
+    print("| preset | path | samples/s | × plain Keras | held-out MSE | wall time | peak RSS |")
+    print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as folder:
         for name in args.models:
             plain, ours = [], []
@@ -227,7 +275,8 @@ def main() -> None:
             for label, results, key in (("plain Keras fit(numpy)", plain, "plain"),
                                         ("keras_ae train (run folder)", ours, "ours")):
                 print(f"| {name} | {label} | {speed[key]:,.0f} | {speed[key] / speed['plain']:.2f} "
-                      f"| {results[-1][1]:.5f} | {max(r[2] for r in results) / 2**20:,.0f} MB |",
+                      f"| {results[-1][1]:.5f} | {statistics.median(r[3] for r in results):.1f} s "
+                      f"| {max(r[2] for r in results) / 2**20:,.0f} MB |",
                       flush=True)
     print(f"\nceiling: numpy float32 matrix products of the seed net's shapes alone, "
           f"{matmul_ceiling():,.0f} samples/s")

@@ -30,16 +30,27 @@ def native_bfloat16_cpu() -> bool:
 def policy_for(mixed_precision: bool | str) -> str | None:
     """The dtype policy a run's `mixed_precision` setting asks for on this machine (None: leave
     Keras's global policy). True: `mixed_precision_policy()`; "auto": the same where the
-    hardware computes it natively (a GPU, or a CPU with bfloat16 instructions), else float32."""
+    hardware computes it natively (GPUs with tensor cores, CPUs with bfloat16 instructions),
+    else float32."""
     if mixed_precision is True:
         return mixed_precision_policy()
     if mixed_precision == "auto":
         import tensorflow as tf
 
-        if tf.config.list_logical_devices("GPU") or native_bfloat16_cpu():
+        gpus = tf.config.list_physical_devices("GPU")
+        if (all(_has_tensor_cores(gpu) for gpu in gpus) if gpus else native_bfloat16_cpu()):
             return mixed_precision_policy()
         return "float32"
     return None
+
+
+def _has_tensor_cores(gpu) -> bool:
+    """Whether a GPU computes float16 natively and fast: CUDA compute capability 7.0 or more
+    (what Keras's mixed precision guide asks for)."""
+    import tensorflow as tf
+
+    capability = tf.config.experimental.get_device_details(gpu).get("compute_capability")
+    return capability is not None and tuple(capability) >= (7, 0)
 
 
 @contextlib.contextmanager

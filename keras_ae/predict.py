@@ -245,9 +245,12 @@ def parity(model: Autoencoder, path: str | os.PathLike, images: np.ndarray, *,
            seed: int = 0, threshold: Any = None) -> dict[str, float]:
     """Max abs difference between an exported model (.tflite or SavedModel) and the Keras
     `model`, per signature, on `images` (and their codes / seeded noise, see `signature_inputs`);
-    `is_anomaly` is compared with the Keras model and `threshold` (a decision counts as 0 or 1)."""
+    `is_anomaly` is compared with the Keras model and `threshold` (a decision counts as 0 or 1).
+    A mixed-precision model is compared in float32, as its exports serve it."""
     from keras_ae.export import reference_outputs
+    from keras_ae.precision import float32_copy
 
+    model = float32_copy(model)
     exported = load_exported(path)
     result = {}
     for signature in exported.signatures:

@@ -31,9 +31,10 @@ def structured_images(n, shape=SMALL, rank=6, seed=0):
 
 def small_config(name, **overrides):
     """The config of preset `name` shrunk to the small image size (a second or two to train), in
-    Keras's global dtype policy (the mixed-precision check sets one)."""
+    Keras's global dtype policy (the mixed-precision check sets one), without XLA and one step
+    per call unless `overrides` say otherwise (compiling costs more than these few steps)."""
     config = keras_ae.preset_config(name, **overrides)
-    shrink = {"mixed_precision": False,
+    shrink = {"mixed_precision": False, "jit_compile": False, "steps_per_execution": 1,
               "hidden_units": tuple(min(u, 32) for u in config.hidden_units),
               "conv_filters": tuple(min(f, 8) for f in config.conv_filters)}
     if name == "overcomplete":
@@ -41,7 +42,7 @@ def small_config(name, **overrides):
     if "codebook_size" in config.options:  # a tiny codebook of short codes
         shrink.update(codebook_size=min(config.options["codebook_size"], 16),
                       latent_dim=min(config.latent_dim, 4))
-    return config.replace(**shrink, **overrides)
+    return config.replace(**{**shrink, **overrides})
 
 
 def small(name, **overrides):
@@ -74,7 +75,7 @@ def check_config_round_trip(name):
 
 def check_fit_arrays_and_dataset(name):
     x = structured_images(64)
-    model = small(name)
+    model = small(name, jit_compile=None, steps_per_execution=None)  # the preset's own: XLA…
     history = model.fit(x, epochs=3, batch_size=16, verbose=0, validation_data=(x[:16], x[:16]))
     terms = set(model.term_trackers)
     assert {"loss", "val_loss"} | terms | {f"val_{t}" for t in terms} <= set(history.history)

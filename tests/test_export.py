@@ -25,6 +25,7 @@ from keras_ae.export import (
     export_tflite,
     signature_names,
 )
+from keras_ae.precision import float32_copy, is_mixed
 from keras_ae.predict import parity
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,7 +76,9 @@ def exported(trained, tmp_path_factory) -> dict[str, tuple[Path, Path]]:
 
 
 def keras_reference(model, images: np.ndarray, noise: np.ndarray | None = None) -> dict[str, dict]:
-    """Expected outputs per signature, from the model's own methods."""
+    """Expected outputs per signature, from the model's own methods (in float32: a mixed
+    precision model's export serves its float32 copy)."""
+    model = float32_copy(model)
     vae = isinstance(model, keras_ae.VariationalAutoencoder)
     if vae:
         z_mean, z_log_var = (np.asarray(t) for t in model.encode_distribution(images))
@@ -112,6 +115,8 @@ def test_saved_model_signatures_equal_keras(name, trained, exported, digits):
     assert set(loaded.signatures) == AE_SIGNATURES | {"serving_default"} | ({"sample"} if vae else set())
     default = loaded.signatures["serving_default"](image=tf.constant(digits[:4]))["image"]
     np.testing.assert_array_equal(default, loaded.signatures["reconstruct"](image=tf.constant(digits[:4]))["image"])
+    if is_mixed(model):  # served in float32: bfloat16's rounding away from the model's outputs
+        assert np.abs(np.asarray(model(digits[:4])) - default.numpy()).max() <= 1e-2
     noise = np.random.default_rng(1).standard_normal((5, model.latent_dim if vae else 1), np.float32)
     for batch in (5, 1):
         expected = keras_reference(model, digits[:batch], noise[:batch] if vae else None)
@@ -131,7 +136,7 @@ def test_saved_model_runs_with_plain_tensorflow(trained, exported, digits, tmp_p
     """Load and run the SavedModel in a fresh interpreter where keras_ae cannot be imported."""
     saved = exported["conv_vae"][0]
     np.save(tmp_path / "images.npy", digits[:4])
-    np.save(tmp_path / "expected.npy", np.asarray(trained["conv_vae"](digits[:4])))
+    np.save(tmp_path / "expected.npy", np.asarray(float32_copy(trained["conv_vae"])(digits[:4])))
     script = textwrap.dedent(f"""
         import importlib.abc, json, sys
 
@@ -173,7 +178,7 @@ def test_saved_model_runs_with_plain_tensorflow(trained, exported, digits, tmp_p
 
 
 def test_vae_sample_is_deterministic_decode_of_noise(trained, exported):
-    model = trained["conv_vae"]
+    model = float32_copy(trained["conv_vae"])
     saved, tflite = exported["conv_vae"]
     noise = np.random.default_rng(2).standard_normal((6, model.latent_dim)).astype(np.float32)
     want = np.asarray(model.decode(noise))

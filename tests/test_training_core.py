@@ -200,6 +200,32 @@ def test_cli_trains_with_mixed_precision(tmp_path, capsys):
     assert model(images[:2]).dtype == "float32"
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_mixed_precision_follows_the_hardware(native, monkeypatch):
+    from keras_ae import precision
+
+    monkeypatch.setattr(precision, "native_bfloat16_cpu", lambda: native)
+    assert precision.policy_for("auto") == ("mixed_bfloat16" if native else "float32")  # no GPU here
+    assert precision.policy_for(True) == "mixed_bfloat16" and precision.policy_for(False) is None
+    model = keras_ae.build(keras_ae.RunConfig(architecture="conv", conv_filters=(4,), latent_dim=3,
+                                              mixed_precision="auto"), input_shape=SMALL)
+    assert model.encoder.layers[-1].compute_dtype == ("bfloat16" if native else "float32")
+
+
+def test_compile_options_are_chosen_per_architecture_and_objective():
+    from keras_ae.presets import DENSE_STEPS_PER_EXECUTION, compile_options, preset_config
+
+    fast = {"jit_compile": True, "steps_per_execution": DENSE_STEPS_PER_EXECUTION}
+    assert compile_options(preset_config("seed")) == fast
+    assert compile_options(preset_config("denoising")) == fast
+    assert compile_options(preset_config("conv")) == {"jit_compile": False, "steps_per_execution": 1}
+    assert compile_options(preset_config("contractive"))["jit_compile"] is False
+    assert compile_options(preset_config("seed", jit_compile=False, steps_per_execution=4)) == {
+        "jit_compile": False, "steps_per_execution": 4}
+    model = keras_ae.build(preset_config("seed"))
+    assert model.jit_compile is True and model.steps_per_execution == DENSE_STEPS_PER_EXECUTION
+
+
 # --- import ----------------------------------------------------------------------------------
 def test_importing_keras_ae_leaves_devices_configurable():
     script = ("import keras_ae, tensorflow as tf\n"

@@ -47,6 +47,7 @@ class Objective:
     as metrics (`loss_term_names(options)`) and any other metrics (`metric_names(options)`). Hooks: `latent_activation(options)` (the code's
     activation the objective needs, or None), `check(options, architecture)` (cross-option rules,
     raising ValueError) and `regularises(options)` (whether an overcomplete code is safe).
+    `xla` says whether XLA may compile its training step where that is faster (dense nets).
     """
 
     name: str
@@ -59,6 +60,7 @@ class Objective:
     latent_activation: Callable[[Mapping[str, Any]], str | None] = lambda options: None
     check: Callable[[Mapping[str, Any], str], None] = lambda options, architecture: None
     regularises: Callable[[Mapping[str, Any]], bool] = lambda options: False
+    xla: bool = True
 
     def __post_init__(self) -> None:
         if self.code not in CODE_SHAPES:
