@@ -1,4 +1,4 @@
-"""Shared fixtures for locating the real MNIST / Fashion-MNIST files."""
+"""Shared fixtures: the real MNIST / Fashion-MNIST files, and a small .npz dataset."""
 
 from __future__ import annotations
 
@@ -55,3 +55,16 @@ def _two_logical_cpus() -> None:
 
 
 _two_logical_cpus()
+
+
+@pytest.fixture(scope="module")
+def small_npz(tmp_path_factory) -> str:
+    """An .npz dataset of 192 small structured uint8 images (160 train, 32 test)."""
+    import numpy as np
+
+    from harness import structured_images
+
+    images = (structured_images(192) * 255).astype("uint8")
+    path = tmp_path_factory.mktemp("data") / "small.npz"
+    np.savez(path, x_train=images[:160], x_test=images[160:])
+    return str(path)

@@ -17,17 +17,9 @@ from keras_ae.train import train
 from harness import structured_images
 
 
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    images = (structured_images(192) * 255).astype("uint8")
-    path = tmp_path_factory.mktemp("data") / "small.npz"
-    np.savez(path, x_train=images[:160], x_test=images[160:])
-    return str(path)
-
-
-def config(dataset, **changes):
+def config(data, **changes):
     """A small run, one step per call of the training function (so callbacks see every batch)."""
-    base = RunConfig(dataset=dataset, hidden_units=(16,), latent_dim=2, epochs=3, batch_size=32,
+    base = RunConfig(dataset=data, hidden_units=(16,), latent_dim=2, epochs=3, batch_size=32,
                      seed=0, validation_fraction=0.2, steps_per_execution=1)
     return base.replace(**changes)
 
@@ -48,9 +40,9 @@ class PoisonAtEpoch(keras.callbacks.Callback):
             poison(self.model)
 
 
-def test_a_diverging_learning_rate_stops_training_without_a_model(dataset, tmp_path):
+def test_a_diverging_learning_rate_stops_training_without_a_model(small_npz, tmp_path):
     run = tmp_path / "run"
-    vae = config(dataset, preset="vae", objective="vae", hidden_units=(64, 32), learning_rate=50.0,
+    vae = config(small_npz, preset="vae", objective="vae", hidden_units=(64, 32), learning_rate=50.0,
                  steps_per_execution=32)
     with pytest.raises(TrainingDivergedError) as raised:
         train(vae, run, verbose=0)
@@ -64,9 +56,9 @@ def test_a_diverging_learning_rate_stops_training_without_a_model(dataset, tmp_p
     assert not (run / "history.csv").exists()
 
 
-def test_the_command_line_exits_non_zero_with_one_line(dataset, tmp_path, capfd):
+def test_the_command_line_exits_non_zero_with_one_line(small_npz, tmp_path, capfd):
     run = tmp_path / "run"
-    argv = ["train", "--model", "vae", "--dataset", dataset, "--latent-dim", "2",
+    argv = ["train", "--model", "vae", "--dataset", small_npz, "--latent-dim", "2",
             "--learning-rate", "50", "--epochs", "4", "--batch-size", "32", "--output", str(run),
             "--quiet"]
     assert main(argv) == 2
@@ -75,10 +67,10 @@ def test_the_command_line_exits_non_zero_with_one_line(dataset, tmp_path, capfd)
     assert "Traceback" not in err and not (run / "model.keras").exists()
 
 
-def test_the_run_folder_keeps_the_best_model_of_the_epochs_before(dataset, tmp_path):
+def test_the_run_folder_keeps_the_best_model_of_the_epochs_before(small_npz, tmp_path):
     run = tmp_path / "run"
     with pytest.raises(TrainingDivergedError, match="at epoch 3, batch 1 of 4;") as raised:
-        train(config(dataset, epochs=4), run, verbose=0, callbacks=[PoisonAtEpoch(2)])
+        train(config(small_npz, epochs=4), run, verbose=0, callbacks=[PoisonAtEpoch(2)])
     assert f"{run / 'model.keras'} holds the best model of the epochs before" in str(raised.value)
     model = keras_ae.load_model(run)
     assert all(np.isfinite(w).all() for w in model.get_weights())
@@ -92,7 +84,7 @@ def test_the_run_folder_keeps_the_best_model_of_the_epochs_before(dataset, tmp_p
     assert np.isfinite(np.asarray(model.anomaly_score(x))).all()
 
 
-def test_a_non_finite_validation_loss_stops_before_anything_records_the_epoch(dataset, tmp_path):
+def test_a_non_finite_validation_loss_stops_before_anything_records_the_epoch(small_npz, tmp_path):
     class PoisonAfterTheLastBatch(keras.callbacks.Callback):
         """After the last (finite) training batch of epoch 2, before its validation."""
 
@@ -105,7 +97,7 @@ def test_a_non_finite_validation_loss_stops_before_anything_records_the_epoch(da
 
     run = tmp_path / "run"
     with pytest.raises(TrainingDivergedError, match="the val loss became nan at the end of epoch 2"):
-        train(config(dataset), run, verbose=0, callbacks=[PoisonAfterTheLastBatch()])
+        train(config(small_npz), run, verbose=0, callbacks=[PoisonAfterTheLastBatch()])
     assert [r["epoch"] for r in read_history(run / "history.csv")] == [0]
     assert completed_epochs(run) == 1  # the backup holds epoch 1, not the diverged epoch 2
     model = keras_ae.load_model(run)

@@ -8,30 +8,20 @@ from keras_ae.config import RunConfig
 from keras_ae.run_folder import RunFolderError
 from keras_ae.train import train
 
-from harness import structured_images
 
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    images = (structured_images(192) * 255).astype("uint8")
-    path = tmp_path_factory.mktemp("data") / "small.npz"
-    np.savez(path, x_train=images[:160], x_test=images[160:])
-    return str(path)
-
-
-def config(dataset, **changes):
-    base = RunConfig(dataset=dataset, hidden_units=(16,), latent_dim=2, epochs=2, batch_size=32,
+def config(data, **changes):
+    base = RunConfig(dataset=data, hidden_units=(16,), latent_dim=2, epochs=2, batch_size=32,
                      seed=0, validation_fraction=0.2, learning_rate=3e-3)
     return base.replace(**changes)
 
 
-def test_more_epochs_continue_a_finished_run_exactly(dataset, tmp_path):
+def test_more_epochs_continue_a_finished_run_exactly(small_npz, tmp_path):
     run = tmp_path / "run"
-    first = train(config(dataset, epochs=2), run, verbose=0)
+    first = train(config(small_npz, epochs=2), run, verbose=0)
     assert (run / "checkpoints" / "last" / "training_metadata.json").is_file()
     best_before = (run / "checkpoints" / "best.keras").read_bytes()
 
-    extended = train(config(dataset, epochs=4), run, verbose=0)
+    extended = train(config(small_npz, epochs=4), run, verbose=0)
     assert extended.resumed and extended.first_epoch == 2
     assert [r["epoch"] for r in extended.history] == [0, 1, 2, 3]
     assert extended.history[:2] == first.history  # the earlier rows are kept as they were
@@ -41,7 +31,7 @@ def test_more_epochs_continue_a_finished_run_exactly(dataset, tmp_path):
         assert (run / "checkpoints" / "best.keras").read_bytes() == best_before
 
     # the same weights and history as a run trained for 4 epochs in one go
-    whole = train(config(dataset, epochs=4), tmp_path / "whole", verbose=0)
+    whole = train(config(small_npz, epochs=4), tmp_path / "whole", verbose=0)
     for a, b in zip(whole.model.get_weights(), extended.model.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert [r["val_loss"] for r in whole.history] == [r["val_loss"] for r in extended.history]
@@ -49,9 +39,9 @@ def test_more_epochs_continue_a_finished_run_exactly(dataset, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def finished(dataset, tmp_path_factory):
+def finished(small_npz, tmp_path_factory):
     run = tmp_path_factory.mktemp("runs") / "finished"
-    train(config(dataset, epochs=2), run, verbose=0)
+    train(config(small_npz, epochs=2), run, verbose=0)
     return run
 
 
@@ -66,17 +56,17 @@ def finished(dataset, tmp_path_factory):
      "has 0, command gives 5"),
     ({"epochs": 3, "loss": "bce"}, 'option loss differs: run has "mse", command gives "bce"'),
 ])
-def test_other_changes_are_refused_naming_each_option(dataset, finished, changes, message):
+def test_other_changes_are_refused_naming_each_option(small_npz, finished, changes, message):
     before = {p: p.read_bytes() for p in finished.rglob("*") if p.is_file()}
     with pytest.raises(RunFolderError) as raised:
-        train(config(dataset, **changes), finished, verbose=0)
+        train(config(small_npz, **changes), finished, verbose=0)
     assert message in str(raised.value)
     assert {p: p.read_bytes() for p in finished.rglob("*") if p.is_file()} == before
 
 
-def test_resume_option_extends_a_run_with_its_own_options(dataset, tmp_path, capsys):
+def test_resume_option_extends_a_run_with_its_own_options(small_npz, tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["train", "--config", _config_file(dataset, tmp_path), "--output", str(run),
+    assert main(["train", "--config", _config_file(small_npz, tmp_path), "--output", str(run),
                  "--quiet"]) == 0
     assert main(["train", "--resume", str(run), "--epochs", "3", "--quiet"]) == 0
     out = capsys.readouterr().out
@@ -88,7 +78,7 @@ def test_resume_option_extends_a_run_with_its_own_options(dataset, tmp_path, cap
     assert "option latent_dim differs: run has 2, command gives 4" in capsys.readouterr().err
 
 
-def _config_file(dataset, folder):
+def _config_file(small_npz, folder):
     path = folder / "config.json"
-    config(dataset).save(path)
+    config(small_npz).save(path)
     return str(path)
