@@ -172,9 +172,10 @@ def _in_memory(images: np.ndarray | Split | None, labels: np.ndarray | None):
 def feature_metrics(model: Autoencoder, images: np.ndarray, labels: np.ndarray, *,
                     train_images: np.ndarray | None = None, train_labels: np.ndarray | None = None,
                     labels_per_class: int = 100, fine_tune_epochs: int = 30, seed: int = 0,
-                    verbose: int = 0) -> dict:
+                    manifold: str | None = None, verbose: int = 0) -> dict:
     """The codes as features, for labelled held-out `images`: k-means clustering against raw
-    pixels and PCA (`clustering`), and with `train_labels` the few-label probes (`probes`):
+    pixels and PCA (`clustering`; with `manifold="umap"` also on a UMAP embedding of the codes
+    fitted on `train_images`), and with `train_labels` the few-label probes (`probes`):
     logistic regression on codes and on pixels, the encoder fine-tuned and trained from scratch,
     on `labels_per_class` training images per class. See `keras_ae.features`; the classifiers
     seed Keras's global random state with `seed`, as `keras_ae.build` does."""
@@ -183,7 +184,7 @@ def feature_metrics(model: Autoencoder, images: np.ndarray, labels: np.ndarray, 
     if len(np.unique(labels)) < 2:
         return {"features_skipped": "the held-out labels have fewer than two classes"}
     clustering = features.compare_clustering(model, images, labels, train_images=train_images,
-                                             seed=seed, verbose=verbose)
+                                             seed=seed, manifold=manifold, verbose=verbose)
     results: dict = {"clustering": {name: c.as_dict() for name, c in clustering.items()}}
     if train_images is None or train_labels is None:
         results["features_skipped"] = "probes need labelled training images"
@@ -200,7 +201,7 @@ def evaluate_model(model: Autoencoder, images: np.ndarray | Split, *,
                    train_images: np.ndarray | Split | None = None, nll_samples: int = 100,
                    labels: np.ndarray | None = None, train_labels: np.ndarray | None = None,
                    labels_per_class: int = 100, fine_tune_epochs: int = 30, seed: int = 0,
-                   pca: bool = True, verbose: int = 0) -> dict:
+                   pca: bool = True, manifold: str | None = None, verbose: int = 0) -> dict:
     """All held-out numbers for `model` on `images`: reconstruction MSE/BCE/PSNR, the
     objective's own (`model.held_out_metrics`: for VAEs -ELBO and NLL in nats), the PCA baseline
     with as many components as the latent size when `train_images` are given (and `pca`), and
@@ -219,5 +220,5 @@ def evaluate_model(model: Autoencoder, images: np.ndarray | Split, *,
         results.update(feature_metrics(
             model, held_out, held_out_labels, train_images=train, train_labels=train_labels,
             labels_per_class=labels_per_class, fine_tune_epochs=fine_tune_epochs, seed=seed,
-            verbose=verbose))
+            manifold=manifold, verbose=verbose))
     return results

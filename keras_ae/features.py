@@ -21,8 +21,9 @@ from keras_ae.data import as_float_images, validate_images, validate_labels
 from keras_ae.models import Autoencoder
 
 __all__ = [
-    "Clustering", "FineTuned", "classifier", "cluster", "clustering_accuracy", "compare_clustering",
-    "compare_probes", "encode", "encoder_layer", "few_labels", "fine_tune", "linear_probe",
+    "Clusterer", "Clustering", "FineTuned", "MANIFOLDS", "classifier", "cluster",
+    "clustering_accuracy", "compare_clustering", "compare_probes", "encode", "encoder_layer",
+    "few_labels", "fine_tune", "fit_clusterer", "linear_probe", "score_clusters",
 ]
 
 
@@ -127,25 +128,96 @@ def clustering_accuracy(labels: Any, clusters: Any) -> float:
     return float(counts[rows, cols].sum() / len(labels))
 
 
+def score_clusters(labels: Any, clusters: Any, dims: int) -> Clustering:
+    """`clusters` (one per sample) scored against `labels` by clustering accuracy and NMI;
+    `dims` is the number of features that were clustered."""
+    from sklearn.metrics import normalized_mutual_info_score
+
+    labels = validate_labels(labels, len(np.asarray(labels)))
+    clusters = validate_labels(clusters, len(labels))
+    return Clustering(accuracy=clustering_accuracy(labels, clusters),
+                      nmi=float(normalized_mutual_info_score(labels, clusters)),
+                      k=len(np.unique(clusters)), dims=int(dims), clusters=clusters)
+
+
+def _check_k(k: Any, samples: int) -> int:
+    k = check_int(k, "k")
+    if not 1 <= k <= samples:
+        raise ValueError(f"k must be between 1 and the number of samples ({samples}), got {k}")
+    return k
+
+
 def cluster(codes: Any, labels: Any, k: int | None = None, seed: int = 0, *,
             standardize: bool = False, n_init: int = 10) -> Clustering:
     """k-means on `codes` (k = the number of distinct labels unless given), scored against
     `labels` by clustering accuracy and normalised mutual information. `standardize` scales each
     feature to zero mean and unit variance first. The labels are used for scoring only."""
     from sklearn.cluster import KMeans
-    from sklearn.metrics import normalized_mutual_info_score
 
     x = _flat(codes, "codes")
     labels = validate_labels(labels, len(x))
-    k = len(np.unique(labels)) if k is None else check_int(k, "k")
-    if not 1 <= k <= len(x):
-        raise ValueError(f"k must be between 1 and the number of samples ({len(x)}), got {k}")
+    k = _check_k(len(np.unique(labels)) if k is None else k, len(x))
     if standardize:
         x = _standardized(x)
     clusters = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(x)
-    return Clustering(accuracy=clustering_accuracy(labels, clusters),
-                      nmi=float(normalized_mutual_info_score(labels, clusters)), k=k,
-                      dims=x.shape[1], clusters=clusters)
+    return score_clusters(labels, clusters, x.shape[1])
+
+
+MANIFOLDS = ("umap",)
+
+
+@dataclasses.dataclass(frozen=True)
+class Clusterer:
+    """k-means fitted on training codes of `features` features, on their UMAP embedding when
+    `reducer` is set (N2D): `predict` assigns new codes to the clusters found."""
+
+    kmeans: Any
+    features: int
+    reducer: Any = None
+
+    @property
+    def dims(self) -> int:
+        """The number of features k-means clusters."""
+        return int(self.kmeans.cluster_centers_.shape[1])
+
+    def predict(self, codes: Any) -> np.ndarray:
+        """The cluster of each code."""
+        x = _flat(codes, "codes")
+        if x.shape[1] != self.features:
+            raise ValueError(f"codes have {x.shape[1]} features but the clusterer was fitted on "
+                             f"{self.features}")
+        return self.kmeans.predict(x if self.reducer is None else self.reducer.transform(x))
+
+
+def fit_clusterer(codes: Any, k: int, *, manifold: str | None = None, dims: int = 10,
+                  neighbors: int = 10, seed: int = 0, n_init: int = 20,
+                  verbose: int = 0) -> Clusterer:
+    """k-means with `k` clusters fitted on (training) `codes`. With `manifold="umap"`, k-means
+    runs on a `dims`-dimensional UMAP embedding of the codes (`neighbors` nearest neighbours,
+    minimum distance 0; at most as many dimensions as the codes have), which follows the curved clusters an autoencoder's codes form
+    (N2D, McConville et al. 2020; needs umap-learn)."""
+    from sklearn.cluster import KMeans
+
+    x = _flat(codes, "codes")
+    k = _check_k(k, len(x))
+    reducer, features = None, x.shape[1]
+    if manifold is not None:
+        if manifold not in MANIFOLDS:
+            raise ValueError(f"unknown manifold {manifold!r}; choose umap or None")
+        dims, neighbors = check_int(dims, "dims"), check_int(neighbors, "neighbors", minimum=2)
+        dims = min(dims, x.shape[1])  # an embedding never needs more dimensions than the codes
+        if len(x) <= neighbors:
+            raise ValueError(f"a UMAP embedding with {neighbors} neighbours needs more than "
+                             f"{neighbors} codes, got {len(x)}")
+        try:
+            import umap
+        except ImportError:
+            raise ValueError("manifold 'umap' needs umap-learn: pip install umap-learn") from None
+        reducer = umap.UMAP(n_components=dims, n_neighbors=neighbors, min_dist=0.0,
+                            random_state=seed, verbose=verbose > 0, n_jobs=1).fit(x)
+        x = reducer.embedding_
+    return Clusterer(KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(x), features,
+                     reducer)
 
 
 def _pca_codes(train_images: np.ndarray, images: np.ndarray, n_components: int, seed: int):
@@ -157,28 +229,47 @@ def _pca_codes(train_images: np.ndarray, images: np.ndarray, n_components: int, 
     return pca.transform(as_float_images(images).reshape(len(images), -1))
 
 
+def _manifold_clustering(model: Autoencoder, images: np.ndarray, labels: Any, fit_on: np.ndarray,
+                         k: int | None, manifold: str, seed: int) -> Clustering:
+    """k-means on a UMAP embedding fitted on the codes of `fit_on`, applied to `images`."""
+    labels = validate_labels(labels, len(images))
+    k = len(np.unique(labels)) if k is None else k
+    clusterer = fit_clusterer(encode(model, fit_on), k, manifold=manifold, seed=seed)
+    return score_clusters(labels, clusterer.predict(encode(model, images)), clusterer.dims)
+
+
 def compare_clustering(model: Autoencoder, images: Any, labels: Any, *,
                        train_images: Any = None, k: int | None = None, seed: int = 0,
-                       standardize: bool = False, verbose: int = 0) -> dict[str, Clustering]:
+                       standardize: bool = False, manifold: str | None = None,
+                       verbose: int = 0) -> dict[str, Clustering]:
     """k-means on the model's codes of `images`, on their raw pixels and on PCA with as many
     components as the latent size (fitted on `train_images`, else on `images`).
 
     `standardize` applies to the codes and the PCA features alike (raw pixels stay as they are;
-    standardised PCA components are whitened ones).
+    standardised PCA components are whitened ones). `manifold="umap"` adds `codes_umap`:
+    k-means fitted on a 10-d UMAP embedding of the codes of `train_images` (else `images`),
+    assigning the codes of `images` (see `fit_clusterer`).
     Returns `{"codes": ..., "pixels": ..., "pca": ...}`; `verbose=1` shows progress.
     """
     model = _as_model(model)
     images = validate_images(images)
     fit_on = images if train_images is None else validate_images(train_images)
-    bar = keras.utils.Progbar(3, stateful_metrics=["codes", "pixels", "pca"], verbose=verbose)
+    if manifold is not None and manifold not in MANIFOLDS:
+        raise ValueError(f"unknown manifold {manifold!r}; choose umap or None")
+    steps = [
+        ("codes", lambda: cluster(encode(model, images), labels, k, seed, standardize=standardize)),
+        ("pixels", lambda: cluster(as_float_images(images), labels, k, seed)),
+        ("pca", lambda: cluster(_pca_codes(fit_on, images, model.latent_dim, seed), labels, k,
+                                seed, standardize=standardize)),
+    ]
+    if manifold is not None:
+        steps.append((f"codes_{manifold}", lambda: _manifold_clustering(
+            model, images, labels, fit_on, k, manifold, seed)))
+    names = [name for name, _ in steps]
+    bar = keras.utils.Progbar(len(steps), stateful_metrics=names, verbose=verbose)
     results: dict[str, Clustering] = {}
-    steps = (
-        ("codes", lambda: encode(model, images), standardize),
-        ("pixels", lambda: as_float_images(images), False),
-        ("pca", lambda: _pca_codes(fit_on, images, model.latent_dim, seed), standardize),
-    )
-    for i, (name, features, scale) in enumerate(steps, 1):
-        results[name] = cluster(features(), labels, k, seed, standardize=scale)
+    for i, (name, step) in enumerate(steps, 1):
+        results[name] = step()
         bar.update(i, values=[(name, results[name].accuracy)])
     return results
 

@@ -15,8 +15,9 @@ from keras_ae.io import atomic_path
 
 __all__ = ["figure_png", "format_tables", "render_html", "report_figures", "tables", "write_report"]
 
-CLUSTERING_ROWS = (("codes", "k-means on the codes"), ("pixels", "k-means on raw pixels"),
-                   ("pca", "k-means on PCA"))
+CLUSTERING_ROWS = (("codes", "k-means on the codes"),
+                   ("codes_umap", "k-means on a UMAP embedding of the codes"),
+                   ("pixels", "k-means on raw pixels"), ("pca", "k-means on PCA"))
 PROBE_ROWS = (("probe_codes", "logistic regression on the codes"),
               ("probe_pixels", "logistic regression on raw pixels"),
               ("fine_tuned", "encoder + softmax, fine-tuned from the trained encoder"),

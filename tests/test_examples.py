@@ -108,12 +108,18 @@ def test_tflite_inference(tmp_path):
 @pytest.mark.real_data
 def test_latent_features(real_data_dir, tmp_path):
     out = run_example("latent_features.py", "--data-dir", real_data_dir, "--epochs", "1",
-                      "--labels-per-class", "10", "--fine-tune-epochs", "3", cwd=tmp_path)
+                      "--labels-per-class", "10", "--fine-tune-epochs", "3", "--dec-updates", "1",
+                      cwd=tmp_path)
     assert "9000 training digits" in out and "1000 held-out digits" in out
     rows = {line.strip().split("  ")[0]: line.split()[-2:]
             for line in out.splitlines() if line.startswith("  k-means on")}
-    assert set(rows) == {"k-means on the codes", "k-means on raw pixels", "k-means on PCA"}
+    assert set(rows) == {"k-means on the codes", "k-means on raw pixels", "k-means on PCA",
+                         "k-means on a UMAP embedding of the codes",
+                         "k-means on the trained encoder's codes"}
     for accuracy, nmi in rows.values():
         assert 0.1 < float(accuracy) <= 1 and 0 < float(nmi) <= 1  # better than nothing, at most 1
+    assert "Deep embedded clustering: 1 target updates" in out
+    assigned = [line for line in out.splitlines() if "the clustering model's assignments" in line]
+    assert len(assigned) == 1 and 0.1 < float(assigned[0].split()[-2]) <= 1
     probes = [line for line in out.splitlines() if "logistic regression" in line or "softmax" in line]
     assert len(probes) == 4 and all(0 < float(line.split()[-1]) <= 1 for line in probes)

@@ -54,10 +54,42 @@ def test_cluster_finds_separated_groups_and_nmi_is_bounded():
     assert set(result.as_dict()) == {"accuracy", "nmi", "k", "dims"}
 
 
+def test_fit_clusterer_assigns_new_codes_with_and_without_umap():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0, 0], [8, 0, 0], [0, 8, 0]], dtype=float)
+
+    def codes(n, seed):
+        labels = np.repeat([0, 1, 2], n)
+        return centres[labels] + np.random.default_rng(seed).normal(0, 0.5, (3 * n, 3)), labels
+
+    (train, _), (test, test_labels) = codes(30, 1), codes(10, 2)
+    for manifold, dims in ((None, 3), ("umap", 2)):
+        clusterer = features.fit_clusterer(train, 3, manifold=manifold, dims=dims, seed=0)
+        assert clusterer.dims == dims and clusterer.features == 3
+        scores = features.score_clusters(test_labels, clusterer.predict(test), clusterer.dims)
+        assert scores.accuracy == 1.0 and scores.k == 3 and scores.dims == dims
+    with pytest.raises(ValueError, match="codes have 2 features but the clusterer was fitted on 3"):
+        clusterer.predict(rng.normal(size=(4, 2)))
+
+
+def test_compare_clustering_with_umap_fits_on_the_training_images():
+    x, y = blobs(20, seed=3)
+    model = tiny("seed", latent_dim=3)
+    result = features.compare_clustering(model, x, y, train_images=blobs(20, seed=4)[0],
+                                         manifold="umap")
+    assert set(result) == {"codes", "codes_umap", "pixels", "pca"}
+    assert result["codes_umap"].dims == 3 and result["codes_umap"].clusters.shape == (60,)
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda: features.cluster(np.zeros((5, 2)), [0, 1, 0]), "found 3 labels for 5 images"),
     (lambda: features.cluster(np.zeros((5, 2)), [0, 1, 0, 1, 0], k=9), "k must be between 1"),
     (lambda: features.cluster(np.full((2, 2), np.nan), [0, 1]), "codes contain NaN"),
+    (lambda: features.fit_clusterer(np.zeros((5, 2)), 2, manifold="tsne"),
+     "unknown manifold 'tsne'; choose umap or None"),
+    (lambda: features.fit_clusterer(np.zeros((8, 2)), 2, manifold="umap"),
+     "a UMAP embedding with 10 neighbours needs more than 10 codes, got 8"),
+    (lambda: features.fit_clusterer(np.zeros((8, 2)), 9), "k must be between 1 and the number"),
     (lambda: features.few_labels([0, 1], per_class=0), "per_class must be >= 1"),
     (lambda: features.linear_probe(np.zeros((4, 2)), [1] * 4, np.zeros((2, 2)), [1, 1]),
      "at least two classes"),

@@ -109,7 +109,30 @@ def test_data_without_labels_gives_no_feature_figures(labelled_run, tmp_path, ca
     assert "psnr" in result and "clustering" not in result and "probes" not in result
 
 
+def test_umap_clustering_is_a_row_of_its_own(labelled_run, capsys):
+    assert main(["evaluate", str(labelled_run / "run"), "--json", "--no-pca", "--umap",
+                 *FAST]) == 0
+    clustering = json.loads(capsys.readouterr().out)["clustering"]
+    assert set(clustering) == {"codes", "codes_umap", "pixels", "pca"}
+    umap_row = clustering["codes_umap"]
+    assert umap_row["k"] == 3 and umap_row["dims"] == 4  # no more dimensions than the 4-d codes
+    assert umap_row["accuracy"] > 0.9  # three kinds of image, after one epoch of training
+    assert main(["evaluate", str(labelled_run / "run"), "--quiet", "--no-pca", "--umap",
+                 *FAST]) == 0
+    assert "k-means on a UMAP embedding of the codes" in capsys.readouterr().out
+
+
+def test_umap_without_labels_is_refused(labelled_run, tmp_path, capsys):
+    x, _ = corner_digits(10, 2)
+    np.savez(tmp_path / "unlabelled.npz", x_train=x[:20], x_test=x[20:])
+    assert main(["evaluate", str(labelled_run / "run" / "model.keras"), "--dataset",
+                 str(tmp_path / "unlabelled.npz"), "--umap"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--umap scores clusters against labels" in err
+
+
 @pytest.mark.parametrize("extra, message", [
+    (["--umap", "--no-features"], "--umap clusters the codes; it cannot be combined with"),
     (["--labels-per-class", "0"], "--labels-per-class must be >= 1, got 0"),
     (["--fine-tune-epochs", "-1"], "--fine-tune-epochs must be >= 1, got -1"),
     (["--report", "."], "is a folder; give a file name"),

@@ -30,6 +30,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     e.add_argument("--no-pca", action="store_true", help="skip the PCA baseline")
     e.add_argument("--no-features", action="store_true",
                    help="skip clustering and the few-label probes")
+    e.add_argument("--umap", action="store_true",
+                   help="also cluster a 10-d UMAP embedding of the codes, fitted on the training "
+                        "split (needs umap-learn)")
     e.add_argument("--labels-per-class", type=int, default=100,
                    help="labelled training images per class for the probes (default: 100)")
     e.add_argument("--fine-tune-epochs", type=int, default=30,
@@ -50,6 +53,8 @@ def _check(args) -> Path | None:
                           ("--fine-tune-epochs", args.fine_tune_epochs)):
         if value < 1:
             raise CLIError(f"{option} must be >= 1, got {value}")
+    if args.umap and args.no_features:
+        raise CLIError("--umap clusters the codes; it cannot be combined with --no-features")
     if args.report is None:
         return None
     report = Path(args.report)
@@ -75,6 +80,9 @@ def run(args) -> int:
     dataset, load = data_of_run(args, model_path)
     images = data.open_split(dataset, args.split, **load)  # read from disk batch by batch
     labels = images.labels if images.has_labels and not args.no_features else None
+    if args.umap and labels is None:
+        raise CLIError(f"--umap scores clusters against labels, and the {dataset} {args.split} "
+                       "split has none")
     expected = tuple(model.encoder.inputs[0].shape[1:])
     if tuple(images.image_shape) != expected:
         raise CLIError(f"{dataset} images have shape {tuple(images.image_shape)} but the model "
@@ -89,7 +97,8 @@ def run(args) -> int:
                                 nll_samples=args.nll_samples, labels=labels,
                                 train_labels=train_labels, labels_per_class=args.labels_per_class,
                                 fine_tune_epochs=args.fine_tune_epochs, seed=args.seed,
-                                pca=not args.no_pca, verbose=verbose)}
+                                pca=not args.no_pca, manifold="umap" if args.umap else None,
+                                verbose=verbose)}
     if report is not None:
         pictured = images.images(limit=FEATURE_IMAGES)
         write_report(report, results, report_figures(
