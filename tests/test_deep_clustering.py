@@ -1,6 +1,9 @@
 """keras_ae.deep_clustering: the Student's t assignments, DEC's targets, and IDEC training from a
 trained autoencoder."""
 
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -73,6 +76,16 @@ def test_fit_clusters_held_out_images_and_leaves_the_autoencoder_as_it_was(train
     result.model.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
     np.testing.assert_array_equal(deep_clustering.assign(loaded, held_out), clusters)
+
+    # a fresh process that only imports keras_ae loads it too (the layer is registered there)
+    np.save(tmp_path / "held_out.npy", held_out)
+    script = ("import sys, keras, numpy as np, keras_ae\n"
+              "model = keras.saving.load_model(sys.argv[1], safe_mode=True)\n"
+              "q = model.predict(np.load(sys.argv[2]), verbose=0)['assignments']\n"
+              "print(','.join(map(str, q.argmax(axis=1))))")
+    out = subprocess.run([sys.executable, "-c", script, str(path), str(tmp_path / "held_out.npy")],
+                         capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+    assert out == ",".join(map(str, clusters))
 
 
 def test_training_sharpens_the_assignments(trained):

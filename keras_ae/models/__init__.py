@@ -1,12 +1,13 @@
 """Autoencoder models: reconstruction objectives (plain, denoising, sparse), the VAE, the
-contractive autoencoder and the VQ-VAE."""
+contractive autoencoder and the VQ-VAE; the cluster assignment layer of deep clustering."""
 
 from keras_ae.models.autoencoder import Autoencoder
+from keras_ae.models.cluster_assignment import ClusterAssignment
 from keras_ae.models.contractive import ContractiveAutoencoder
 from keras_ae.models.objective import Objective, Option
 from keras_ae.models.sparsity import Sparsity
 from keras_ae.models.vae import Sampling, VariationalAutoencoder, gaussian_kl
 from keras_ae.models.vq_vae import VQVAE, VectorQuantizer
 
-__all__ = ["Autoencoder", "ContractiveAutoencoder", "Objective", "Option", "Sampling", "Sparsity",
+__all__ = ["Autoencoder", "ClusterAssignment", "ContractiveAutoencoder", "Objective", "Option", "Sampling", "Sparsity",
            "VQVAE", "VariationalAutoencoder", "VectorQuantizer", "gaussian_kl"]
