@@ -22,13 +22,15 @@ from keras_ae.evaluate import evaluate_model, pca_baseline, reconstruct
 from keras_ae.presets import preset_config
 from keras_ae.train import train
 
-# (row label, preset, overrides); every autoencoder at latent 32, the two VAEs at latent 2
+# (row label, preset, overrides); every autoencoder at latent 32 but dec (10, its paper's),
+# the two VAEs at latent 2
 ROWS = [
     ("seed (dense 128-64)", "seed", {}),
     ("dense 256-128", "dense", {}),
     ("denoising (gaussian 0.5)", "denoising", {"latent_dim": 32}),
     ("sparse (l1 1e-4)", "sparse", {"latent_dim": 32}),
     ("overcomplete 1024 (l1 1e-5)", "overcomplete", {}),
+    ("dec (dense 500-500-2000)", "dec", {}),
     ("linear (uncentred PCA subspace)", "linear", {}),
     ("conv 32-64 (batch 64, mixed precision auto)", "conv", {}),
     ("conv 32-64 as plain Keras trains it (conv_plain)", "conv_plain", {}),

@@ -4,8 +4,8 @@ labels per class, against raw pixels, PCA and the same classifier from scratch.
 
     python examples/latent_features.py --data-dir ../shared/data
 
-The autoencoder is the DEC paper's (dense 500-500-2000, a 10-d code), trained without labels on
-randomly shifted and rotated digits (`--no-augment` trains on the digits as they are). The local
+The autoencoder is the `dec` preset, the DEC paper's (dense 500-500-2000, a 10-d code), trained
+without labels on randomly shifted and rotated digits (`--no-augment`: the digits as they are). The local
 MNIST folder holds only the 10k test set, so `load_arrays(..., "train")` and `"validation"` carve
 it deterministically into 9,000 training and 1,000 held-out digits; every number printed is on
 the held-out ones. Without --data-dir, MNIST comes from tensorflow-datasets.
@@ -42,7 +42,7 @@ held_out, held_out_y = data.load_arrays("mnist", "validation", data_dir=args.dat
 print(f"{len(train_x)} training digits (labels unused by the autoencoder), "
       f"{len(held_out)} held-out digits")
 
-model = keras_ae.build("dense", hidden_units=(500, 500, 2000), latent_dim=10, seed=args.seed)
+model = keras_ae.build("dec", seed=args.seed)
 augment = keras.Sequential([
     keras.layers.RandomRotation(10 / 360, fill_mode="constant", seed=args.seed),  # +-10 degrees
     keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=args.seed + 1),  # +-3 px

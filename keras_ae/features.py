@@ -194,8 +194,8 @@ def fit_clusterer(codes: Any, k: int, *, manifold: str | None = None, dims: int 
                   verbose: int = 0) -> Clusterer:
     """k-means with `k` clusters fitted on (training) `codes`. With `manifold="umap"`, k-means
     runs on a `dims`-dimensional UMAP embedding of the codes (`neighbors` nearest neighbours,
-    minimum distance 0; at most as many dimensions as the codes have), which follows the curved clusters an autoencoder's codes form
-    (N2D, McConville et al. 2020; needs umap-learn)."""
+    minimum distance 0; at most as many dimensions as the codes have), which follows the curved
+    clusters an autoencoder's codes form (N2D, McConville et al. 2020; needs umap-learn)."""
     from sklearn.cluster import KMeans
 
     x = _flat(codes, "codes")

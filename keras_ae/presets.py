@@ -24,6 +24,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "denoising": {"hidden_units": (256, 128), "denoise": "gaussian:0.5"},
     "sparse": {"hidden_units": (256, 128), "latent_dim": 64, "sparsity": "l1:1e-4"},
     "overcomplete": {"hidden_units": (1024,), "latent_dim": 1024, "sparsity": "l1:1e-5"},
+    # The DEC paper's autoencoder (dense 500-500-2000, a 10-d code): the codes to cluster.
+    "dec": {"hidden_units": (500, 500, 2000), "latent_dim": 10},
     # Conv 32/64 as plain Keras writes it, trained in batches of 64 and, where the hardware
     # computes bfloat16 or float16 natively, in mixed precision: faster and better (README).
     "conv": {"architecture": "conv", "conv_filters": (32, 64), "batch_size": 64,

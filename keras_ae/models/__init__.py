@@ -9,5 +9,6 @@ from keras_ae.models.sparsity import Sparsity
 from keras_ae.models.vae import Sampling, VariationalAutoencoder, gaussian_kl
 from keras_ae.models.vq_vae import VQVAE, VectorQuantizer
 
-__all__ = ["Autoencoder", "ClusterAssignment", "ContractiveAutoencoder", "Objective", "Option", "Sampling", "Sparsity",
-           "VQVAE", "VariationalAutoencoder", "VectorQuantizer", "gaussian_kl"]
+__all__ = ["Autoencoder", "ClusterAssignment", "ContractiveAutoencoder", "Objective", "Option",
+           "Sampling", "Sparsity", "VQVAE", "VariationalAutoencoder", "VectorQuantizer",
+           "gaussian_kl"]
