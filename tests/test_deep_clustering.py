@@ -88,6 +88,19 @@ def test_fit_clusters_held_out_images_and_leaves_the_autoencoder_as_it_was(train
     assert out == ",".join(map(str, clusters))
 
 
+def test_the_clustering_model_exports_as_a_saved_model(trained, tmp_path):
+    import tensorflow as tf
+
+    model, images, _ = trained
+    result = deep_clustering.fit(model, images, 3, update_interval=3, max_updates=2, batch_size=32)
+    result.model.export(str(tmp_path / "saved"), format="tf_saved_model", verbose=False)
+    exported = tf.saved_model.load(str(tmp_path / "saved"))  # held: its variables live in it
+    served = exported.serve(tf.constant(images[:16]))
+    expected = result.model.predict(images[:16], verbose=0)
+    np.testing.assert_allclose(np.asarray(served["assignments"]), expected["assignments"],
+                               atol=1e-5)
+
+
 def test_training_sharpens_the_assignments(trained):
     model, images, _ = trained
     result = deep_clustering.fit(model, images, 3, gamma=1.0, update_interval=10, max_updates=8,
