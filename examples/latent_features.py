@@ -5,10 +5,10 @@ labels per class, against raw pixels, PCA and the same classifier from scratch.
     python examples/latent_features.py --data-dir ../shared/data
 
 The autoencoder is the `dec` preset, the DEC paper's (dense 500-500-2000, a 10-d code), trained
-without labels on randomly shifted and rotated digits (`--no-augment`: the digits as they are). The local
-MNIST folder holds only the 10k test set, so `load_arrays(..., "train")` and `"validation"` carve
-it deterministically into 9,000 training and 1,000 held-out digits; every number printed is on
-the held-out ones. Without --data-dir, MNIST comes from tensorflow-datasets.
+without labels on randomly shifted and rotated digits (`--no-augment`: the digits as they are).
+The local MNIST folder holds only the 10k test set, so `load_arrays(..., "train")` and
+`"validation"` carve it deterministically into 9,000 training and 1,000 held-out digits; every
+number printed is on the held-out ones. Without --data-dir, MNIST comes from tensorflow-datasets.
 
 Deep embedded clustering (`keras_ae.deep_clustering`, IDEC) then trains a copy of the encoder
 with ten cluster centres placed at the UMAP clusters, on the same shifted and rotated digits, for
@@ -77,7 +77,7 @@ if args.dec_updates > 0:
                               verbose=1)
     tuned_codes = dec.model.get_layer("encoder").predict(held_out, verbose=0)
     rows = (("the clustering model's assignments",
-             features.score_clusters(held_out_y, dec.assign(held_out), 10)),
+             features.score_clusters(held_out_y, dec.assign(held_out), dims=10, k=10)),
             ("k-means on the trained encoder's codes",
              features.cluster(tuned_codes, held_out_y, seed=args.seed)))
     print(f"\nDeep embedded clustering: {dec.updates} target updates in "

@@ -11,8 +11,8 @@ stops when fewer than `tol` of the assignments change between updates. An `augme
 (random shifts and rotations, say) applied to each training batch makes the clusters hold
 across small changes of the image (DEC-DA, Guo et al. 2018).
 
-    model = deep_clustering.fit(autoencoder, images, n_clusters=10)
-    clusters = deep_clustering.assign(model.model, held_out)
+    result = deep_clustering.fit(autoencoder, images, n_clusters=10, manifold="umap")
+    clusters = result.assign(held_out)        # or deep_clustering.assign(saved_model, held_out)
 """
 
 from __future__ import annotations
@@ -128,7 +128,6 @@ def fit(autoencoder: Autoencoder | str, images: Any, n_clusters: int, *, gamma: 
     codes, or with `manifold="umap"` of their UMAP embedding (`features.fit_clusterer`). `seed`
     fixes the initial clusters, the batch order and Keras's global seed.
     """
-
     autoencoder = _as_model(autoencoder)
     x = _model_images(autoencoder, images)
     n_clusters = check_int(n_clusters, "n_clusters", minimum=2)

@@ -128,16 +128,18 @@ def clustering_accuracy(labels: Any, clusters: Any) -> float:
     return float(counts[rows, cols].sum() / len(labels))
 
 
-def score_clusters(labels: Any, clusters: Any, dims: int) -> Clustering:
+def score_clusters(labels: Any, clusters: Any, dims: int, k: int | None = None) -> Clustering:
     """`clusters` (one per sample) scored against `labels` by clustering accuracy and NMI;
-    `dims` is the number of features that were clustered."""
+    `dims` is the number of features that were clustered, `k` the number of clusters asked for
+    (by default the number found)."""
     from sklearn.metrics import normalized_mutual_info_score
 
     labels = validate_labels(labels, len(np.asarray(labels)))
     clusters = validate_labels(clusters, len(labels))
     return Clustering(accuracy=clustering_accuracy(labels, clusters),
                       nmi=float(normalized_mutual_info_score(labels, clusters)),
-                      k=len(np.unique(clusters)), dims=int(dims), clusters=clusters)
+                      k=len(np.unique(clusters)) if k is None else int(k), dims=int(dims),
+                      clusters=clusters)
 
 
 def _check_k(k: Any, samples: int) -> int:
@@ -160,7 +162,7 @@ def cluster(codes: Any, labels: Any, k: int | None = None, seed: int = 0, *,
     if standardize:
         x = _standardized(x)
     clusters = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(x)
-    return score_clusters(labels, clusters, x.shape[1])
+    return score_clusters(labels, clusters, x.shape[1], k)
 
 
 MANIFOLDS = ("umap",)
@@ -235,7 +237,7 @@ def _manifold_clustering(model: Autoencoder, images: np.ndarray, labels: Any, fi
     labels = validate_labels(labels, len(images))
     k = len(np.unique(labels)) if k is None else k
     clusterer = fit_clusterer(encode(model, fit_on), k, manifold=manifold, seed=seed)
-    return score_clusters(labels, clusterer.predict(encode(model, images)), clusterer.dims)
+    return score_clusters(labels, clusterer.predict(encode(model, images)), clusterer.dims, k)
 
 
 def compare_clustering(model: Autoencoder, images: Any, labels: Any, *,
