@@ -10,13 +10,15 @@ from harness import (check_compiled_metrics_and_loss, check_config_round_trip,
 
 
 def distinct_presets() -> list[str]:
-    """Every preset whose small network differs from the presets' before it: `dense` (the seed
-    net, wider) and `conv_plain` (conv in float32, batches of 128) shrink to the same small
-    models as `seed` and `conv`, the harness setting widths, precision and batches itself."""
+    """Every preset whose small network differs from the presets' before it in more than its
+    widths and code size: `dense` and `dec` (dense stacks like the seed net's), `conv_plain`
+    (conv in float32, batches of 128) and `keras_io_vae` (conv_vae with a narrower head) go
+    through the same code as `seed`, `conv` and `conv_vae`, the harness setting widths,
+    precision and batches itself."""
     seen, names = [], []
     for name in keras_ae.PRESETS:
         model = {key: value for key, value in small_config(name).to_dict().items()
-                 if key not in ("preset", "batch_size")}
+                 if key not in ("preset", "batch_size", "hidden_units", "latent_dim")}
         if model not in seen:
             seen.append(model)
             names.append(name)
