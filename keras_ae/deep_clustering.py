@@ -25,7 +25,7 @@ import keras
 import numpy as np
 
 from keras_ae.arguments import check_int
-from keras_ae.features import _as_model, _codes_model, _model_images, fit_clusterer
+from keras_ae.features import _as_model, _codes_model, _model_images, encode, fit_clusterer
 from keras_ae.models import Autoencoder, ClusterAssignment
 
 __all__ = ["ClusterAssignment", "DeepClustering", "assign", "fit", "target_distribution"]
@@ -78,17 +78,7 @@ class DeepClustering:
 
 def assign(model: keras.Model, images: Any, batch_size: int = 256) -> np.ndarray:
     """The cluster of each image under a deep clustering model (its most probable centre)."""
-    return np.argmax(_assignments(model, _images_for(model, images), batch_size), axis=-1)
-
-
-def _images_for(model: keras.Model, images: Any) -> np.ndarray:
-    from keras_ae.data import as_float_images, validate_images
-
-    x = as_float_images(validate_images(images))
-    expected = tuple(model.inputs[0].shape[1:])
-    if x.shape[1:] != expected:
-        raise ValueError(f"images have shape {x.shape[1:]} but the model expects {expected}")
-    return x
+    return np.argmax(_assignments(model, _model_images(model, images), batch_size), axis=-1)
 
 
 def _assignments(model: keras.Model, x: np.ndarray, batch_size: int) -> np.ndarray:
@@ -146,8 +136,7 @@ def fit(autoencoder: Autoencoder | str, images: Any, n_clusters: int, *, gamma: 
 
     keras.utils.set_random_seed(seed)
     model = _build(autoencoder, n_clusters, alpha)
-    codes = _codes_model(autoencoder.encoder, "share", "codes").predict(x, batch_size=batch_size,
-                                                                         verbose=0)
+    codes = encode(autoencoder, x, batch_size=batch_size)
     previous = fit_clusterer(codes, n_clusters, manifold=manifold, seed=seed,
                              n_init=n_init).kmeans.labels_
     centres = np.stack([codes[previous == c].mean(axis=0) for c in range(n_clusters)])

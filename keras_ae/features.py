@@ -64,10 +64,11 @@ def encoder_layer(model: Autoencoder | str | os.PathLike, *, trainable: bool = T
     return layer
 
 
-def _model_images(model: Autoencoder, images: Any) -> np.ndarray:
-    """`images` as float32 in [0, 1], checked against the shape the model takes."""
+def _model_images(model: keras.Model, images: Any) -> np.ndarray:
+    """`images` as float32 in [0, 1], checked against the shape the model (an autoencoder, whose
+    encoder takes the images, or any model of one image input) takes."""
     x = as_float_images(validate_images(images))
-    expected = tuple(model.encoder.inputs[0].shape[1:])
+    expected = tuple(getattr(model, "encoder", model).inputs[0].shape[1:])
     if x.shape[1:] != expected:
         raise ValueError(f"images have shape {x.shape[1:]} but the model expects {expected}")
     return x
@@ -168,6 +169,11 @@ def cluster(codes: Any, labels: Any, k: int | None = None, seed: int = 0, *,
 MANIFOLDS = ("umap",)
 
 
+def _check_manifold(manifold: str | None) -> None:
+    if manifold is not None and manifold not in MANIFOLDS:
+        raise ValueError(f"unknown manifold {manifold!r}; choose umap or None")
+
+
 @dataclasses.dataclass(frozen=True)
 class Clusterer:
     """k-means fitted on training codes of `features` features, on their UMAP embedding when
@@ -203,9 +209,8 @@ def fit_clusterer(codes: Any, k: int, *, manifold: str | None = None, dims: int 
     x = _flat(codes, "codes")
     k = _check_k(k, len(x))
     reducer, features = None, x.shape[1]
+    _check_manifold(manifold)
     if manifold is not None:
-        if manifold not in MANIFOLDS:
-            raise ValueError(f"unknown manifold {manifold!r}; choose umap or None")
         dims, neighbors = check_int(dims, "dims"), check_int(neighbors, "neighbors", minimum=2)
         dims = min(dims, x.shape[1])  # an embedding never needs more dimensions than the codes
         if len(x) <= neighbors:
@@ -256,8 +261,7 @@ def compare_clustering(model: Autoencoder, images: Any, labels: Any, *,
     model = _as_model(model)
     images = validate_images(images)
     fit_on = images if train_images is None else validate_images(train_images)
-    if manifold is not None and manifold not in MANIFOLDS:
-        raise ValueError(f"unknown manifold {manifold!r}; choose umap or None")
+    _check_manifold(manifold)  # before any long step
     steps = [
         ("codes", lambda: cluster(encode(model, images), labels, k, seed, standardize=standardize)),
         ("pixels", lambda: cluster(as_float_images(images), labels, k, seed)),
