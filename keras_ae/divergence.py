@@ -36,20 +36,27 @@ class StopOnDivergence(keras.callbacks.Callback):
             kept, and that checkpoint is copied to `model_path`, so the run folder holds the
             best model of the epochs before.
         model_path: where the run's model goes (`RUN/model.keras`).
+        batch_group: the batches in each step Keras counts, when it trains on groups of
+            batches (`keras_ae.models.batch_groups`), and `epoch_batches` the batches of an
+            epoch: the error then names batches, not groups.
     """
 
     def __init__(self, learning_rate: float | None = None, *, best=None,
-                 model_path: str | os.PathLike | None = None):
+                 model_path: str | os.PathLike | None = None, batch_group: int = 1,
+                 epoch_batches: int | None = None):
         super().__init__()
         self.learning_rate = learning_rate
         self.best = best
         self.model_path = None if model_path is None else Path(model_path)
+        self.batch_group = batch_group
+        self.epoch_batches = epoch_batches
         self._epoch = 0
         self._first = 1
         self._steps = None
 
     def on_train_begin(self, logs=None):
-        self._steps = self.params.get("steps") if self.params else None
+        steps = self.params.get("steps") if self.params else None
+        self._steps = self.epoch_batches or (steps and steps * self.batch_group)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -57,7 +64,8 @@ class StopOnDivergence(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         # with steps_per_execution > 1 Keras reports once per call, after its last batch
-        last = batch + 1 if not self._steps else min(batch + 1, self._steps)
+        last = (batch + 1) * self.batch_group
+        last = min(last, self._steps) if self._steps else last
         bad = _non_finite(logs)
         if bad:
             of = f" of {self._steps}" if self._steps else ""

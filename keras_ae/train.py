@@ -27,7 +27,8 @@ from keras_ae.config import RunConfig
 from keras_ae.distributed_fit import barrier, fit_function, keras_fit_works
 from keras_ae.divergence import StopOnDivergence
 from keras_ae.io import atomic_path
-from keras_ae.presets import build
+from keras_ae.models.batch_groups import training_on_groups
+from keras_ae.presets import build, compile_options
 from keras_ae.run_folder import (BACKUP_DIR, BEST_FILE, CONFIG_FILE, HISTORY_FILE, LOG_DIR,
                                  RUN_ENTRIES, RunFolderError, claim_run_dir, completed_epochs,
                                  keep_last_state, prepare_run_dir)
@@ -125,7 +126,11 @@ def _train(config, run_dir, *, overwrite, verbose, callbacks, strategy, determin
                if run_dir else False)
     _seed_everything(config.seed, deterministic)
     first_epoch = completed_epochs(run_dir) if resumed else 0
-    inputs = data.training_data(config, first_epoch=first_epoch)  # read from disk as it trains
+    in_keras_fit = keras_fit_works(strategy)
+    # several steps per call: their batches come stacked in one element (batch_groups)
+    group = compile_options(config)["steps_per_execution"] if in_keras_fit else 1
+    inputs = data.training_data(config, first_epoch=first_epoch,  # read from disk as it trains
+                                batch_group=group)
     with strategy.scope():
         model = build(config, input_shape=inputs.image_shape)
 
@@ -140,19 +145,22 @@ def _train(config, run_dir, *, overwrite, verbose, callbacks, strategy, determin
             recorders = [RestoreOnly(str(run_dir / BACKUP_DIR))]
     best = next((c for c in recorders if isinstance(c, AtomicBestCheckpoint)), None)
     callbacks = [StopOnDivergence(config.learning_rate,  # first: before anything records an epoch
-                                  best=best, model_path=run_dir / MODEL_FILE if best else None),
+                                  best=best, model_path=run_dir / MODEL_FILE if best else None,
+                                  batch_group=inputs.batch_group,
+                                  epoch_batches=inputs.steps_per_epoch),
                  *(callbacks or [])]
     if config.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=config.early_stopping, restore_best_weights=True))
     callbacks += recorders
-    if keras_fit_works(strategy):  # one pass over `one_epoch` per epoch, ordered by EpochOrder
-        batches, per_epoch = inputs.one_epoch, {}
+    grouped = training_on_groups(model) if inputs.batch_group > 1 else contextlib.nullcontext()
+    if in_keras_fit and inputs.batch_group == 1:  # one pass over `one_epoch` per epoch, ordered
+        batches, per_epoch = inputs.one_epoch, {}  # by EpochOrder (a call never spans epochs)
         callbacks.insert(0, EpochOrder(inputs.epoch))
-    else:  # keras_ae's loop takes each epoch's steps from one stream of every epoch's batches
-        batches, per_epoch = inputs.train, {"steps_per_epoch": inputs.steps_per_epoch}
+    else:  # each epoch's steps (or groups) from one stream of every epoch's batches
+        batches, per_epoch = inputs.train, {"steps_per_epoch": inputs.elements_per_epoch}
     try:
-        with data.reading_errors():  # a damaged image file is a DataError naming it
+        with data.reading_errors(), grouped:  # a damaged image file is a DataError naming it
             fit = fit_function(model, strategy)(
                 batches, validation_data=inputs.validation, epochs=config.epochs,
                 initial_epoch=first_epoch, callbacks=callbacks, verbose=verbose if chief else 0,

@@ -11,7 +11,8 @@ import tensorflow as tf
 
 from .loading import DataSource, open_data, open_split, to_float
 from .noise import Noise, parse_noise
-from .sources import ArraySource, IndexedSplit, Split, check_batch_size, graph_only
+from .sources import (ArraySource, IndexedSplit, Split, check_batch_size, graph_only,
+                      group_count)
 from .validate import validate_images, validate_labels
 
 
@@ -163,10 +164,13 @@ def _epoch_pairs(split: Split, **options) -> tuple[tf.data.Dataset, int]:
 @dataclass
 class TrainingData:
     """The pipelines of a training run. `train` holds the ``(x, x)`` batches of every remaining
-    epoch (``steps_per_epoch`` each) in one dataset; `one_epoch` holds one epoch's, ordered by
-    the epoch number in the variable `epoch` (set it before each pass over the dataset, as
-    `keras_ae.callbacks.EpochOrder` does in `fit`); both give the same batches. `validation`
-    holds the validation split's batches, in order."""
+    epoch (``steps_per_epoch`` each) in one dataset, stacked `batch_group` at a time when that
+    is over 1 (`training_data`), in `elements_per_epoch` elements per epoch; `one_epoch` holds
+    one epoch's batches, one by one, ordered by the epoch number in the variable `epoch` (set
+    it before each pass over the dataset, as `keras_ae.callbacks.EpochOrder` does in `fit`);
+    both give the same batches. `validation` holds the validation split's batches, in order,
+    stacked as `train`'s when `batch_group` is over 1 (all in one element, or as many as
+    `GROUP_BYTES` allows)."""
 
     train: tf.data.Dataset
     one_epoch: tf.data.Dataset
@@ -176,23 +180,35 @@ class TrainingData:
     image_shape: tuple[int, int, int]
     train_size: int
     validation_size: int
+    batch_group: int = 1
+    elements_per_epoch: int = 0
 
 
-def _clean_pairs(raw: tf.data.Dataset) -> tf.data.Dataset:
-    """Raw training batches as float32 ``(x, x)`` pairs, prefetched."""
+def _clean_pairs(raw: tf.data.Dataset, *, prefetch: bool = True) -> tf.data.Dataset:
+    """Raw training batches as float32 ``(x, x)`` pairs: converted in parallel and prefetched,
+    or one by one as they are read."""
 
     @graph_only
     def pair(batch):
         clean = to_float(batch)
         return clean, clean
 
+    if not prefetch:
+        return raw.map(pair)
     return raw.map(pair, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
-def training_data(config: Any, *, first_epoch: int = 0) -> TrainingData:
+GROUP_BYTES = 64 * 2**20
+"""The most float32 pixels one element of grouped training batches holds."""
+
+
+def training_data(config: Any, *, first_epoch: int = 0, batch_group: int = 1) -> TrainingData:
     """The pipelines for training on ``config.dataset`` (a `keras_ae.RunConfig` or any object with
     its data and training fields), from epoch ``first_epoch`` on.
 
+    With ``batch_group`` > 1, `TrainingData.train` stacks that many consecutive batches in each
+    element where the source can (`keras_ae.data.sources.Split.epochs`), fewer where that many
+    would hold more than `GROUP_BYTES` of pixels; `TrainingData.batch_group` says how many.
     The source is opened once; images on disk are read as the pipelines run.
     """
     data = open_data(config.dataset, data_dir=config.data_dir,
@@ -202,14 +218,28 @@ def training_data(config: Any, *, first_epoch: int = 0) -> TrainingData:
     train = data.split("train", config.validation_fraction)
     validation = data.split("validation", config.validation_fraction)
     seed = int(np.random.default_rng().integers(2**31 - 1)) if config.seed is None else config.seed
+    batch_bytes = 4 * config.batch_size * int(np.prod(train.image_shape))
+    steps = -(-len(train) // config.batch_size)
+    group = (max(1, min(int(batch_group), steps, GROUP_BYTES // batch_bytes))
+             if train.can_group else 1)
     all_epochs, steps = train.epochs(config.batch_size, seed=seed, epochs=config.epochs,
-                                     first_epoch=first_epoch)
+                                     first_epoch=first_epoch, group=group)
     epoch = tf.Variable(first_epoch, dtype=tf.int64, trainable=False, name="epoch")
     one_epoch, _ = train.epoch(config.batch_size, seed=seed, epoch=epoch)
-    val_ds = split_pipeline(validation, batch_size=config.batch_size)
+    if group > 1:  # the validation batches stacked too, as many as a group can hold
+        val_group = max(1, min(-(-len(validation) // config.batch_size), GROUP_BYTES // batch_bytes))
+        val_ds = validation.grouped_batches(config.batch_size, val_group)
+        if 4 * len(validation) * int(np.prod(validation.image_shape)) <= GROUP_BYTES:
+            # read once, then a pass is only memory: no threads to start or stop per pass
+            val_ds = _clean_pairs(val_ds, prefetch=False).cache()
+        else:
+            val_ds = _clean_pairs(val_ds)
+    else:
+        val_ds = split_pipeline(validation, batch_size=config.batch_size)
     return TrainingData(_clean_pairs(all_epochs), _clean_pairs(one_epoch), epoch, val_ds, steps,
-                        tuple(train.image_shape), len(train), len(validation))
+                        tuple(train.image_shape), len(train), len(validation), group,
+                        group_count(len(train), config.batch_size, group))
 
 
-__all__ = ["TrainingData", "autoencoder_dataset", "epoch_pipeline", "make_pipeline",
+__all__ = ["GROUP_BYTES", "TrainingData", "autoencoder_dataset", "epoch_pipeline", "make_pipeline",
            "split_pipeline", "training_data"]

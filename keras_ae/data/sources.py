@@ -174,14 +174,26 @@ class Split(abc.ABC):
                 with_labels: bool = False, drop_remainder: bool = False):
         """A tf.data.Dataset of raw image batches (or ``(images, labels)``)."""
 
-    def epochs(self, batch_size: int, *, seed: int | None, epochs: int, first_epoch: int = 0):
+    def epochs(self, batch_size: int, *, seed: int | None, epochs: int, first_epoch: int = 0,
+               group: int = 1):
         """The raw batches of epochs ``first_epoch .. epochs - 1`` in one dataset, and the number
-        of batches per epoch. Epoch ``e``'s order depends on ``(seed, e)`` alone."""
+        of batches per epoch. Epoch ``e``'s order depends on ``(seed, e)`` alone.
+
+        With ``group`` > 1 (where `can_group`), each element stacks up to ``group`` consecutive
+        full batches of an epoch (``[k, batch_size, H, W, C]``) and an epoch's last, smaller
+        batch comes alone (``[1, rest, H, W, C]``): the same batches in the same order, in
+        `group_count` elements per epoch."""
         import tensorflow as tf
 
-        one_epoch, finish, steps = self._epoch_reader(check_batch_size(batch_size), _seed(seed))
+        group = int(group)
+        if group < 1 or (group > 1 and not self.can_group):
+            raise ValueError(f"{self.origin} cannot give its batches in groups of {group}")
+        batch_size = check_batch_size(batch_size)
+        one_epoch, finish, steps = self._epoch_reader(batch_size, _seed(seed), group)
         ds = finish(tf.data.Dataset.range(first_epoch, epochs).flat_map(one_epoch))
-        return ds.apply(tf.data.experimental.assert_cardinality(max(0, epochs - first_epoch) * steps)), steps
+        per_epoch = group_count(len(self), batch_size, group)
+        return ds.apply(tf.data.experimental.assert_cardinality(
+            max(0, epochs - first_epoch) * per_epoch)), steps
 
     def epoch(self, batch_size: int, *, seed: int, epoch):
         """The raw batches of one epoch, whose number is read from ``epoch`` (a ``tf.Variable``)
@@ -194,11 +206,16 @@ class Split(abc.ABC):
             graph_only(lambda _: one_epoch(epoch.read_value()))))
         return ds.apply(tf.data.experimental.assert_cardinality(steps)), steps
 
+    @property
+    def can_group(self) -> bool:
+        """Whether `epochs` can stack consecutive batches into one element."""
+        return False
+
     @abc.abstractmethod
-    def _epoch_reader(self, batch_size: int, seed: int):
+    def _epoch_reader(self, batch_size: int, seed: int, group: int = 1):
         """``(one_epoch, finish, steps)``: a function from an epoch number (int64 tensor) to that
-        epoch's raw batches, a function finishing the batches of any number of epochs, and the
-        batches per epoch."""
+        epoch's raw batches (in groups of ``group``, as `epoch` describes), a function finishing
+        the batches of any number of epochs, and the batches per epoch."""
 
     def images(self, limit: int | None = None) -> np.ndarray:
         """The split's first ``limit`` (default: all) images as one array, in index order."""
@@ -307,7 +324,11 @@ class IndexedSplit(Split):
             ds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1).flat_map(shuffled)
         return with_batch_count(finish(ds), count, batch_size, drop_remainder)
 
-    def _epoch_reader(self, batch_size: int, seed: int):
+    @property
+    def can_group(self) -> bool:
+        return not self.source.fallible  # the checks of fallible reads go batch by batch
+
+    def _epoch_reader(self, batch_size: int, seed: int, group: int = 1):
         import tensorflow as tf
 
         batches_of, finish = self._reading(batch_size, False, False)
@@ -317,10 +338,54 @@ class IndexedSplit(Split):
         @graph_only
         def one_epoch(epoch):
             seed_pair = tf.stack([tf.constant(seed, tf.int64), epoch])
-            order = tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), seed=seed_pair)
-            return batches_of(tf.gather(indices, order))
+            order = tf.gather(indices, tf.random.experimental.stateless_shuffle(
+                tf.range(count, dtype=tf.int64), seed=seed_pair))
+            return batches_of(order) if group == 1 else self._groups(order, batches_of, batch_size, group)
 
         return one_epoch, finish, -(-count // batch_size)
+
+    def grouped_batches(self, batch_size: int, group: int):
+        """Raw image batches in index order, stacked as `Split.epochs` stacks them, in
+        `group_count` elements (where `can_group`)."""
+        import tensorflow as tf
+
+        if not self.can_group:
+            raise ValueError(f"{self.origin} cannot give its batches in groups")
+        batch_size = check_batch_size(batch_size)
+        batches_of, _ = self._reading(batch_size, False, False)
+        ds = self._groups(tf.constant(self.indices), batches_of, batch_size, int(group))
+        return ds.apply(tf.data.experimental.assert_cardinality(
+            group_count(len(self), batch_size, int(group))))
+
+    def _groups(self, order, batches_of, batch_size: int, group: int):
+        """The batches of ``order`` (source indices), full ones ``group`` at a time, the last,
+        smaller one alone."""
+        import tensorflow as tf
+
+        full = len(self.indices) // batch_size * batch_size  # the examples of the full batches
+        head = order[:full]
+        if not self.source.batched:
+            grouped = batches_of(head).batch(group)
+        else:  # one read of a whole group
+            read, span = self.source.reader(), group * batch_size
+            grouped = tf.data.Dataset.range(0, full, span).map(graph_only(
+                lambda start: _stacked(read(head[start:start + span]), batch_size)))
+        return grouped if full == len(self.indices) else grouped.concatenate(
+            batches_of(order[full:]).batch(1))
+
+
+def group_count(count: int, batch_size: int, group: int) -> int:
+    """The elements of an epoch of ``count`` examples in batches of ``batch_size``, grouped
+    ``group`` batches at a time (`Split.epochs`)."""
+    full, rest = divmod(count, batch_size)
+    return -(-full // group) + (rest > 0) if group > 1 else full + (rest > 0)
+
+
+def _stacked(images, batch_size: int):
+    """``[k * batch_size, H, W, C]`` images as ``k`` stacked batches."""
+    import tensorflow as tf
+
+    return tf.reshape(images, tf.concat([[-1, batch_size], tf.shape(images)[1:]], axis=0))
 
 
 def with_batch_count(ds, count: int, batch_size: int, drop_remainder: bool = False):
@@ -401,5 +466,5 @@ def _progress(count: int, title: str):
     return keras.utils.Progbar(count, unit_name="image")
 
 
-__all__ = ["ArraySource", "IndexedSplit", "Source", "Split", "check_batch_size", "reading_errors",
-           "with_batch_count"]
+__all__ = ["ArraySource", "IndexedSplit", "Source", "Split", "check_batch_size", "group_count",
+           "reading_errors", "with_batch_count"]

@@ -326,7 +326,7 @@ class StreamedSplit(Split):
             ds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1).flat_map(one_pass)
         return with_batch_count(ds, len(self), batch_size, drop_remainder)
 
-    def _epoch_reader(self, batch_size: int, seed: int):
+    def _epoch_reader(self, batch_size: int, seed: int, group: int = 1):
         """Epoch ``e`` is shuffled (within blocks of at most 64 MiB of images) with permutations
         drawn from ``(seed, e)`` alone, so a resumed run sees the same batches."""
         import tensorflow as tf

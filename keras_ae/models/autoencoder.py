@@ -22,6 +22,7 @@ from keras import ops
 
 from keras_ae.data.noise import NOISE_KINDS, parse_noise
 from keras_ae.data.validate import check_pixel_values
+from keras_ae.models.batch_groups import grouped_function
 from keras_ae.models.losses import (RECONSTRUCTION_LOSSES, per_sample_keras_loss,
                                     reconstruction_error, replicas_in_sync, scale_for_replicas,
                                     weighted_mean)
@@ -75,6 +76,8 @@ class Autoencoder(keras.Model):
     """
 
     SIGNATURES = ("encode", "decode", "reconstruct", "anomaly_score")
+
+    trains_on_groups = False  # see keras_ae.models.batch_groups
 
     def __init__(self, encoder, decoder, loss="mse", denoise=None, sparsity=None, seed=None,
                  **kwargs):
@@ -328,6 +331,24 @@ class Autoencoder(keras.Model):
         self.optimizer.apply(gradients, self.trainable_weights)
         self.after_train_step(x, outputs)
         return self.compute_metrics(x, y, outputs["reconstruction"], sample_weight=sample_weight)
+
+    def make_train_function(self, force: bool = False):
+        """Keras's training function, or one that takes grouped batches while
+        `keras_ae.models.batch_groups.training_on_groups` is in effect."""
+        if not self.trains_on_groups:
+            return super().make_train_function(force)
+        if self.train_function is None or force:
+            self.train_function = grouped_function(self, self.train_step)
+        return self.train_function
+
+    def make_test_function(self, force: bool = False):
+        """Keras's evaluation function, or one that takes grouped batches (as
+        `make_train_function`)."""
+        if not self.trains_on_groups:
+            return super().make_test_function(force)
+        if self.test_function is None or force:
+            self.test_function = grouped_function(self, self.test_step)
+        return self.test_function
 
     def after_train_step(self, x, outputs: Mapping[str, Any]) -> None:
         """Update state that gradients do not train, after each step's update (in the replica
