@@ -121,20 +121,20 @@ def build(
     return model
 
 
-DENSE_STEPS_PER_EXECUTION = 32
-"""Steps per call of the compiled training function for dense and linear networks."""
+STEPS_PER_EXECUTION = 32
+"""Training steps per call of the compiled training function (`keras_ae.train` reads them from
+memory as one group of batches: `keras_ae.models.batch_groups`)."""
 
 
 def compile_options(config: RunConfig) -> dict[str, Any]:
     """Keras's `jit_compile` and `steps_per_execution` for `config`: as set, or what trains its
-    architecture fastest on a CPU (benchmarks/train_speed.py): XLA and 32 steps per call for
-    dense and linear networks, whose steps are too small for Python's per-step work; neither for
-    convolutions, which XLA compiles slower than oneDNN runs them, nor XLA for an objective that
-    refuses it (the contractive penalty)."""
-    dense = config.architecture in ("dense", "linear")
-    xla = dense and OBJECTIVES[config.objective].xla
+    architecture fastest on a CPU (benchmarks/train_speed.py): 32 steps per call for every
+    network, so that Python's per-step work is paid once per 32 steps; XLA for dense and linear
+    networks, not for convolutions, which XLA compiles slower than oneDNN runs them, nor for an
+    objective that refuses it (the contractive penalty)."""
+    xla = config.architecture in ("dense", "linear") and OBJECTIVES[config.objective].xla
     return {"jit_compile": xla if config.jit_compile is None else config.jit_compile,
-            "steps_per_execution": config.steps_per_execution or (DENSE_STEPS_PER_EXECUTION if dense else 1)}
+            "steps_per_execution": config.steps_per_execution or STEPS_PER_EXECUTION}
 
 
 def _check_regularised(config: RunConfig, input_shape: Sequence[int]) -> None:

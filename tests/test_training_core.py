@@ -213,17 +213,18 @@ def test_auto_mixed_precision_follows_the_hardware(native, monkeypatch):
 
 
 def test_compile_options_are_chosen_per_architecture_and_objective():
-    from keras_ae.presets import DENSE_STEPS_PER_EXECUTION, compile_options, preset_config
+    from keras_ae.presets import STEPS_PER_EXECUTION, compile_options, preset_config
 
-    fast = {"jit_compile": True, "steps_per_execution": DENSE_STEPS_PER_EXECUTION}
+    fast = {"jit_compile": True, "steps_per_execution": STEPS_PER_EXECUTION}
     assert compile_options(preset_config("seed")) == fast
     assert compile_options(preset_config("denoising")) == fast
-    assert compile_options(preset_config("conv")) == {"jit_compile": False, "steps_per_execution": 1}
+    assert compile_options(preset_config("conv")) == {"jit_compile": False,
+                                                      "steps_per_execution": STEPS_PER_EXECUTION}
     assert compile_options(preset_config("contractive"))["jit_compile"] is False
     assert compile_options(preset_config("seed", jit_compile=False, steps_per_execution=4)) == {
         "jit_compile": False, "steps_per_execution": 4}
     model = keras_ae.build(preset_config("seed"))
-    assert model.jit_compile is True and model.steps_per_execution == DENSE_STEPS_PER_EXECUTION
+    assert model.jit_compile is True and model.steps_per_execution == STEPS_PER_EXECUTION
 
 
 # --- import ----------------------------------------------------------------------------------
