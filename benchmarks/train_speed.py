@@ -19,6 +19,7 @@ of speeds, and the ceiling: numpy's float32 matrix products of the seed net's sh
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import statistics
 import tempfile
@@ -31,6 +32,7 @@ import numpy as np
 from keras import layers, ops
 
 from keras_ae import data
+from keras_ae import train as keras_ae_train
 from keras_ae.presets import preset_config
 from keras_ae.train import train
 
@@ -167,6 +169,22 @@ def run_plain(name, x, held_out, epochs):
     return speed, held_out_mse(model, held_out), rss.peak, end - start
 
 
+@contextlib.contextmanager
+def batches_one_by_one(active: bool):
+    """While active, train() gets its batches one by one (Keras's own multi-step loop fetches
+    each from the iterator) instead of in groups: the knob groups are measured against."""
+    if not active:
+        yield
+        return
+    grouped = keras_ae_train.data.training_data
+    keras_ae_train.data.training_data = lambda *args, **kwargs: grouped(
+        *args, **{**kwargs, "batch_group": 1})
+    try:
+        yield
+    finally:
+        keras_ae_train.data.training_data = grouped
+
+
 def run_keras_ae(name, args, x, held_out, folder: Path | None, overrides=None, **train_options):
     config = preset_config(name, dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs,
                            seed=0, **(overrides or {}))
@@ -174,7 +192,8 @@ def run_keras_ae(name, args, x, held_out, folder: Path | None, overrides=None, *
     run_dir = None if folder is None else folder / name
     if run_dir is not None:
         shutil.rmtree(run_dir, ignore_errors=True)
-    with PeakRSS() as rss:
+    ungrouped = train_options.pop(UNGROUPED, False)
+    with PeakRSS() as rss, batches_one_by_one(ungrouped):
         start = time.perf_counter()
         result = train(config, run_dir, verbose=0, callbacks=[clock], **train_options)
         end = time.perf_counter()
@@ -182,10 +201,14 @@ def run_keras_ae(name, args, x, held_out, folder: Path | None, overrides=None, *
     return speed, held_out_mse(result.model, held_out), rss.peak, end - start
 
 
+UNGROUPED = "ungrouped"  # a train() option of this benchmark alone: see `batches_one_by_one`
+
 # Each knob: (preset, what is changed, config overrides, train() options, with a run folder).
 # Op determinism stays on for the rest of the process once switched on, so it comes last.
 KNOBS = [
-    ("seed", "default: XLA, 32 steps per call, backups every 60 s", {}, {}, True),
+    ("seed", "default: XLA, 32 steps per call in groups, backups every 60 s", {}, {}, True),
+    ("seed", "32 steps per call, batches fetched one by one (Keras's own loop)", {},
+     {UNGROUPED: True}, True),
     ("seed", "no XLA (jit_compile=False)", {"jit_compile": False}, {}, True),
     ("seed", "1 step per call (steps_per_execution=1)", {"steps_per_execution": 1}, {}, True),
     ("seed", "neither XLA nor 32 steps per call", {"jit_compile": False, "steps_per_execution": 1},
@@ -193,7 +216,9 @@ KNOBS = [
     ("seed", "backup and best checkpoint every epoch (--backup-every 0)", {}, {"backup_every": 0},
      True),
     ("seed", "no run folder", {}, {}, False),
-    ("conv", "default: mixed bfloat16 (auto), batch 64", {}, {}, True),
+    ("conv", "default: mixed bfloat16 (auto), batch 64, 32 steps per call in groups", {}, {},
+     True),
+    ("conv", "1 step per call (steps_per_execution=1)", {"steps_per_execution": 1}, {}, True),
     ("conv", "float32 (--mixed-precision off)", {"mixed_precision": False}, {}, True),
     ("conv", "batch 128", {"batch_size": 128}, {}, True),
     ("conv", "float32, batch 128 (= conv_plain)", {"mixed_precision": False, "batch_size": 128},

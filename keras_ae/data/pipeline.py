@@ -198,6 +198,17 @@ def _clean_pairs(raw: tf.data.Dataset, *, prefetch: bool = True) -> tf.data.Data
     return raw.map(pair, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
+def _grouped_validation(validation: Split, batch_size: int, most: int) -> tf.data.Dataset:
+    """The validation batches in order, stacked (all of them, or `most` at a time); kept in
+    memory after the first pass where they fit in `GROUP_BYTES`, so that a pass starts and
+    stops no threads."""
+    group = max(1, min(-(-len(validation) // batch_size), most))
+    batches = validation.grouped_batches(batch_size, group)
+    if 4 * len(validation) * int(np.prod(validation.image_shape)) <= GROUP_BYTES:
+        return _clean_pairs(batches, prefetch=False).cache()
+    return _clean_pairs(batches)
+
+
 GROUP_BYTES = 64 * 2**20
 """The most float32 pixels one element of grouped training batches holds."""
 
@@ -226,16 +237,8 @@ def training_data(config: Any, *, first_epoch: int = 0, batch_group: int = 1) ->
                                      first_epoch=first_epoch, group=group)
     epoch = tf.Variable(first_epoch, dtype=tf.int64, trainable=False, name="epoch")
     one_epoch, _ = train.epoch(config.batch_size, seed=seed, epoch=epoch)
-    if group > 1:  # the validation batches stacked too, as many as a group can hold
-        val_group = max(1, min(-(-len(validation) // config.batch_size), GROUP_BYTES // batch_bytes))
-        val_ds = validation.grouped_batches(config.batch_size, val_group)
-        if 4 * len(validation) * int(np.prod(validation.image_shape)) <= GROUP_BYTES:
-            # read once, then a pass is only memory: no threads to start or stop per pass
-            val_ds = _clean_pairs(val_ds, prefetch=False).cache()
-        else:
-            val_ds = _clean_pairs(val_ds)
-    else:
-        val_ds = split_pipeline(validation, batch_size=config.batch_size)
+    val_ds = (_grouped_validation(validation, config.batch_size, GROUP_BYTES // batch_bytes)
+              if group > 1 else split_pipeline(validation, batch_size=config.batch_size))
     return TrainingData(_clean_pairs(all_epochs), _clean_pairs(one_epoch), epoch, val_ds, steps,
                         tuple(train.image_shape), len(train), len(validation), group,
                         group_count(len(train), config.batch_size, group))
