@@ -129,6 +129,7 @@ class TimedBackup(keras.callbacks.BackupAndRestore):
         self.best, self.every = best, float(every)
         self._written = time.monotonic()
         self._finished = None  # the state after the last finished epoch, if not written yet
+        self._read_state = None
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
@@ -166,7 +167,12 @@ class TimedBackup(keras.callbacks.BackupAndRestore):
         return [*self.model.variables, *self.model.optimizer.variables]
 
     def _state(self) -> list:
-        return [variable.numpy() for variable in self._variables()]
+        if self._read_state is None:  # every value in one call, not one read per variable
+            import tensorflow as tf
+
+            variables = [variable.value for variable in self._variables()]
+            self._read_state = tf.function(lambda: [tf.identity(v) for v in variables])
+        return [value.numpy() for value in self._read_state()]
 
     def _restore(self, state: list) -> None:
         for variable, value in zip(self._variables(), state):

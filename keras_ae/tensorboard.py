@@ -106,9 +106,11 @@ def write_projector(folder: str | os.PathLike, model, images: np.ndarray,
     from tensorboard.plugins import projector
 
     folder = Path(folder)
-    codes = latent_codes(model, images)
-    scores = np.concatenate([np.asarray(model.anomaly_score(images[i:i + 256]))
-                             for i in range(0, len(images), 256)])
+    # a few large calls (each is run eagerly): 64 MiB of float32 pixels at a time
+    batch = max(1, 2**26 // (4 * int(np.prod(images.shape[1:]))))
+    codes = latent_codes(model, images, batch_size=batch)
+    scores = np.concatenate([np.asarray(model.anomaly_score(images[i:i + batch]))
+                             for i in range(0, len(images), batch)])
     atomic_write_text(folder / "codes.tsv", _tsv(codes))
     rows = ["label\treconstruction error" if labels is not None else "index\treconstruction error"]
     keys = labels if labels is not None else range(len(images))

@@ -237,9 +237,15 @@ def training_data(config: Any, *, first_epoch: int = 0, batch_group: int = 1) ->
                                      first_epoch=first_epoch, group=group)
     epoch = tf.Variable(first_epoch, dtype=tf.int64, trainable=False, name="epoch")
     one_epoch, _ = train.epoch(config.batch_size, seed=seed, epoch=epoch)
+    all_epochs = _clean_pairs(all_epochs)
+    if group > 1:  # a few large elements: tf.data's autotuning buys nothing, and stopping its
+        # thread when training ends took up to half a second (benchmarks/run_folder_cost.py)
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        all_epochs = all_epochs.with_options(options)
     val_ds = (_grouped_validation(validation, config.batch_size, GROUP_BYTES // batch_bytes)
               if group > 1 else split_pipeline(validation, batch_size=config.batch_size))
-    return TrainingData(_clean_pairs(all_epochs), _clean_pairs(one_epoch), epoch, val_ds, steps,
+    return TrainingData(all_epochs, _clean_pairs(one_epoch), epoch, val_ds, steps,
                         tuple(train.image_shape), len(train), len(validation), group,
                         group_count(len(train), config.batch_size, group))
 
