@@ -14,8 +14,10 @@ import math
 import os
 import time
 from pathlib import Path
+from typing import Callable
 
 import keras
+import numpy as np
 
 from keras_ae.io import atomic_write_text
 from keras_ae.saving import save_model
@@ -78,6 +80,16 @@ class AtomicCSVLogger(keras.callbacks.Callback):
         atomic_write_text(self.path, buffer.getvalue())
 
 
+def values_reader(variables: list) -> Callable[[], list[np.ndarray]]:
+    """A function giving the values of `variables` as NumPy arrays, read in one call (a read
+    per variable costs each epoch more than the copies)."""
+    import tensorflow as tf
+
+    tensors = [variable.value for variable in variables]
+    read = tf.function(lambda: [tf.identity(value) for value in tensors])
+    return lambda: [value.numpy() for value in read()]
+
+
 class AtomicBestCheckpoint(keras.callbacks.Callback):
     """Keep the weights of the epoch whose `monitor` is lowest; `write()` saves the model with
     them to `path` (replaced atomically) if they changed since the last write.
@@ -94,12 +106,15 @@ class AtomicBestCheckpoint(keras.callbacks.Callback):
         self.best = initial_best
         self.weights = None
         self._pending = False
+        self._read_weights = None
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
         if value is not None and value < self.best:
+            if self._read_weights is None:
+                self._read_weights = values_reader(self.model.weights)
             self.best = float(value)
-            self.weights, self._pending = self.model.get_weights(), True
+            self.weights, self._pending = self._read_weights(), True
 
     def write(self) -> None:
         """Save the best weights kept since the last write (the model's own are restored)."""
@@ -167,12 +182,9 @@ class TimedBackup(keras.callbacks.BackupAndRestore):
         return [*self.model.variables, *self.model.optimizer.variables]
 
     def _state(self) -> list:
-        if self._read_state is None:  # every value in one call, not one read per variable
-            import tensorflow as tf
-
-            variables = [variable.value for variable in self._variables()]
-            self._read_state = tf.function(lambda: [tf.identity(v) for v in variables])
-        return [value.numpy() for value in self._read_state()]
+        if self._read_state is None:
+            self._read_state = values_reader(self._variables())
+        return self._read_state()
 
     def _restore(self, state: list) -> None:
         for variable, value in zip(self._variables(), state):

@@ -58,8 +58,9 @@ def image_grid(images: Any, *, cols: int | None = None, pad: int = 1,
 
 
 def save_image_grid(images: Any, path: str | os.PathLike, *, cols: int | None = None,
-                    pad: int = 1, overwrite: bool = False) -> Path:
-    """Write `image_grid(images)` as a PNG of its exact pixels (grey or RGB), atomically."""
+                    pad: int = 1, overwrite: bool = False, compress_level: int = 6) -> Path:
+    """Write `image_grid(images)` as a PNG of its exact pixels (grey or RGB), atomically
+    (`compress_level` 0-9: PIL's zlib level, lower is faster and larger)."""
     from PIL import Image
 
     grid = image_grid(images, cols=cols, pad=pad, pad_value=0.0 if pad == 0 else 1.0)
@@ -68,7 +69,7 @@ def save_image_grid(images: Any, path: str | os.PathLike, *, cols: int | None = 
         pixels = pixels[..., 0]
     path = Path(path)
     with atomic_path(path, overwrite=overwrite) as tmp:
-        Image.fromarray(pixels).save(tmp, format="PNG")
+        Image.fromarray(pixels).save(tmp, format="PNG", compress_level=compress_level)
     return path
 
 

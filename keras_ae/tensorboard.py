@@ -122,7 +122,7 @@ def write_projector(folder: str | os.PathLike, model, images: np.ndarray,
     shown = _displayable(images)
     blank = np.zeros((side * side - len(images), *shown.shape[1:]), "float32")
     save_image_grid(np.concatenate([shown, blank]), folder / "sprite.png", cols=side, pad=0,
-                    overwrite=True)
+                    overwrite=True, compress_level=1)  # written as training ends: fast
 
     config = projector.ProjectorConfig()
     embedding = config.embeddings.add()
