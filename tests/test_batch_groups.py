@@ -42,7 +42,8 @@ def test_groups_hold_the_same_batches_in_the_same_order(count, batch_size, group
     assert len(got) == len(expected) == 2 * steps
     for a, b in zip(expected, got):
         np.testing.assert_array_equal(a, b)
-    assert int(grouped.cardinality()) == len(list(grouped)) == 2 * group_count(count, batch_size, group)
+    elements = 2 * group_count(count, batch_size, group)
+    assert int(grouped.cardinality()) == len(list(grouped)) == elements
     ordered = split.grouped_batches(batch_size, group)
     assert int(ordered.cardinality()) == group_count(count, batch_size, group)
     for a, b in zip(_batches(split.batches(batch_size)), _batches(ordered), strict=True):
@@ -50,7 +51,8 @@ def test_groups_hold_the_same_batches_in_the_same_order(count, batch_size, group
 
 
 def test_a_group_stacks_full_batches_and_the_short_batch_comes_alone():
-    shapes = [tuple(element.shape) for element in _split(23).epochs(4, seed=0, epochs=1, group=2)[0]]
+    grouped, _ = _split(23).epochs(4, seed=0, epochs=1, group=2)
+    shapes = [tuple(element.shape) for element in grouped]
     assert shapes == [(2, 4, 2, 2, 1)] * 2 + [(1, 4, 2, 2, 1), (1, 3, 2, 2, 1)]
     assert group_count(23, 4, 2) == 4 and group_count(24, 4, 1) == 6
 

@@ -214,7 +214,7 @@ class Split(abc.ABC):
     @abc.abstractmethod
     def _epoch_reader(self, batch_size: int, seed: int, group: int = 1):
         """``(one_epoch, finish, steps)``: a function from an epoch number (int64 tensor) to that
-        epoch's raw batches (in groups of ``group``, as `epoch` describes), a function finishing
+        epoch's raw batches (in groups of ``group``, as `epochs` describes), a function finishing
         the batches of any number of epochs, and the batches per epoch."""
 
     def images(self, limit: int | None = None) -> np.ndarray:
@@ -340,7 +340,9 @@ class IndexedSplit(Split):
             seed_pair = tf.stack([tf.constant(seed, tf.int64), epoch])
             order = tf.gather(indices, tf.random.experimental.stateless_shuffle(
                 tf.range(count, dtype=tf.int64), seed=seed_pair))
-            return batches_of(order) if group == 1 else self._groups(order, batches_of, batch_size, group)
+            if group == 1:
+                return batches_of(order)
+            return self._groups(order, batches_of, batch_size, group)
 
         return one_epoch, finish, -(-count // batch_size)
 

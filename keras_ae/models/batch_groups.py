@@ -5,7 +5,8 @@ in turn, one optimizer step per batch.
 Keras's multi-step training function (``steps_per_execution``) fetches every batch from the
 tf.data iterator inside its loop; for a small dense net that fetch costs as much as the step
 itself. Fetching a group once and slicing its batches in the graph trains the same batches in
-the same order, with the same `train_step`, about 1.4x faster (benchmarks/train_loop_bound.py).
+the same order, with the same `train_step`, about 1.8x faster on the seed net
+(benchmarks/train_speed.py --knobs).
 
 `keras_ae.train` uses it for one replica, with `keras_ae.data.training_data(batch_group=...)`,
 for training and validation. Keras counts each element as one step: the progress bar and
