@@ -20,6 +20,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_ae.data.pipeline import GROUP_BYTES, float_bytes
 from keras_ae.data.validate import as_float_images, validate_images, validate_labels
 from keras_ae.io import atomic_write_text
 from keras_ae.plots import image_grid, latent_codes, save_image_grid
@@ -106,8 +107,8 @@ def write_projector(folder: str | os.PathLike, model, images: np.ndarray,
     from tensorboard.plugins import projector
 
     folder = Path(folder)
-    # a few large calls (each is run eagerly): 64 MiB of float32 pixels at a time
-    batch = max(1, 2**26 // (4 * int(np.prod(images.shape[1:]))))
+    # a few large calls (each is run eagerly), each as large as a group of training batches
+    batch = max(1, GROUP_BYTES // float_bytes(1, images.shape[1:]))
     codes = latent_codes(model, images, batch_size=batch)
     scores = np.concatenate([np.asarray(model.anomaly_score(images[i:i + batch]))
                              for i in range(0, len(images), batch)])

@@ -204,13 +204,18 @@ def _grouped_validation(validation: Split, batch_size: int, most: int) -> tf.dat
     stops no threads."""
     group = max(1, min(-(-len(validation) // batch_size), most))
     batches = validation.grouped_batches(batch_size, group)
-    if 4 * len(validation) * int(np.prod(validation.image_shape)) <= GROUP_BYTES:
+    if float_bytes(len(validation), validation.image_shape) <= GROUP_BYTES:
         return _clean_pairs(batches, prefetch=False).cache()
     return _clean_pairs(batches)
 
 
 GROUP_BYTES = 64 * 2**20
 """The most float32 pixels one element of grouped training batches holds."""
+
+
+def float_bytes(count: int, image_shape) -> int:
+    """The bytes of ``count`` float32 images of ``image_shape``."""
+    return 4 * count * int(np.prod(image_shape))
 
 
 def training_data(config: Any, *, first_epoch: int = 0, batch_group: int = 1) -> TrainingData:
@@ -229,17 +234,17 @@ def training_data(config: Any, *, first_epoch: int = 0, batch_group: int = 1) ->
     train = data.split("train", config.validation_fraction)
     validation = data.split("validation", config.validation_fraction)
     seed = int(np.random.default_rng().integers(2**31 - 1)) if config.seed is None else config.seed
-    batch_bytes = 4 * config.batch_size * int(np.prod(train.image_shape))
+    batch_bytes = float_bytes(config.batch_size, train.image_shape)
     steps = -(-len(train) // config.batch_size)
     group = (max(1, min(int(batch_group), steps, GROUP_BYTES // batch_bytes))
              if train.can_group else 1)
-    all_epochs, steps = train.epochs(config.batch_size, seed=seed, epochs=config.epochs,
+    all_epochs, _ = train.epochs(config.batch_size, seed=seed, epochs=config.epochs,
                                      first_epoch=first_epoch, group=group)
     epoch = tf.Variable(first_epoch, dtype=tf.int64, trainable=False, name="epoch")
     one_epoch, _ = train.epoch(config.batch_size, seed=seed, epoch=epoch)
     all_epochs = _clean_pairs(all_epochs)
     if group > 1:  # a few large elements: tf.data's autotuning buys nothing, and stopping its
-        # thread when training ends took up to half a second (benchmarks/run_folder_cost.py)
+        # thread when training ends took up to half a second (a one-off measurement)
         options = tf.data.Options()
         options.autotune.enabled = False
         all_epochs = all_epochs.with_options(options)
@@ -250,5 +255,5 @@ def training_data(config: Any, *, first_epoch: int = 0, batch_group: int = 1) ->
                         group_count(len(train), config.batch_size, group))
 
 
-__all__ = ["GROUP_BYTES", "TrainingData", "autoencoder_dataset", "epoch_pipeline", "make_pipeline",
-           "split_pipeline", "training_data"]
+__all__ = ["GROUP_BYTES", "TrainingData", "autoencoder_dataset", "epoch_pipeline", "float_bytes",
+           "make_pipeline", "split_pipeline", "training_data"]
