@@ -14,7 +14,6 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Callable
 
 import keras
 import numpy as np
@@ -80,14 +79,11 @@ class AtomicCSVLogger(keras.callbacks.Callback):
         atomic_write_text(self.path, buffer.getvalue())
 
 
-def values_reader(variables: list) -> Callable[[], list[np.ndarray]]:
-    """A function giving the values of `variables` as NumPy arrays, read in one call (a read
-    per variable costs each epoch more than the copies)."""
-    import tensorflow as tf
-
-    tensors = [variable.value for variable in variables]
-    read = tf.function(lambda: [tf.identity(value) for value in tensors])
-    return lambda: [value.numpy() for value in read()]
+def read_values(variables: list) -> list[np.ndarray]:
+    """The values of `variables` as NumPy arrays, read one by one: well under a millisecond for
+    a small net, where one traced call reading them all costs tens of milliseconds to trace in
+    each run (benchmarks/run_folder_cost.py)."""
+    return [variable.numpy() for variable in variables]
 
 
 class AtomicBestCheckpoint(keras.callbacks.Callback):
@@ -106,15 +102,12 @@ class AtomicBestCheckpoint(keras.callbacks.Callback):
         self.best = initial_best
         self.weights = None
         self._pending = False
-        self._read_weights = None
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
         if value is not None and value < self.best:
-            if self._read_weights is None:
-                self._read_weights = values_reader(self.model.weights)
             self.best = float(value)
-            self.weights, self._pending = self._read_weights(), True
+            self.weights, self._pending = read_values(self.model.weights), True
 
     def write(self) -> None:
         """Save the best weights kept since the last write (the model's own are restored)."""
@@ -144,7 +137,6 @@ class TimedBackup(keras.callbacks.BackupAndRestore):
         self.best, self.every = best, float(every)
         self._written = time.monotonic()
         self._finished = None  # the state after the last finished epoch, if not written yet
-        self._read_state = None
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
@@ -182,9 +174,7 @@ class TimedBackup(keras.callbacks.BackupAndRestore):
         return [*self.model.variables, *self.model.optimizer.variables]
 
     def _state(self) -> list:
-        if self._read_state is None:
-            self._read_state = values_reader(self._variables())
-        return self._read_state()
+        return read_values(self._variables())
 
     def _restore(self, state: list) -> None:
         for variable, value in zip(self._variables(), state):

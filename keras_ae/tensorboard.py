@@ -4,12 +4,14 @@
 (originals over reconstructions of a fixed handful of held-out images) after every epoch, and
 at the end of training the embedding projector's files for the codes of up to
 `embedding_size` held-out images: `codes.tsv`, `metadata.tsv` (label and reconstruction error
-of each image), `sprite.png` (the images, for the projector's thumbnails) and
-`projector_config.pbtxt`. `tensorboard --logdir RUN_DIR/logs` shows both.
+of each image), `sprite.png` (the images, for the projector's thumbnails, written in the
+background while training begins) and `projector_config.pbtxt`. `tensorboard --logdir
+RUN_DIR/logs` shows both.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
 import math
 import os
@@ -25,7 +27,8 @@ from keras_ae.data.validate import as_float_images, validate_images, validate_la
 from keras_ae.io import atomic_write_text
 from keras_ae.plots import image_grid, latent_codes, save_image_grid
 
-__all__ = ["HeldOutPictures", "PICTURES_DIR", "SPRITE_MAX_PIXELS", "write_projector"]
+__all__ = ["HeldOutPictures", "PICTURES_DIR", "SPRITE_MAX_PIXELS", "write_projector",
+           "write_sprite"]
 
 PICTURES_DIR = "held_out"
 SPRITE_MAX_PIXELS = 8192  # TensorBoard's limit on each side of a sprite image
@@ -55,6 +58,7 @@ class HeldOutPictures(keras.callbacks.Callback):
                        validate_labels(labels, len(images))[:len(self.embedding_images)])
         self.images = images[:n_images]
         self._writer = None
+        self._sprite = None  # the sprite's writing, in the background
 
     @classmethod
     def for_run(cls, log_dir: str | os.PathLike, config, embedding_size: int = 2000,
@@ -76,6 +80,11 @@ class HeldOutPictures(keras.callbacks.Callback):
         import tensorflow as tf
 
         self._writer = tf.summary.create_file_writer(str(self.log_dir))
+        # the sprite depends on the images alone: encoded (outside the GIL) while the first
+        # epoch compiles, rather than after the last
+        background = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        self._sprite = background.submit(write_sprite, self.log_dir, self.embedding_images)
+        background.shutdown(wait=False)  # its thread ends once the sprite is written
 
     def on_epoch_end(self, epoch, logs=None):
         import tensorflow as tf
@@ -96,13 +105,29 @@ class HeldOutPictures(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self._writer is not None:
             self._writer.close()
-        write_projector(self.log_dir, self.model, self.embedding_images, self.labels)
+        if self._sprite is not None:
+            self._sprite.result()  # raises the sprite's error, if any
+        write_projector(self.log_dir, self.model, self.embedding_images, self.labels,
+                        sprite=self._sprite is None)
+
+
+def write_sprite(folder: str | os.PathLike, images: np.ndarray) -> Path:
+    """Write the projector's `sprite.png` of `images` (a square grid, row by row) into `folder`,
+    atomically; returns its path."""
+    side = math.ceil(math.sqrt(len(images)))  # the projector reads a square sprite, row by row
+    shown = _displayable(images)
+    blank = np.zeros((side * side - len(images), *shown.shape[1:]), "float32")
+    path = Path(folder) / "sprite.png"
+    save_image_grid(np.concatenate([shown, blank]), path, cols=side, pad=0, overwrite=True,
+                    compress_level=1)  # written as training runs: fast
+    return path
 
 
 def write_projector(folder: str | os.PathLike, model, images: np.ndarray,
-                    labels: np.ndarray | None = None) -> Path:
+                    labels: np.ndarray | None = None, *, sprite: bool = True) -> Path:
     """Write the TensorBoard projector files for the codes of `images` into `folder`, each file
-    atomically; returns the path of projector_config.pbtxt."""
+    atomically (`sprite`: also `write_sprite`'s, else it is written already); returns the path
+    of projector_config.pbtxt."""
     from google.protobuf import text_format
     from tensorboard.plugins import projector
 
@@ -118,12 +143,9 @@ def write_projector(folder: str | os.PathLike, model, images: np.ndarray,
     rows += [f"{key}\t{score:.6g}" for key, score in zip(keys, scores)]
     atomic_write_text(folder / "metadata.tsv", "\n".join(rows) + "\n")
 
+    if sprite:
+        write_sprite(folder, images)
     h, w = images.shape[1:3]
-    side = math.ceil(math.sqrt(len(images)))  # the projector reads a square sprite, row by row
-    shown = _displayable(images)
-    blank = np.zeros((side * side - len(images), *shown.shape[1:]), "float32")
-    save_image_grid(np.concatenate([shown, blank]), folder / "sprite.png", cols=side, pad=0,
-                    overwrite=True, compress_level=1)  # written as training ends: fast
 
     config = projector.ProjectorConfig()
     embedding = config.embeddings.add()
