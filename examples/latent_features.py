@@ -35,9 +35,12 @@ parser.add_argument("--no-augment", action="store_true", help="train on the digi
 parser.add_argument("--dec-updates", type=int, default=20,
                     help="target updates of deep embedded clustering (0 skips it)")
 parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--train-digits", type=int, default=None,
+                    help="train on the first N digits of the training pool (a quick run)")
 args = parser.parse_args()
 
 train_x, train_y = data.load_arrays("mnist", "train", data_dir=args.data_dir)
+train_x, train_y = train_x[:args.train_digits], train_y[:args.train_digits]
 held_out, held_out_y = data.load_arrays("mnist", "validation", data_dir=args.data_dir)
 print(f"{len(train_x)} training digits (labels unused by the autoencoder), "
       f"{len(held_out)} held-out digits")
