@@ -1,12 +1,12 @@
-"""TensorBoard pictures of training: reconstructions every epoch, latent codes in the projector.
+"""TensorBoard pictures of training: reconstructions as it trains, latent codes in the projector.
 
 `HeldOutPictures` writes into `LOG_DIR/held_out/`: an image summary `reconstructions`
-(originals over reconstructions of a fixed handful of held-out images) after every epoch, and
-at the end of training the embedding projector's files for the codes of up to
-`embedding_size` held-out images: `codes.tsv`, `metadata.tsv` (label and reconstruction error
-of each image), `sprite.png` (the images, for the projector's thumbnails, written in the
-background while training begins) and `projector_config.pbtxt`. `tensorboard --logdir
-RUN_DIR/logs` shows both.
+(originals over reconstructions of a fixed handful of held-out images) after the first and the
+last epoch and every `every` seconds (0: every epoch), and the embedding projector's files for
+the codes of up to `embedding_size` held-out images: `sprite.png` (the images, for the
+projector's thumbnails; written in the background as training begins) and, at the end of
+training, `codes.tsv`, `metadata.tsv` (label and reconstruction error of each image) and
+`projector_config.pbtxt`. `tensorboard --logdir RUN_DIR/logs` shows both.
 """
 
 from __future__ import annotations
