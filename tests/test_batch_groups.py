@@ -3,6 +3,7 @@ run gives exactly what it gives batch by batch."""
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
@@ -121,3 +122,26 @@ def test_groups_train_on_one_replica_only():
     with pytest.raises(ValueError, match="one replica only"):
         with training_on_groups(model):
             pass
+
+
+class EvaluateEachEpoch(keras.callbacks.Callback):
+    """A user's callback: the model's `evaluate` and `fit` on plain batches during training."""
+
+    def __init__(self, images):
+        super().__init__()
+        self.images, self.losses, self.expected = images, [], []
+
+    def on_epoch_end(self, epoch, logs=None):
+        x = self.images
+        self.losses.append(self.model.evaluate(x, x, batch_size=16, verbose=0, return_dict=True))
+        reconstructions = np.asarray(self.model(x, training=False))
+        self.expected.append(float(np.mean((reconstructions - x) ** 2)))
+
+
+def test_evaluate_on_plain_batches_in_a_callback_of_a_grouped_run(small_npz):
+    images = data.as_float_images(data.load_arrays(small_npz, "validation")[0][:40])
+    watcher = EvaluateEachEpoch(images)
+    result = train.train(config(small_npz, steps_per_execution=4), verbose=0, callbacks=[watcher])
+    assert len(watcher.losses) == len(result.history) == 3
+    for got, want in zip(watcher.losses, watcher.expected):
+        assert got["loss"] == pytest.approx(want, rel=1e-5)

@@ -25,7 +25,11 @@ def grouped_function(model: keras.Model, step_function: Callable) -> Callable[[A
     """A `train_function` (or `test_function`) for grouped batches: each call runs
     `step_function` (`model.train_step` or `model.test_step`) on each batch of the iterator's
     next group and returns the logs of the last (StopIteration when the iterator has none
-    left, as Keras's own does)."""
+    left, as Keras's own does). An iterator of plain batches (a callback's `evaluate` on its
+    own data during grouped training) gets one step per call, as `steps_per_execution` is 1.
+
+    `model` is a `keras_ae.models.Autoencoder`: a group's images have one axis more than a
+    batch of its `image_shape`."""
     import tensorflow as tf
 
     step = step_function
@@ -49,8 +53,10 @@ def grouped_function(model: keras.Model, step_function: Callable) -> Callable[[A
         spec = iterator.element_spec
         key = repr(spec)
         if key not in traced:
-            traced[key] = run_group if model.run_eagerly else tf.function(
-                run_group, input_signature=[spec], autograph=False)
+            grouped = tf.nest.flatten(spec)[0].shape.rank == len(model.image_shape) + 2
+            run = run_group if grouped else step
+            traced[key] = run if model.run_eagerly else tf.function(
+                run, input_signature=[spec], autograph=False)
         return traced[key](next(iterator))
 
     return function
