@@ -10,12 +10,17 @@ epoch, the first epoch (tracing and compilation, and the run folder's first writ
 epoch after the first, and the seconds after the last epoch (the run folder's final writes);
 then the median of each round's difference, with a run folder minus without (each round
 trains both ways back to back), and those differences as shares of the run and of an epoch
-without a run folder.
+without a run folder. Last, where the run folder's time goes: the milliseconds spent in each
+of its callbacks' hooks (medians over the runs with one), in the first epoch (training's
+beginning included), in each later epoch and at the end of training, with the end's two Keras
+saves apart.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import contextlib
 import gc
 import shutil
 import statistics
@@ -25,34 +30,112 @@ from pathlib import Path
 
 import keras
 
+from keras_ae import train as keras_ae_train
+from keras_ae.callbacks import AtomicBestCheckpoint, TimedBackup
 from keras_ae.presets import preset_config
 from keras_ae.train import train
 
 
 class EpochTimes(keras.callbacks.Callback):
-    """When training began and when each epoch ended."""
+    """When training began and when each epoch ended; the epoch running."""
 
     def on_train_begin(self, logs=None):
-        self.marks = [time.perf_counter()]
+        self.marks, self.epoch = [time.perf_counter()], 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
 
     def on_epoch_end(self, epoch, logs=None):
         self.marks.append(time.perf_counter())
+
+
+HOOKS = ("on_train_begin", "on_epoch_begin", "on_train_batch_begin", "on_train_batch_end",
+         "on_test_begin", "on_test_end", "on_epoch_end", "on_train_end")
+SAVES = {AtomicBestCheckpoint: ("write", "the best checkpoint (a Keras .keras save)"),
+         TimedBackup: ("_save_model", "the backup (a Keras .weights.h5 save)")}
+PHASES = ("first", "later", "end")
+
+
+class HookClock:
+    """Seconds spent in the hooks of the run folder's callbacks during one run, by callback and
+    phase: "first" (training's beginning and the first epoch), "later" (the other epochs) and
+    "end" (`on_train_end`); each Keras save of SAVES also under its own name."""
+
+    def __init__(self, epochs: EpochTimes):
+        self.epochs, self.ending = epochs, False
+        self.spent: dict[tuple[str, str], float] = collections.defaultdict(float)
+
+    def _timed(self, name: str, method, end: bool):
+        def timed(*args, **kwargs):
+            start, self.ending = time.perf_counter(), self.ending or end
+            try:
+                return method(*args, **kwargs)
+            finally:
+                phase = "end" if self.ending else "first" if self.epochs.epoch == 0 else "later"
+                self.spent[name, phase] += time.perf_counter() - start
+                self.ending = self.ending and not end
+        return timed
+
+    def attach(self, callbacks: list) -> list:
+        for callback in callbacks:
+            name = type(callback).__name__
+            for hook in HOOKS:
+                setattr(callback, hook, self._timed(name, getattr(callback, hook),
+                                                    hook == "on_train_end"))
+            for kind, (method, label) in SAVES.items():
+                if isinstance(callback, kind):
+                    setattr(callback, method, self._timed(label, getattr(callback, method),
+                                                          False))
+        return callbacks
+
+
+@contextlib.contextmanager
+def timing_hooks(clock: HookClock):
+    """While active, `train` gives its run folder's callbacks to `clock` to time."""
+    made = keras_ae_train._run_folder_callbacks
+    keras_ae_train._run_folder_callbacks = lambda *a, **k: clock.attach(made(*a, **k))
+    try:
+        yield
+    finally:
+        keras_ae_train._run_folder_callbacks = made
 
 
 PARTS = ("whole run", "before the first epoch", "first epoch", "an epoch after the first",
          "after the last epoch")
 
 
-def one_run(config, run_dir: Path | None) -> tuple[float, ...]:
-    """The seconds of each of PARTS in one `train` call."""
+def one_run(config, run_dir: Path | None, hooks: list[HookClock]) -> tuple[float, ...]:
+    """The seconds of each of PARTS in one `train` call (with `run_dir`, the run folder's
+    callbacks are timed too, appended to `hooks`)."""
     clock = EpochTimes()
+    hook_clock = HookClock(clock)
+    timed = timing_hooks(hook_clock) if run_dir is not None else contextlib.nullcontext()
     gc.collect()  # the earlier runs' garbage is not collected during this one
-    start = time.perf_counter()
-    train(config, run_dir, verbose=0, callbacks=[clock])
-    end = time.perf_counter()
+    with timed:
+        start = time.perf_counter()
+        train(config, run_dir, verbose=0, callbacks=[clock])
+        end = time.perf_counter()
+    if run_dir is not None:
+        hooks.append(hook_clock)
     epochs = [b - a for a, b in zip(clock.marks, clock.marks[1:])]
     return (end - start, clock.marks[0] - start, epochs[0], statistics.median(epochs[1:]),
             end - clock.marks[-1])
+
+
+def print_hook_times(hooks: list[HookClock], epochs: int) -> None:
+    """Per callback (and save), the median over runs of its milliseconds in each phase."""
+    print("\nwhere the run folder's time goes (ms in each callback's hooks, medians over the runs "
+          "with one):\n")
+    print("| callback | first epoch (and training's beginning) | each later epoch | end of training |")
+    print("|---|---|---|---|")
+    names = list(dict.fromkeys(name for clock in hooks for name, _ in clock.spent))
+    for name in names:
+        cells = [statistics.median(clock.spent[name, phase] for clock in hooks) * 1000
+                 for phase in PHASES]
+        cells[1] /= max(1, epochs - 1)
+        label = (f"TimedBackup's, of which {name}"
+                 if name in {label for _, label in SAVES.values()} else name)
+        print(f"| {label} | {' | '.join(f'{cell:.1f}' for cell in cells)} |")
 
 
 def main() -> None:
@@ -68,13 +151,14 @@ def main() -> None:
     config = preset_config(args.model, dataset=args.dataset, data_dir=args.data_dir, seed=0,
                            **options)
     train(config, None, verbose=0)  # warm-up: data files, imports
-    runs = {"with": [], "without": []}
+    runs: dict[str, list] = {"with": [], "without": []}
+    hooks: list[HookClock] = []
     with tempfile.TemporaryDirectory() as folder:
         run_dir = Path(folder) / "run"
         for _ in range(args.rounds):
             shutil.rmtree(run_dir, ignore_errors=True)
-            runs["with"].append(one_run(config, run_dir))
-            runs["without"].append(one_run(config, None))
+            runs["with"].append(one_run(config, run_dir, hooks))
+            runs["without"].append(one_run(config, None, hooks))
     print(f"{args.model}, {config.epochs} epochs, {args.rounds} runs each way (medians)\n")
     print(f"| run folder | {' | '.join(PARTS)} |")
     print("|---" * (len(PARTS) + 1) + "|")
@@ -90,6 +174,7 @@ def main() -> None:
     epoch = statistics.median(r[3] for r in runs["without"])
     print(f"\nthe run folder's share: {difference[0] / without:+.1%} of the whole run without one, "
           f"{difference[3] / epoch:+.1%} of an epoch after the first")
+    print_hook_times(hooks, config.epochs)
 
 
 if __name__ == "__main__":

@@ -27,11 +27,22 @@ from keras_ae.data.validate import as_float_images, validate_images, validate_la
 from keras_ae.io import atomic_write_text
 from keras_ae.plots import image_grid, latent_codes, save_image_grid
 
-__all__ = ["HeldOutPictures", "PICTURES_DIR", "SPRITE_MAX_PIXELS", "write_projector",
-           "write_sprite"]
+__all__ = ["EpochTensorBoard", "HeldOutPictures", "PICTURES_DIR", "SPRITE_MAX_PIXELS",
+           "write_projector", "write_sprite"]
 
 PICTURES_DIR = "held_out"
 SPRITE_MAX_PIXELS = 8192  # TensorBoard's limit on each side of a sprite image
+
+
+class EpochTensorBoard(keras.callbacks.TensorBoard):
+    """Keras's TensorBoard callback, whose per-batch hook gets no logs while it logs per epoch
+    (`update_freq="epoch"`, its default): Keras would otherwise call `tf.summary.scalar` for
+    each batch's every value with no writer to take them (0.26 ms a call, a one-off timing),
+    which writes nothing. Everything else (the epoch scalars, the graph, profiling) is
+    Keras's."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, None if self.update_freq == "epoch" else logs)
 
 
 class HeldOutPictures(keras.callbacks.Callback):

@@ -34,7 +34,7 @@ from keras_ae.run_folder import (BACKUP_DIR, BEST_FILE, CONFIG_FILE, HISTORY_FIL
                                  keep_last_state, prepare_run_dir)
 from keras_ae.saving import MODEL_FILE, save_model
 from keras_ae.strategies import get_strategy, is_chief
-from keras_ae.tensorboard import HeldOutPictures
+from keras_ae.tensorboard import EpochTensorBoard, HeldOutPictures
 
 __all__ = ["BACKUP_DIR", "BEST_FILE", "CONFIG_FILE", "HISTORY_FILE", "LOG_DIR", "RUN_ENTRIES",
            "RunFolderError", "TrainResult", "prepare_run_dir", "train"]
@@ -213,7 +213,7 @@ def _run_folder_callbacks(run_dir: Path, config: RunConfig, first_epoch: int,
     return [
         best,
         AtomicCSVLogger(run_dir / HISTORY_FILE),
-        keras.callbacks.TensorBoard(str(run_dir / LOG_DIR)),
+        EpochTensorBoard(str(run_dir / LOG_DIR)),
         HeldOutPictures.for_run(run_dir / LOG_DIR, config, every=backup_every),
         # last, so an epoch counts as done only once everything above has recorded it; kept
         # until model.keras is written, so a crash before that resumes instead of restarting

@@ -88,3 +88,38 @@ def test_projector_without_labels_lists_each_image_by_index(tmp_path):
     assert [r.split("\t")[0] for r in rows[1:]] == ["0", "1", "2", "3", "4"]
     assert np.allclose([float(r.split("\t")[1]) for r in rows[1:]], scores, rtol=1e-5)
     assert Image.open(tmp_path / "sprite.png").size == (3 * SMALL[1], 3 * SMALL[0])
+
+
+def scalar_tags(folder):
+    """The tags of every scalar summary in the event files under `folder`."""
+    tags = set()
+    for path in folder.rglob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            tags |= {value.tag for value in event.summary.value
+                     if value.metadata.plugin_data.plugin_name == "scalars"}
+    return tags
+
+
+def test_epoch_tensorboard_writes_keras_scalars_without_per_batch_calls(tmp_path, monkeypatch):
+    import keras
+
+    from keras_ae.tensorboard import EpochTensorBoard
+
+    x = structured_images(32, shape=SMALL)
+    batch_logs = []  # what Keras's own per-batch hook is given
+    keras_hook = keras.callbacks.TensorBoard.on_train_batch_end
+    monkeypatch.setattr(keras.callbacks.TensorBoard, "on_train_batch_end",
+                        lambda self, batch, logs=None: (batch_logs.append(logs),
+                                                        keras_hook(self, batch, logs))[1])
+    for update_freq in ("epoch", 1):
+        batch_logs.clear()
+        folder = tmp_path / str(update_freq)
+        small("seed").fit(x, x, batch_size=8, epochs=2, validation_data=(x, x), verbose=0,
+                          callbacks=[EpochTensorBoard(str(folder), update_freq=update_freq)])
+        tags = scalar_tags(folder)
+        assert {"epoch_loss", "epoch_reconstruction_loss", "epoch_learning_rate"} <= tags
+        assert len(batch_logs) == 2 * 4  # the hook still runs (graph, profiling)
+        if update_freq == "epoch":  # no per-batch scalars to call tf.summary for, none written
+            assert batch_logs == [None] * 8 and not any(t.startswith("batch_") for t in tags)
+        else:
+            assert all("loss" in logs for logs in batch_logs) and "batch_loss" in tags
