@@ -52,13 +52,16 @@ class HeldOutPictures(keras.callbacks.Callback):
     the embedding projector.
 
     `images` are held-out images (uint8 or float in [0, 1]); `labels` (optional) go into the
-    projector's metadata beside each image's reconstruction error.
+    projector's metadata beside each image's reconstruction error. With `best` (the run's
+    `keras_ae.callbacks.AtomicBestCheckpoint`), the projector shows the best epoch's model, the
+    one a run folder's model.keras holds, when one was kept.
     """
 
     def __init__(self, log_dir: str | os.PathLike, images: Any, labels: Any = None, *,
-                 n_images: int = 8, embedding_size: int = 2000, every: float = 0.0):
+                 n_images: int = 8, embedding_size: int = 2000, every: float = 0.0,
+                 best: Any = None):
         super().__init__()
-        self.every = float(every)
+        self.every, self.best = float(every), best
         self._logged = -math.inf
         images = as_float_images(validate_images(images))
         self.log_dir = Path(log_dir) / PICTURES_DIR
@@ -73,7 +76,7 @@ class HeldOutPictures(keras.callbacks.Callback):
 
     @classmethod
     def for_run(cls, log_dir: str | os.PathLike, config, embedding_size: int = 2000,
-                every: float = 0.0) -> HeldOutPictures:
+                every: float = 0.0, best: Any = None) -> HeldOutPictures:
         """The callback for a run of `config` (a RunConfig): the first `embedding_size` images of
         its validation split, read as training reads them, with labels when the dataset has
         them."""
@@ -85,7 +88,7 @@ class HeldOutPictures(keras.callbacks.Callback):
                            skip_bad_images=config.skip_bad_images)
         images = split.images(limit=embedding_size)
         labels = split.labels[:len(images)] if split.has_labels else None
-        return cls(log_dir, images, labels, embedding_size=embedding_size, every=every)
+        return cls(log_dir, images, labels, embedding_size=embedding_size, every=every, best=best)
 
     def on_train_begin(self, logs=None):
         import tensorflow as tf
@@ -118,8 +121,16 @@ class HeldOutPictures(keras.callbacks.Callback):
             self._writer.close()
         if self._sprite is not None:
             self._sprite.result()  # raises the sprite's error, if any
-        write_projector(self.log_dir, self.model, self.embedding_images, self.labels,
-                        sprite=self._sprite is None)
+        best = getattr(self.best, "weights", None)
+        current = None if best is None else self.model.get_weights()
+        if best is not None:
+            self.model.set_weights(best)
+        try:
+            write_projector(self.log_dir, self.model, self.embedding_images, self.labels,
+                            sprite=self._sprite is None)
+        finally:
+            if current is not None:
+                self.model.set_weights(current)
 
 
 def write_sprite(folder: str | os.PathLike, images: np.ndarray) -> Path:

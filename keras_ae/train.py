@@ -214,7 +214,7 @@ def _run_folder_callbacks(run_dir: Path, config: RunConfig, first_epoch: int,
         best,
         AtomicCSVLogger(run_dir / HISTORY_FILE),
         EpochTensorBoard(str(run_dir / LOG_DIR)),
-        HeldOutPictures.for_run(run_dir / LOG_DIR, config, every=backup_every),
+        HeldOutPictures.for_run(run_dir / LOG_DIR, config, every=backup_every, best=best),
         # last, so an epoch counts as done only once everything above has recorded it; kept
         # until model.keras is written, so a crash before that resumes instead of restarting
         TimedBackup(str(run_dir / BACKUP_DIR), best, every=backup_every),

@@ -59,6 +59,25 @@ def test_callback_logs_reconstructions_and_projector(tmp_path):
     assert np.allclose(first, x[0, ..., 0], atol=1 / 255)
 
 
+def test_projector_shows_the_best_epochs_model_and_training_keeps_its_own(tmp_path):
+    from types import SimpleNamespace
+
+    model = small("seed", latent_dim=3)
+    x = structured_images(32, shape=SMALL)
+    best = SimpleNamespace(weights=model.get_weights())  # as if the first weights were best
+    kept = small("seed", latent_dim=3)
+    kept.set_weights(best.weights)
+    callback = HeldOutPictures(tmp_path, x, n_images=2, embedding_size=32, best=best)
+    model.fit(x, x, epochs=2, batch_size=16, verbose=0, callbacks=[callback])
+
+    codes = np.loadtxt(tmp_path / "held_out" / "codes.tsv", delimiter="\t")
+    assert np.allclose(codes, np.asarray(kept.encode(x)), atol=1e-5)
+    assert not np.allclose(codes, np.asarray(model.encode(x)), atol=1e-3)  # it trained on
+    rows = (tmp_path / "held_out" / "metadata.tsv").read_text().splitlines()[1:]
+    assert np.allclose([float(r.split("\t")[1]) for r in rows], kept.anomaly_score(x),
+                       rtol=1e-5)
+
+
 def test_training_run_writes_pictures_and_projector(tmp_path):
     x = (structured_images(120) * 255).astype("uint8")
     dataset = tmp_path / "digits.npz"
