@@ -8,15 +8,16 @@ however short its epochs, and an interrupted run resumes from the last backup wr
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import keras
-import numpy as np
 
 from keras_ae.io import atomic_write_text
 from keras_ae.saving import save_model
@@ -79,11 +80,21 @@ class AtomicCSVLogger(keras.callbacks.Callback):
         atomic_write_text(self.path, buffer.getvalue())
 
 
-def read_values(variables: list) -> list[np.ndarray]:
-    """The values of `variables` as NumPy arrays, read one by one: about a millisecond an epoch
-    for the seed net and its optimizer, where one traced call reading them all took 0.3 ms but
-    about 60 ms to trace, in every run (one-off timings)."""
-    return [variable.numpy() for variable in variables]
+@contextlib.contextmanager
+def values_set(variables: list, values: list | None) -> Iterator[None]:
+    """Within the block, `variables` hold `values` (None: they keep theirs); afterwards they get
+    their own values back."""
+    if values is None:
+        yield
+        return
+    own = [variable.numpy() for variable in variables]
+    for variable, value in zip(variables, values):
+        variable.assign(value)
+    try:
+        yield
+    finally:
+        for variable, value in zip(variables, own):
+            variable.assign(value)
 
 
 class AtomicBestCheckpoint(keras.callbacks.Callback):
@@ -107,18 +118,14 @@ class AtomicBestCheckpoint(keras.callbacks.Callback):
         value = (logs or {}).get(self.monitor)
         if value is not None and value < self.best:
             self.best = float(value)
-            self.weights, self._pending = read_values(self.model.weights), True
+            self.weights, self._pending = self.model.get_weights(), True
 
     def write(self) -> None:
         """Save the best weights kept since the last write (the model's own are restored)."""
         if not self._pending:
             return
-        current = self.model.get_weights()
-        self.model.set_weights(self.weights)
-        try:
+        with values_set(self.model.weights, self.weights):
             save_model(self.model, self.path, overwrite=True)
-        finally:
-            self.model.set_weights(current)
         self._pending = False
 
 
@@ -163,19 +170,11 @@ class TimedBackup(keras.callbacks.BackupAndRestore):
         """Write the backup of the last finished epoch, if it is not written yet."""
         if self._finished is None:
             return
-        current = self._state()
-        self._restore(self._finished)
-        try:
+        with values_set(self._variables(), self._finished):
             self.write()
-        finally:
-            self._restore(current)
 
     def _variables(self) -> list:
         return [*self.model.variables, *self.model.optimizer.variables]
 
     def _state(self) -> list:
-        return read_values(self._variables())
-
-    def _restore(self, state: list) -> None:
-        for variable, value in zip(self._variables(), state):
-            variable.assign(value)
+        return [variable.numpy() for variable in self._variables()]

@@ -22,6 +22,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_ae.callbacks import values_set
 from keras_ae.data.pipeline import GROUP_BYTES, float_bytes
 from keras_ae.data.validate import as_float_images, validate_images, validate_labels
 from keras_ae.io import atomic_write_text
@@ -121,16 +122,9 @@ class HeldOutPictures(keras.callbacks.Callback):
             self._writer.close()
         if self._sprite is not None:
             self._sprite.result()  # raises the sprite's error, if any
-        best = getattr(self.best, "weights", None)
-        current = None if best is None else self.model.get_weights()
-        if best is not None:
-            self.model.set_weights(best)
-        try:
+        with values_set(self.model.weights, getattr(self.best, "weights", None)):
             write_projector(self.log_dir, self.model, self.embedding_images, self.labels,
                             sprite=self._sprite is None)
-        finally:
-            if current is not None:
-                self.model.set_weights(current)
 
 
 def write_sprite(folder: str | os.PathLike, images: np.ndarray) -> Path:

@@ -198,6 +198,15 @@ def _clean_pairs(raw: tf.data.Dataset, *, prefetch: bool = True) -> tf.data.Data
     return raw.map(pair, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
+GROUP_BYTES = 64 * 2**20
+"""The most float32 pixels one element of grouped training batches holds."""
+
+
+def float_bytes(count: int, image_shape) -> int:
+    """The bytes of ``count`` float32 images of ``image_shape``."""
+    return 4 * count * int(np.prod(image_shape))
+
+
 def _grouped_validation(validation: Split, batch_size: int, most: int) -> tf.data.Dataset:
     """The validation batches in order, stacked (all of them, or `most` at a time); kept in
     memory after the first pass where they fit in `GROUP_BYTES`, so that a pass starts and
@@ -207,15 +216,6 @@ def _grouped_validation(validation: Split, batch_size: int, most: int) -> tf.dat
     if float_bytes(len(validation), validation.image_shape) <= GROUP_BYTES:
         return _clean_pairs(batches, prefetch=False).cache()
     return _clean_pairs(batches)
-
-
-GROUP_BYTES = 64 * 2**20
-"""The most float32 pixels one element of grouped training batches holds."""
-
-
-def float_bytes(count: int, image_shape) -> int:
-    """The bytes of ``count`` float32 images of ``image_shape``."""
-    return 4 * count * int(np.prod(image_shape))
 
 
 def training_data(config: Any, *, first_epoch: int = 0, batch_group: int = 1) -> TrainingData:
@@ -239,7 +239,7 @@ def training_data(config: Any, *, first_epoch: int = 0, batch_group: int = 1) ->
     group = (max(1, min(int(batch_group), steps, GROUP_BYTES // batch_bytes))
              if train.can_group else 1)
     all_epochs, _ = train.epochs(config.batch_size, seed=seed, epochs=config.epochs,
-                                     first_epoch=first_epoch, group=group)
+                                 first_epoch=first_epoch, group=group)
     epoch = tf.Variable(first_epoch, dtype=tf.int64, trainable=False, name="epoch")
     one_epoch, _ = train.epoch(config.batch_size, seed=seed, epoch=epoch)
     all_epochs = _clean_pairs(all_epochs)

@@ -380,7 +380,7 @@ def group_count(count: int, batch_size: int, group: int) -> int:
     """The elements of an epoch of ``count`` examples in batches of ``batch_size``, grouped
     ``group`` batches at a time (`Split.epochs`)."""
     full, rest = divmod(count, batch_size)
-    return -(-full // group) + (rest > 0) if group > 1 else full + (rest > 0)
+    return -(-full // group) + (rest > 0)
 
 
 def _stacked(images, batch_size: int):
