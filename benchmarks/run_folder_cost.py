@@ -9,7 +9,8 @@ prints the medians over the rounds of: the whole `train` call, the seconds befor
 epoch, the first epoch (tracing and compilation, and the run folder's first writes), the median
 epoch after the first, and the seconds after the last epoch (the run folder's final writes);
 then the median of each round's difference, with a run folder minus without (each round
-trains both ways back to back), and those differences as shares of the run and of an epoch
+trains both ways back to back, in turn with the run folder first and second, so that neither
+order is favoured), and those differences as shares of the run and of an epoch
 without a run folder. Last, where the run folder's time goes: the milliseconds spent in each
 of its callbacks' hooks (medians over the runs with one), in the first epoch (training's
 beginning included), in each later epoch and at the end of training, with the end's two Keras
@@ -122,8 +123,9 @@ def one_run(config, run_dir: Path | None, hooks: list[HookClock]) -> tuple[float
             end - clock.marks[-1])
 
 
-def print_hook_times(hooks: list[HookClock], epochs: int) -> None:
-    """Per callback (and save), the median over runs of its milliseconds in each phase."""
+def print_hook_times(hooks: list[HookClock], epochs: int) -> float:
+    """Per callback (and save), the median over runs of its milliseconds in each phase; returns
+    the median over runs of the seconds in all the hooks."""
     print("\nwhere the run folder's time goes (ms in each callback's hooks, medians over the runs "
           "with one):\n")
     print("| callback | first epoch (and training's beginning) | each later epoch | end of training |")
@@ -136,6 +138,10 @@ def print_hook_times(hooks: list[HookClock], epochs: int) -> None:
         label = (f"TimedBackup's, of which {name}"
                  if name in {label for _, label in SAVES.values()} else name)
         print(f"| {label} | {' | '.join(f'{cell:.1f}' for cell in cells)} |")
+    saves = {label for _, label in SAVES.values()}
+    per_run = [sum(t for (name, _), t in clock.spent.items() if name not in saves)
+               for clock in hooks]
+    return statistics.median(per_run)
 
 
 def main() -> None:
@@ -155,10 +161,10 @@ def main() -> None:
     hooks: list[HookClock] = []
     with tempfile.TemporaryDirectory() as folder:
         run_dir = Path(folder) / "run"
-        for _ in range(args.rounds):
-            shutil.rmtree(run_dir, ignore_errors=True)
-            runs["with"].append(one_run(config, run_dir, hooks))
-            runs["without"].append(one_run(config, None, hooks))
+        for round_ in range(args.rounds):  # with, without; then without, with; ...
+            for key in ("with", "without")[::1 if round_ % 2 == 0 else -1]:
+                shutil.rmtree(run_dir, ignore_errors=True)
+                runs[key].append(one_run(config, run_dir if key == "with" else None, hooks))
     print(f"{args.model}, {config.epochs} epochs, {args.rounds} runs each way (medians)\n")
     print(f"| run folder | {' | '.join(PARTS)} |")
     print("|---" * (len(PARTS) + 1) + "|")
@@ -174,7 +180,9 @@ def main() -> None:
     epoch = statistics.median(r[3] for r in runs["without"])
     print(f"\nthe run folder's share: {difference[0] / without:+.1%} of the whole run without one, "
           f"{difference[3] / epoch:+.1%} of an epoch after the first")
-    print_hook_times(hooks, config.epochs)
+    in_hooks = print_hook_times(hooks, config.epochs)
+    print(f"\nall the hooks: {in_hooks * 1000:.0f} ms a run (median), {in_hooks / without:.1%} of "
+          "the whole run without a run folder")
 
 
 if __name__ == "__main__":

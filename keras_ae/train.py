@@ -203,6 +203,9 @@ def _history_rows(fit: keras.callbacks.History, first_epoch: int) -> list[dict[s
             for e in epochs]
 
 
+HISTORY_EVERY = 1.0  # history.csv: rewritten at most every second (about 1 ms), and with each backup
+
+
 def _run_folder_callbacks(run_dir: Path, config: RunConfig, first_epoch: int,
                           backup_every: float) -> list:
     """The callbacks that write the run folder (the chief's, once `claim_run_dir` made it
@@ -210,12 +213,13 @@ def _run_folder_callbacks(run_dir: Path, config: RunConfig, first_epoch: int,
     earlier = [row for row in read_history(run_dir / HISTORY_FILE) if row["epoch"] < first_epoch]
     best_so_far = min((r["val_loss"] for r in earlier if "val_loss" in r), default=math.inf)
     best = AtomicBestCheckpoint(run_dir / BEST_FILE, initial_best=best_so_far)
+    history = AtomicCSVLogger(run_dir / HISTORY_FILE, every=HISTORY_EVERY)
     return [
         best,
-        AtomicCSVLogger(run_dir / HISTORY_FILE),
+        history,
         EpochTensorBoard(str(run_dir / LOG_DIR)),
         HeldOutPictures.for_run(run_dir / LOG_DIR, config, every=backup_every, best=best),
         # last, so an epoch counts as done only once everything above has recorded it; kept
         # until model.keras is written, so a crash before that resumes instead of restarting
-        TimedBackup(str(run_dir / BACKUP_DIR), best, every=backup_every),
+        TimedBackup(str(run_dir / BACKUP_DIR), (best, history), every=backup_every),
     ]
