@@ -73,7 +73,7 @@ def pipeline_images_per_second(folder: Path) -> tuple[float, int]:
     start = time.perf_counter()
     inputs = data.training_data(config)
     count = 0
-    for x, _ in inputs.train:
+    for x in inputs.train:
         count += int(x.shape[0])
     return count / (time.perf_counter() - start), count
 

@@ -78,9 +78,10 @@ def test_training_data_caps_a_group_at_its_bytes(small_npz, monkeypatch):
     inputs = data.training_data(settings, batch_group=32)
     assert inputs.batch_group == 3
     assert inputs.elements_per_epoch == group_count(inputs.train_size, 8, 3)
-    shapes = {tuple(x.shape[:2]) for x, _ in inputs.validation}
+    assert {x.dtype.name for x in inputs.validation} == {"uint8"}  # as read: the model converts
+    shapes = {tuple(x.shape[:2]) for x in inputs.validation}
     assert shapes <= {(3, 8), (1, 8), (2, 8), (1, inputs.validation_size % 8)}
-    assert sum(x.shape[0] * x.shape[1] for x, _ in inputs.validation) == inputs.validation_size
+    assert sum(x.shape[0] * x.shape[1] for x in inputs.validation) == inputs.validation_size
 
 
 def test_a_model_trains_on_groups_exactly_as_batch_by_batch(small_npz):
@@ -103,7 +104,7 @@ def test_a_model_trains_on_groups_exactly_as_batch_by_batch(small_npz):
     assert int(models[1].optimizer.iterations) == 2 * single.steps_per_epoch
     # afterwards the model trains on plain batches again, with its own steps per call
     assert models[1].steps_per_execution == spe and not models[1].trains_on_groups
-    images = np.concatenate([x.numpy() for x, _ in single.validation])
+    images = np.concatenate([x.numpy() for x in single.validation])
     models[1].fit(images, images, batch_size=16, epochs=1, verbose=0)
 
 

@@ -163,9 +163,10 @@ def _epoch_pairs(split: Split, **options) -> tuple[tf.data.Dataset, int]:
 
 @dataclass
 class TrainingData:
-    """The pipelines of a training run. `train` holds the ``(x, x)`` batches of every remaining
-    epoch (``steps_per_epoch`` each) in one dataset, stacked `batch_group` at a time when that
-    is over 1 (`training_data`), in `elements_per_epoch` elements per epoch; `one_epoch` holds
+    """The pipelines of a training run, for a keras_ae model: their elements are image batches
+    as read (uint8, or float in [0, 1]), which the model converts and takes as its own targets.
+    `train` holds the batches of every remaining epoch (``steps_per_epoch`` each) in one
+    dataset, stacked `batch_group` at a time when that is over 1 (`training_data`), in `elements_per_epoch` elements per epoch; `one_epoch` holds
     one epoch's batches, one by one, ordered by the epoch number in the variable `epoch` (set
     it before each pass over the dataset, as `keras_ae.callbacks.EpochOrder` does in `fit`);
     both give the same batches. `validation` holds the validation split's batches, in order,
@@ -198,6 +199,17 @@ def _clean_pairs(raw: tf.data.Dataset, *, prefetch: bool = True) -> tf.data.Data
     return raw.map(pair, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
+def _as_read(raw: tf.data.Dataset, *, prefetch: bool = True) -> tf.data.Dataset:
+    """Raw image batches as they are read (uint8, or float in [0, 1]), prefetched or not.
+
+    A keras_ae model's train and test steps convert them inside the compiled step
+    (`keras_ae.models.Autoencoder.as_images`) and take them as their own targets, so the
+    pipeline neither converts them nor pairs them: a step's slice of a group is then a quarter
+    of one float batch rather than two of them (about 5 ms of a 72-ms seed-net epoch, a one-off
+    measurement: benchmarks/train_speed.py times the whole path)."""
+    return raw.prefetch(tf.data.AUTOTUNE) if prefetch else raw
+
+
 GROUP_BYTES = 64 * 2**20
 """The most float32 pixels one element of grouped training batches holds."""
 
@@ -214,8 +226,8 @@ def _grouped_validation(validation: Split, batch_size: int, most: int) -> tf.dat
     group = max(1, min(-(-len(validation) // batch_size), most))
     batches = validation.grouped_batches(batch_size, group)
     if float_bytes(len(validation), validation.image_shape) <= GROUP_BYTES:
-        return _clean_pairs(batches, prefetch=False).cache()
-    return _clean_pairs(batches)
+        return _as_read(batches, prefetch=False).cache()
+    return _as_read(batches)
 
 
 def training_data(config: Any, *, first_epoch: int = 0, batch_group: int = 1) -> TrainingData:
@@ -242,15 +254,15 @@ def training_data(config: Any, *, first_epoch: int = 0, batch_group: int = 1) ->
                                  first_epoch=first_epoch, group=group)
     epoch = tf.Variable(first_epoch, dtype=tf.int64, trainable=False, name="epoch")
     one_epoch, _ = train.epoch(config.batch_size, seed=seed, epoch=epoch)
-    all_epochs = _clean_pairs(all_epochs)
+    all_epochs = _as_read(all_epochs)
     if group > 1:  # a few large elements: tf.data's autotuning buys nothing, and stopping its
         # thread when training ends took up to half a second (a one-off measurement)
         options = tf.data.Options()
         options.autotune.enabled = False
         all_epochs = all_epochs.with_options(options)
     val_ds = (_grouped_validation(validation, config.batch_size, GROUP_BYTES // batch_bytes)
-              if group > 1 else split_pipeline(validation, batch_size=config.batch_size))
-    return TrainingData(all_epochs, _clean_pairs(one_epoch), epoch, val_ds, steps,
+              if group > 1 else _as_read(validation.batches(config.batch_size)))
+    return TrainingData(all_epochs, _as_read(one_epoch), epoch, val_ds, steps,
                         tuple(train.image_shape), len(train), len(validation), group,
                         group_count(len(train), config.batch_size, group))
 
