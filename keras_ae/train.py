@@ -203,7 +203,7 @@ def _history_rows(fit: keras.callbacks.History, first_epoch: int) -> list[dict[s
             for e in epochs]
 
 
-HISTORY_EVERY = 1.0  # history.csv: rewritten at most every second (about 1 ms), and with each backup
+HISTORY_EVERY = 1.0  # history.csv is rewritten at most every second (and with each backup)
 
 
 def _run_folder_callbacks(run_dir: Path, config: RunConfig, first_epoch: int,

@@ -166,10 +166,10 @@ class TrainingData:
     """The pipelines of a training run, for a keras_ae model: their elements are image batches
     as read (uint8, or float in [0, 1]), which the model converts and takes as its own targets.
     `train` holds the batches of every remaining epoch (``steps_per_epoch`` each) in one
-    dataset, stacked `batch_group` at a time when that is over 1 (`training_data`), in `elements_per_epoch` elements per epoch; `one_epoch` holds
-    one epoch's batches, one by one, ordered by the epoch number in the variable `epoch` (set
-    it before each pass over the dataset, as `keras_ae.callbacks.EpochOrder` does in `fit`);
-    both give the same batches. `validation` holds the validation split's batches, in order,
+    dataset, stacked `batch_group` at a time when that is over 1 (`training_data`), in
+    `elements_per_epoch` elements per epoch; `one_epoch` holds one epoch's batches, one by one,
+    ordered by the epoch number in the variable `epoch` (set it before each pass over the
+    dataset, as `keras_ae.callbacks.EpochOrder` does in `fit`); both give the same batches. `validation` holds the validation split's batches, in order,
     stacked as `train`'s when `batch_group` is over 1 (all in one element, or as many as
     `GROUP_BYTES` allows)."""
 
@@ -205,8 +205,8 @@ def _as_read(raw: tf.data.Dataset, *, prefetch: bool = True) -> tf.data.Dataset:
     A keras_ae model's train and test steps convert them inside the compiled step
     (`keras_ae.models.Autoencoder.as_images`) and take them as their own targets, so the
     pipeline neither converts them nor pairs them: a step's slice of a group is then a quarter
-    of one float batch rather than two of them (about 5 ms of a 72-ms seed-net epoch, a one-off
-    measurement: benchmarks/train_speed.py times the whole path)."""
+    of one float batch rather than two of them (`benchmarks/train_speed.py --knobs` measures
+    what that gains)."""
     return raw.prefetch(tf.data.AUTOTUNE) if prefetch else raw
 
 
