@@ -204,6 +204,23 @@ def batches_converted_in_the_pipeline(active: bool):
         pipeline._as_read = as_read
 
 
+@contextlib.contextmanager
+def steps_compiled_one_by_one(active: bool):
+    """While active, a training group's loop runs in a TensorFlow graph, each step compiled
+    with XLA alone (as it did), instead of the whole loop compiled with its steps."""
+    if not active:
+        yield
+        return
+    from keras_ae.models import autoencoder
+
+    grouped = autoencoder.grouped_function
+    autoencoder.grouped_function = lambda model, step, whole_loop=False: grouped(model, step)
+    try:
+        yield
+    finally:
+        autoencoder.grouped_function = grouped
+
+
 def run_keras_ae(name, args, x, held_out, folder: Path | None, overrides=None, **train_options):
     config = preset_config(name, dataset=args.dataset, data_dir=args.data_dir,
                            **{"epochs": args.epochs, "seed": 0, **(overrides or {})})
@@ -213,8 +230,9 @@ def run_keras_ae(name, args, x, held_out, folder: Path | None, overrides=None, *
         shutil.rmtree(run_dir, ignore_errors=True)
     ungrouped = train_options.pop(UNGROUPED, False)
     converted = train_options.pop(CONVERTED, False)
+    one_by_one = train_options.pop(STEPS_ALONE, False)
     with PeakRSS() as rss, batches_one_by_one(ungrouped), \
-            batches_converted_in_the_pipeline(converted):
+            batches_converted_in_the_pipeline(converted), steps_compiled_one_by_one(one_by_one):
         start = time.perf_counter()
         result = train(config, run_dir, verbose=0, callbacks=[clock], **train_options)
         end = time.perf_counter()
@@ -224,6 +242,7 @@ def run_keras_ae(name, args, x, held_out, folder: Path | None, overrides=None, *
 
 UNGROUPED = "ungrouped"  # a train() option of this benchmark alone: see `batches_one_by_one`
 CONVERTED = "converted"  # and `batches_converted_in_the_pipeline`
+STEPS_ALONE = "steps alone"  # and `steps_compiled_one_by_one`
 
 # Each knob: (preset, what is changed, config overrides, train() options, with a run folder).
 # Op determinism stays on for the rest of the process once switched on, so it comes last.
@@ -232,6 +251,8 @@ KNOBS = [
     ("seed", "32 steps per call, batches fetched one by one (Keras's own loop)", {},
      {UNGROUPED: True}, True),
     ("seed", "batches converted to float (x, x) pairs in the pipeline", {}, {CONVERTED: True},
+     True),
+    ("seed", "each step compiled alone, a group's loop in a graph", {}, {STEPS_ALONE: True},
      True),
     ("seed", "no XLA (jit_compile=False)", {"jit_compile": False}, {}, True),
     ("seed", "1 step per call (steps_per_execution=1)", {"steps_per_execution": 1}, {}, True),

@@ -146,3 +146,21 @@ def test_evaluate_on_plain_batches_in_a_callback_of_a_grouped_run(small_npz):
     assert len(watcher.losses) == len(result.history) == 3
     for got, want in zip(watcher.losses, watcher.expected):
         assert got["loss"] == pytest.approx(want, rel=1e-5)
+
+
+def test_a_group_loop_compiled_whole_trains_as_step_by_step(small_npz, monkeypatch):
+    """Under XLA a training group's whole loop is compiled once, the epoch's last, smaller
+    group padded to the others' size: the same weights and history as one step per call."""
+    from keras_ae.models import batch_groups
+
+    padded = []
+    pad = batch_groups._padded
+    monkeypatch.setattr(batch_groups, "_padded", lambda group, size: padded.append(
+        (int(group.shape[0]), size)) or pad(group, size))
+    settings = config(small_npz, batch_size=8, epochs=2, jit_compile=True)  # 15 full batches
+    grouped = train.train(settings.replace(steps_per_execution=4), verbose=0)
+    assert (3, 4) in padded and {size for _, size in padded} == {4}  # groups of 4, 4, 4 and 3
+    single = train.train(settings.replace(steps_per_execution=1), verbose=0)
+    assert grouped.history == single.history
+    for a, b in zip(grouped.model.get_weights(), single.model.get_weights()):
+        np.testing.assert_array_equal(a, b)

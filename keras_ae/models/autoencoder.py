@@ -338,7 +338,7 @@ class Autoencoder(keras.Model):
         if not self.trains_on_groups:
             return super().make_train_function(force)
         if self.train_function is None or force:
-            self.train_function = grouped_function(self, self.train_step)
+            self.train_function = grouped_function(self, self.train_step, whole_loop=True)
         return self.train_function
 
     def make_test_function(self, force: bool = False):

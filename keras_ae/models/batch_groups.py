@@ -6,7 +6,8 @@ Keras's multi-step training function (``steps_per_execution``) fetches every bat
 tf.data iterator inside its loop; for a small dense net that fetch costs as much as the step
 itself. Fetching a group once and slicing its batches in the graph trains the same batches in
 the same order, with the same `train_step`, about 1.8x faster on the seed net
-(benchmarks/train_speed.py --knobs).
+(benchmarks/train_speed.py --knobs). Under XLA, a training group's whole loop is compiled with
+its steps (`grouped_function(whole_loop=True)`).
 
 `keras_ae.train` uses it for one replica, with `keras_ae.data.training_data(batch_group=...)`,
 for training and validation. Keras counts each element as one step: the progress bar and
@@ -21,12 +22,22 @@ from typing import Any, Callable, Iterator
 import keras
 
 
-def grouped_function(model: keras.Model, step_function: Callable) -> Callable[[Any], Any]:
+def grouped_function(model: keras.Model, step_function: Callable, *,
+                     whole_loop: bool = False) -> Callable[[Any], Any]:
     """A `train_function` (or `test_function`) for grouped batches: each call runs
     `step_function` (`model.train_step` or `model.test_step`) on each batch of the iterator's
     next group and returns the logs of the last (StopIteration when the iterator has none
     left, as Keras's own does). An iterator of plain batches (a callback's `evaluate` on its
     own data during grouped training) gets one step per call, as `steps_per_execution` is 1.
+
+    Each step is compiled as Keras compiles it (XLA per step where `model.jit_compile`), and
+    the loop over a group's batches runs in a TensorFlow graph; with `whole_loop` and XLA, the
+    loop over a group of several batches is compiled with its steps instead, once for every
+    group of full batches (the epoch's last, smaller one is padded to their size): the same
+    steps give the same weights, and each step skips a launch from the graph: a seed-net epoch
+    took about 55 ms against 70, its first epoch about 0.3 s more (a larger compilation), so
+    that a 20-epoch run took as long (one-off measurements; `benchmarks/train_speed.py
+    --knobs` measures the steady state).
 
     `model` is a `keras_ae.models.Autoencoder`: a group's images have one axis more than a
     batch of its `image_shape`."""
@@ -37,29 +48,59 @@ def grouped_function(model: keras.Model, step_function: Callable) -> Callable[[A
         step = tf.function(step, reduce_retracing=True, jit_compile=model.jit_compile,
                            autograph=False)  # as Keras compiles it
 
-    def run_group(group):
-        size = tf.shape(tf.nest.flatten(group)[0])[0]
-        logs = step(tf.nest.map_structure(lambda part: part[0], group))
+    def steps_of(group, count, run):
+        """`run` on each of the first `count` batches of `group` in turn; the last one's logs."""
+        def batch(index):
+            return tf.nest.map_structure(lambda part: part[index], group)
+
+        # the logs' structure from a trace of `run` alone, so that the loop holds every step
+        # (compiled once) rather than the first one apart
+        traced_run = tf.function(run, autograph=False).get_concrete_function(batch(0))
+        logs = tf.nest.map_structure(lambda out: tf.zeros(out.shape, out.dtype),
+                                     traced_run.structured_outputs)
 
         def next_batch(index, _):
-            return index + 1, step(tf.nest.map_structure(lambda part: part[index], group))
+            return index + 1, run(batch(index))
 
-        return tf.while_loop(lambda index, _: index < size, next_batch, (tf.constant(1), logs))[1]
+        return tf.while_loop(lambda index, _: index < count, next_batch, (tf.constant(0), logs))[1]
 
     traced = {}  # per element spec: traced once for any group and batch size, so that a
     # new size (the smaller last batch) only compiles `step` for it (with XLA) and nothing more
+    padded_to: dict = {}  # under XLA, the size of the groups of each batch shape
+    compiled_loop = tf.function(lambda group, count: steps_of(group, count, step_function),
+                                jit_compile=True, autograph=False)
 
     def function(iterator):
         spec = iterator.element_spec
+        grouped = tf.nest.flatten(spec)[0].shape.rank == len(model.image_shape) + 2
+        data = next(iterator)
+        count = tf.nest.flatten(data)[0].shape[0]
+        if whole_loop and grouped and model.jit_compile and not model.run_eagerly and count > 1:
+            # the group's whole loop of steps under XLA, compiled once for all groups of full
+            # batches: a smaller one (an epoch's last) is padded to their size
+            shape = tf.nest.flatten(data)[0].shape[1:]
+            size = padded_to[shape] = max(count, padded_to.get(shape, 0))
+            return compiled_loop(_padded(data, size), tf.constant(count))
         key = repr(spec)
         if key not in traced:
-            grouped = tf.nest.flatten(spec)[0].shape.rank == len(model.image_shape) + 2
-            run = run_group if grouped else step
+            run = ((lambda group: steps_of(group, tf.shape(tf.nest.flatten(group)[0])[0], step))
+                   if grouped else step)
             traced[key] = run if model.run_eagerly else tf.function(
                 run, input_signature=[spec], autograph=False)
-        return traced[key](next(iterator))
+        return traced[key](data)
 
     return function
+
+
+def _padded(group, size: int):
+    """`group` (a structure of stacked batches) with zeros after its batches, up to `size`."""
+    import tensorflow as tf
+
+    def pad(part):
+        return tf.pad(part, [[0, size - part.shape[0]]] + [[0, 0]] * (part.shape.rank - 1))
+
+    return tf.nest.map_structure(pad, group) if tf.nest.flatten(group)[0].shape[0] < size \
+        else group
 
 
 @contextlib.contextmanager
