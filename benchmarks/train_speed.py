@@ -279,9 +279,10 @@ def measure_knobs(args, x, held_out) -> None:
     print("|---|---|---|---|---|")
     default = {}
     with tempfile.TemporaryDirectory() as folder:
-        for name in dict.fromkeys(knob[0] for knob in KNOBS):  # warm-up, not counted
+        knobs = [knob for knob in KNOBS if knob[0] in args.models]  # of the presets asked for
+        for name in dict.fromkeys(knob[0] for knob in knobs):  # warm-up, not counted
             run_keras_ae(name, args, x, held_out, Path(folder), {"epochs": 2})
-        for name, label, overrides, options, with_folder in KNOBS:
+        for name, label, overrides, options, with_folder in knobs:
             runs = [run_keras_ae(name, args, x, held_out, Path(folder) if with_folder else None,
                                  overrides, **options) for _ in range(args.rounds)]
             speed = statistics.median(r[0] for r in runs)

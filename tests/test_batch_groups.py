@@ -164,3 +164,10 @@ def test_a_group_loop_compiled_whole_trains_as_step_by_step(small_npz, monkeypat
     assert grouped.history == single.history
     for a, b in zip(grouped.model.get_weights(), single.model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_only_nets_without_convolutions_compile_whole_loops():
+    from keras_ae.models.batch_groups import _convolves
+
+    assert not _convolves(build("seed"))
+    assert _convolves(build("conv")) and _convolves(build("conv_vae"))

@@ -31,13 +31,14 @@ def grouped_function(model: keras.Model, step_function: Callable, *,
     own data during grouped training) gets one step per call, as `steps_per_execution` is 1.
 
     Each step is compiled as Keras compiles it (XLA per step where `model.jit_compile`), and
-    the loop over a group's batches runs in a TensorFlow graph; with `whole_loop` and XLA, the
-    loop over a group of several batches is compiled with its steps instead, once for every
-    group of full batches (the epoch's last, smaller one is padded to their size): the same
-    steps give the same weights, and each step skips a launch from the graph: a seed-net epoch
-    took about 55 ms against 70, its first epoch about 0.3 s more (a larger compilation), so
-    that a 20-epoch run took as long (one-off measurements; `benchmarks/train_speed.py
-    --knobs` measures the steady state).
+    the loop over a group's batches runs in a TensorFlow graph; with `whole_loop`, XLA and no
+    convolution in the model, the loop over a group of several batches is compiled with its
+    steps instead, once for every group of full batches (the epoch's last, smaller one is
+    padded to their size): the same steps give the same weights, and each step skips a launch
+    from the graph. A seed-net epoch took about 55 ms against 70, its first epoch about 0.3 s
+    more (a larger compilation), so that a 20-epoch run took as long; a conv net whose whole
+    loop XLA compiled ran many times slower than one step at a time (one-off measurements;
+    `benchmarks/train_speed.py --knobs` measures the steady state).
 
     `model` is a `keras_ae.models.Autoencoder`: a group's images have one axis more than a
     batch of its `image_shape`."""
@@ -67,6 +68,7 @@ def grouped_function(model: keras.Model, step_function: Callable, *,
     traced = {}  # per element spec: traced once for any group and batch size, so that a
     # new size (the smaller last batch) only compiles `step` for it (with XLA) and nothing more
     padded_to: dict = {}  # under XLA, the size of the groups of each batch shape
+    compiles_whole_loops = model.jit_compile and not model.run_eagerly and not _convolves(model)
     compiled_loop = tf.function(lambda group, count: steps_of(group, count, step_function),
                                 jit_compile=True, autograph=False)
 
@@ -75,7 +77,7 @@ def grouped_function(model: keras.Model, step_function: Callable, *,
         grouped = tf.nest.flatten(spec)[0].shape.rank == len(model.image_shape) + 2
         data = next(iterator)
         count = tf.nest.flatten(data)[0].shape[0]
-        if whole_loop and grouped and model.jit_compile and not model.run_eagerly and count > 1:
+        if whole_loop and grouped and count > 1 and compiles_whole_loops:
             # the group's whole loop of steps under XLA, compiled once for all groups of full
             # batches: a smaller one (an epoch's last) is padded to their size
             shape = tf.nest.flatten(data)[0].shape[1:]
@@ -90,6 +92,19 @@ def grouped_function(model: keras.Model, step_function: Callable, *,
         return traced[key](data)
 
     return function
+
+
+CONVOLUTIONS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D,
+                keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose,
+                keras.layers.Conv3DTranspose, keras.layers.DepthwiseConv1D,
+                keras.layers.DepthwiseConv2D, keras.layers.SeparableConv1D,
+                keras.layers.SeparableConv2D)
+
+
+def _convolves(model: keras.Model) -> bool:
+    """Whether a layer of `model`, or of a model inside it, is a convolution."""
+    return any(_convolves(layer) if isinstance(layer, keras.Model)
+               else isinstance(layer, CONVOLUTIONS) for layer in model.layers)
 
 
 def _padded(group, size: int):
