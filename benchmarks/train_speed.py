@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from unittest import mock
 
 import keras
 import numpy as np
@@ -170,55 +171,32 @@ def run_plain(name, x, held_out, epochs):
     return speed, held_out_mse(model, held_out), rss.peak, end - start
 
 
-@contextlib.contextmanager
-def batches_one_by_one(active: bool):
-    """While active, train() gets its batches one by one (Keras's own multi-step loop fetches
-    each from the iterator) instead of in groups: the knob groups are measured against."""
-    if not active:
-        yield
-        return
-    grouped = keras_ae_train.data.training_data
-    keras_ae_train.data.training_data = lambda *args, **kwargs: grouped(
-        *args, **{**kwargs, "batch_group": 1})
-    try:
-        yield
-    finally:
-        keras_ae_train.data.training_data = grouped
+UNGROUPED = "ungrouped"  # train() options of this benchmark alone: see `knob_patches`
+CONVERTED = "converted"
+STEPS_ALONE = "steps alone"
 
 
-@contextlib.contextmanager
-def batches_converted_in_the_pipeline(active: bool):
-    """While active, train()'s pipelines convert each batch to float32 and pair it with itself,
-    ``(x, x)``, before the model gets it (as they did), instead of passing batches as read: the
-    knob the default is measured against."""
-    if not active:
-        yield
-        return
+def knob_patches() -> dict:
+    """For each train() option of this benchmark alone, the part of keras_ae's path it swaps
+    (module, attribute) for the one the default is measured against:
+    - UNGROUPED: batches one by one (Keras's own multi-step loop fetches each from the
+      iterator) instead of in groups;
+    - CONVERTED: pipelines that convert each batch to float32 and pair it with itself,
+      ``(x, x)``, before the model gets it (as they did), instead of batches as read;
+    - STEPS_ALONE: a training group's loop run in a TensorFlow graph, each step compiled with
+      XLA alone (as it was), instead of the whole loop compiled with its steps."""
     from keras_ae.data import pipeline
-
-    as_read = pipeline._as_read
-    pipeline._as_read = pipeline._clean_pairs
-    try:
-        yield
-    finally:
-        pipeline._as_read = as_read
-
-
-@contextlib.contextmanager
-def steps_compiled_one_by_one(active: bool):
-    """While active, a training group's loop runs in a TensorFlow graph, each step compiled
-    with XLA alone (as it did), instead of the whole loop compiled with its steps."""
-    if not active:
-        yield
-        return
     from keras_ae.models import autoencoder
 
-    grouped = autoencoder.grouped_function
-    autoencoder.grouped_function = lambda model, step, whole_loop=False: grouped(model, step)
-    try:
-        yield
-    finally:
-        autoencoder.grouped_function = grouped
+    training_data = keras_ae_train.data.training_data
+    grouped_function = autoencoder.grouped_function
+    return {
+        UNGROUPED: (keras_ae_train.data, "training_data", lambda *args, **kwargs: training_data(
+            *args, **{**kwargs, "batch_group": 1})),
+        CONVERTED: (pipeline, "_as_read", pipeline._clean_pairs),
+        STEPS_ALONE: (autoencoder, "grouped_function",
+                      lambda model, step, whole_loop=False: grouped_function(model, step)),
+    }
 
 
 def run_keras_ae(name, args, x, held_out, folder: Path | None, overrides=None, **train_options):
@@ -228,21 +206,17 @@ def run_keras_ae(name, args, x, held_out, folder: Path | None, overrides=None, *
     run_dir = None if folder is None else folder / name
     if run_dir is not None:
         shutil.rmtree(run_dir, ignore_errors=True)
-    ungrouped = train_options.pop(UNGROUPED, False)
-    converted = train_options.pop(CONVERTED, False)
-    one_by_one = train_options.pop(STEPS_ALONE, False)
-    with PeakRSS() as rss, batches_one_by_one(ungrouped), \
-            batches_converted_in_the_pipeline(converted), steps_compiled_one_by_one(one_by_one):
+    with contextlib.ExitStack() as patches:
+        for option, (module, attribute, replacement) in knob_patches().items():
+            if train_options.pop(option, False):
+                patches.enter_context(mock.patch.object(module, attribute, replacement))
+        rss = patches.enter_context(PeakRSS())
         start = time.perf_counter()
         result = train(config, run_dir, verbose=0, callbacks=[clock], **train_options)
         end = time.perf_counter()
     speed = (args.epochs - 1) * len(x) / (end - clock.started)
     return speed, held_out_mse(result.model, held_out), rss.peak, end - start
 
-
-UNGROUPED = "ungrouped"  # a train() option of this benchmark alone: see `batches_one_by_one`
-CONVERTED = "converted"  # and `batches_converted_in_the_pipeline`
-STEPS_ALONE = "steps alone"  # and `steps_compiled_one_by_one`
 
 # Each knob: (preset, what is changed, config overrides, train() options, with a run folder).
 # Op determinism stays on for the rest of the process once switched on, so it comes last.
