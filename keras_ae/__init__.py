@@ -1,23 +1,95 @@
-"""keras_ae: autoencoders for Keras 3 — train, evaluate, use and export them."""
+"""keras_ae: autoencoders for Keras 3 — train, evaluate, use and export them.
 
+Importing keras_ae does no work: its public names (and submodules) are imported when first
+used, so TensorFlow starts only when something needs it. The model classes are registered with
+Keras as soon as Keras is imported (before or after keras_ae), so `keras.saving.load_model`
+loads keras_ae's `.keras` files wherever keras_ae is imported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from keras_ae.quiet import import_tensorflow_quietly  # noqa: E402
-
-import_tensorflow_quietly()  # imports only: devices stay configurable
-
-from keras_ae.config import RunConfig  # noqa: E402
-from keras_ae.data.noise import Noise  # noqa: E402
-from keras_ae.models import (Autoencoder, ContractiveAutoencoder, Sampling, Sparsity,  # noqa: E402
-                             VariationalAutoencoder, VQVAE)
-from keras_ae.presets import PRESETS, build, preset_config  # noqa: E402
-from keras_ae.saving import load_model  # noqa: E402
+from keras_ae.quiet import native_logs_muted  # noqa: E402 - standard library only
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "PRESETS", "Autoencoder", "ContractiveAutoencoder", "Noise", "RunConfig", "Sampling",
-    "Sparsity", "VQVAE", "VariationalAutoencoder", "build", "load_model", "preset_config",
-]
+_PUBLIC = {
+    "PRESETS": "keras_ae.presets", "Autoencoder": "keras_ae.models",
+    "ContractiveAutoencoder": "keras_ae.models", "Noise": "keras_ae.data.noise",
+    "RunConfig": "keras_ae.config", "Sampling": "keras_ae.models", "Sparsity": "keras_ae.models",
+    "VQVAE": "keras_ae.models", "VariationalAutoencoder": "keras_ae.models",
+    "build": "keras_ae.presets", "load_model": "keras_ae.saving",
+    "preset_config": "keras_ae.presets",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str):
+    """A public name or a submodule, imported on first use (PEP 562)."""
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    elif not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*__all__, "__version__"])
+
+
+class _RegisterWithKeras:
+    """An import hook, until Keras is imported: TensorFlow is imported with its native start-up
+    notes muted (`quiet.native_logs_muted`), and once Keras is imported (by anyone) and no
+    import of Keras, TensorFlow or a keras_ae module is still running (so none is
+    half-initialised), keras_ae.models is imported, whose classes register themselves with
+    Keras, and the hook removed."""
+
+    def __init__(self) -> None:
+        self._depth = 0
+        self._finding = False
+
+    def find_spec(self, name, path=None, target=None):
+        watched = name in ("keras", "tensorflow") or name.startswith(f"{__name__}.")
+        if not watched or self._finding:
+            return None
+        self._finding = True
+        try:
+            spec = importlib.util.find_spec(name)  # the spec the other finders give
+        finally:
+            self._finding = False
+        if spec is not None and hasattr(spec.loader, "exec_module"):
+            exec_module = spec.loader.exec_module
+
+            def exec_then_register(module):
+                self._depth += 1
+                try:
+                    with native_logs_muted() if name == "tensorflow" else contextlib.nullcontext():
+                        exec_module(module)
+                finally:
+                    self._depth -= 1
+                if self._depth == 0 and "keras" in sys.modules:
+                    _register_models()
+
+            spec.loader.exec_module = exec_then_register
+        return spec
+
+
+def _register_models() -> None:
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _RegisterWithKeras)]
+    importlib.import_module(f"{__name__}.models")
+
+
+if "keras" in sys.modules:
+    _register_models()  # Keras is loaded already: registering costs little
+else:
+    sys.meta_path.insert(0, _RegisterWithKeras())

@@ -1,43 +1,73 @@
-"""The `keras-ae` command line; each sub-command lives in its own module of keras_ae.commands."""
+"""The `keras-ae` command line; each sub-command lives in its own module of keras_ae.commands.
+
+Importing this module imports nothing heavy: TensorFlow and the command modules are imported
+inside `main`, so that Ctrl-C at any moment ends the command with one line."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
-from keras_ae.commands import detect, evaluate, export, plot, predict, sample, train
-from keras_ae.commands.common import CLIError, Parser
-from keras_ae.quiet import initialise_devices_quietly, quiet_python_logs
-
-COMMANDS = {module.NAME: module for module in (train, evaluate, export, predict, detect, plot, sample)}
+COMMAND_NAMES = ("train", "evaluate", "export", "predict", "detect", "plot", "sample")
+RESUMABLE = ("train",)  # the commands that continue where an interrupted run stopped
 
 
-def _parser() -> Parser:
+def commands() -> dict[str, ModuleType]:
+    """The sub-command modules by name (importing them imports TensorFlow)."""
+    return {name: importlib.import_module(f"keras_ae.commands.{name}") for name in COMMAND_NAMES}
+
+
+def __getattr__(name: str):
+    if name == "COMMANDS":  # the modules by name, imported on first use
+        return commands()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _parser(modules: dict[str, ModuleType]):
+    from keras_ae.commands.common import Parser
+
     parser = Parser(prog="keras-ae", description="Autoencoders for Keras: train, evaluate, export.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for module in COMMANDS.values():
+    for module in modules.values():
         module.add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0, or 2 with a one-line reason on stderr)."""
+    """Run the CLI; returns the exit status (0; 2 with a one-line reason on stderr; 130 with one
+    line after Ctrl-C)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        command = next((arg for arg in argv if not arg.startswith("-")), None)
+        resume = "; rerun the same command to resume" if command in RESUMABLE else ""
+        print(f"keras-ae: interrupted{resume}", file=sys.stderr)
+        return 130
+
+
+def _run(argv: list[str]) -> int:
+    from keras_ae.quiet import (command_streams, import_tensorflow_quietly,
+                                initialise_devices_quietly, quiet_python_logs)
+
+    import_tensorflow_quietly()
+    from keras_ae.commands.common import CLIError
     from keras_ae.data.errors import first_line
 
     try:
-        args = _parser().parse_args(argv)
-        with quiet_python_logs():
+        modules = commands()
+        args = _parser(modules).parse_args(argv)
+        with quiet_python_logs(), command_streams():
             initialise_devices_quietly()
-            return COMMANDS[args.command].run(args)
+            return modules[args.command].run(args)
     except (CLIError, ValueError, OSError, RuntimeError) as err:
         # RuntimeError covers ExportError and TensorFlow's errors (out of memory included)
         print(f"keras-ae: error: {first_line(err, with_type=isinstance(err, OSError))}",
               file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("keras-ae: interrupted; rerun the same command to resume", file=sys.stderr)
-        return 130
     except Exception as err:  # noqa: BLE001 - a user gets one line, a developer the traceback
         if os.environ.get("KERAS_AE_DEBUG") == "1":
             raise

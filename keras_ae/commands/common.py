@@ -1,4 +1,5 @@
-"""What the sub-commands share: the one-line error, the parser class and the data options."""
+"""What the sub-commands share: the one-line error, the parser class, results on stdout and the
+data options."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from keras_ae.data.images import COLOR_MODES
+from keras_ae.quiet import results_stream
 
 
 class CLIError(Exception):
@@ -18,6 +20,11 @@ class Parser(argparse.ArgumentParser):
     def error(self, message):
         command = self.prog.removeprefix("keras-ae").strip()
         raise CLIError(f"{command}: {message}" if command else message)
+
+
+def print_result(text: str = "") -> None:
+    """Print a line of the command's result on stdout (progress and notes go to stderr)."""
+    print(text, file=results_stream())
 
 
 def add_data_options(p: argparse.ArgumentParser, dataset_default: str | None = None) -> None:

@@ -6,7 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from keras_ae.commands.common import CLIError, add_data_options, data_of_run, run_model_path
+from keras_ae.commands.common import (CLIError, add_data_options, data_of_run, print_result,
+                                     run_model_path)
 
 NAME = "detect"
 INPUT_SUFFIXES = (".png", ".npy")
@@ -86,10 +87,10 @@ def _fit(args, model_path: Path) -> int:
         fitted_on=f"{Path(dataset).name} [{args.split}]", model_file=model_path)
     path = threshold.save(model_path)
     if args.json:
-        print(json.dumps({"detector": str(path), **threshold.to_dict()}))
+        print_result(json.dumps({"detector": str(path), **threshold.to_dict()}))
     else:
-        print(f"threshold: {threshold.describe()}")
-        print(f"saved to {path}")
+        print_result(f"threshold: {threshold.describe()}")
+        print_result(f"saved to {path}")
     return 0
 
 
@@ -106,12 +107,12 @@ def _detect(args, model_path: Path) -> int:
     rows = [{"name": name, "score": float(score), "is_anomaly": bool(flag)}
             for name, score, flag in zip(names, found.scores, found.is_anomaly)]
     if args.json:
-        print(json.dumps({"threshold": threshold.to_dict(), "inputs": rows}))
+        print_result(json.dumps({"threshold": threshold.to_dict(), "inputs": rows}))
         return 0
     width = max(len(row["name"]) for row in rows)
     for row in rows:
         verdict = "ANOMALY" if row["is_anomaly"] else "normal"
-        print(f"{row['name']:<{width}}  {row['score']:.6g}  {verdict}")
-    print(f"{int(found.is_anomaly.sum())} of {len(rows)} inputs are anomalies; "
+        print_result(f"{row['name']:<{width}}  {row['score']:.6g}  {verdict}")
+    print_result(f"{int(found.is_anomaly.sum())} of {len(rows)} inputs are anomalies; "
           f"threshold: {threshold.describe()}")
     return 0

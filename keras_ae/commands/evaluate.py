@@ -8,7 +8,8 @@ import argparse
 import json
 from pathlib import Path
 
-from keras_ae.commands.common import CLIError, add_data_options, data_of_run, run_model_path
+from keras_ae.commands.common import (CLIError, add_data_options, data_of_run, print_result,
+                                     run_model_path)
 
 NAME = "evaluate"
 
@@ -106,10 +107,10 @@ def run(args) -> int:
             overwrite=args.overwrite)
         results["report"] = str(report)
     if args.json:
-        print(json.dumps(results))
+        print_result(json.dumps(results))
         return 0
-    print(f"{model_path} on {dataset} [{args.split}], {results['images']} images\n")
-    print(format_tables(results))
+    print_result(f"{model_path} on {dataset} [{args.split}], {results['images']} images\n")
+    print_result(format_tables(results))
     if report is not None:
-        print(f"\nreport written to {report}")
+        print_result(f"\nreport written to {report}")
     return 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from keras_ae.commands.common import CLIError, add_data_options, data_of_run, run_model_path
+from keras_ae.commands.common import (CLIError, add_data_options, data_of_run, print_result,
+                                     run_model_path)
 from keras_ae.export import QUANTIZATIONS
 
 NAME = "export"
@@ -62,5 +63,5 @@ def run(args) -> int:
         export.export_tflite(model, output, quantize=args.quantize, representative_data=representative,
                              overwrite=args.overwrite, threshold=threshold)
     signatures = ", ".join(export.signature_names(model, threshold))
-    print(f"exported {model_path} -> {output} ({signatures})")
+    print_result(f"exported {model_path} -> {output} ({signatures})")
     return 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from keras_ae.commands.common import CLIError, add_data_options, data_of_run, run_model_path
+from keras_ae.commands.common import (CLIError, add_data_options, data_of_run, print_result,
+                                     run_model_path)
 from keras_ae.plots import WHAT
 from keras_ae.projection import METHODS
 
@@ -93,7 +94,7 @@ def run(args) -> int:
     else:
         figure = _model_figure(args, model_path, n)
     plots.save_figure(figure, output, overwrite=args.overwrite)
-    print(f"wrote {output}")
+    print_result(f"wrote {output}")
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from keras_ae.commands.common import CLIError
+from keras_ae.commands.common import CLIError, print_result
 
 NAME = "predict"
 
@@ -49,9 +49,9 @@ def run(args) -> int:
     outputs = exported.run(args.signature, **{input_name: array})
     written = write_outputs(outputs, args.output, names=names, overwrite=args.overwrite)
     for key, value in outputs.items():
-        print(f"{key}: shape {tuple(value.shape)}")
+        print_result(f"{key}: shape {tuple(value.shape)}")
         if value.ndim == 1:
             for label, v in zip(names or range(len(value)), value):
-                print(f"  {label}: {v:.6g}")
-    print(f"wrote {len(written)} files to {args.output}")
+                print_result(f"  {label}: {v:.6g}")
+    print_result(f"wrote {len(written)} files to {args.output}")
     return 0

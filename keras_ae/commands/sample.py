@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from keras_ae.commands.common import CLIError, run_model_path
+from keras_ae.commands.common import CLIError, print_result, run_model_path
 from keras_ae.commands.plot import check_output, run_name
 
 NAME = "sample"
@@ -46,5 +46,5 @@ def run(args) -> int:
     with atomic_path(npy, overwrite=args.overwrite) as tmp:
         np.save(tmp, images)
     save_image_grid(images, png, overwrite=args.overwrite)
-    print(f"wrote {args.n} samples of {model_path} (seed {args.seed}) to {npy} and {png}")
+    print_result(f"wrote {args.n} samples of {model_path} (seed {args.seed}) to {npy} and {png}")
     return 0
