@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from keras_ae.arguments import check_int
-from keras_ae.data.errors import DataError
+from keras_ae.data.errors import DataError, with_article
 from keras_ae.io import atomic_write_text
 
 __all__ = [
@@ -203,8 +203,8 @@ def _check_score(model, score: str) -> None:
     if score not in SCORES:
         raise ValueError(f"unknown score {score!r}; choose one of {', '.join(SCORES)}")
     if score == "elbo" and not isinstance(model, VariationalAutoencoder):
-        raise ValueError(f"the elbo score needs a VariationalAutoencoder; {model.name!r} is a "
-                         f"{type(model).__name__} (use the reconstruction score)")
+        raise ValueError(f"the elbo score needs a VariationalAutoencoder; {model.name!r} is "
+                         f"{with_article(type(model).__name__)} (use the reconstruction score)")
 
 
 def elbo_noise(latent_dim: int, samples: int = ELBO_SAMPLES, seed: int = 0) -> np.ndarray:

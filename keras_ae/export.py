@@ -43,7 +43,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_ae.data.errors import first_line
+from keras_ae.data.errors import first_line, with_article
 from keras_ae.detect import Threshold, detection_outputs
 from keras_ae.io import atomic_path
 from keras_ae.models import Autoencoder
@@ -66,7 +66,7 @@ class ExportError(RuntimeError):
 def _keras_ae_model(model: Any) -> Autoencoder:
     if not isinstance(model, Autoencoder):
         raise ExportError(
-            f"cannot export a {type(model).__name__}: expected a keras_ae Autoencoder or "
+            f"cannot export {with_article(type(model).__name__)}: expected a keras_ae Autoencoder or "
             "VariationalAutoencoder")
     return model
 

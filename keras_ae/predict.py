@@ -20,6 +20,7 @@ import numpy as np
 
 from keras_ae.data import images as data_images
 from keras_ae.data.errors import first_line
+from keras_ae.data.folder import files_below
 from keras_ae.io import atomic_path
 from keras_ae.quiet import native_logs_muted
 
@@ -401,18 +402,27 @@ def _read_npz(source: Path) -> tuple[np.ndarray, str]:
         raise ValueError(f"{source}: cannot read npz archive: {first_line(err)}") from None
 
 
-def _expand(paths: Sequence[Path]) -> list[Path]:
-    """Each file as given; each folder as its image files (any depth, sorted)."""
+def is_input_file(name: str | os.PathLike) -> bool:
+    """Whether a file in a folder of inputs is read: an image file (PNG, JPEG, BMP, GIF) or a
+    .npy / .npz array, not hidden."""
+    base = os.path.basename(os.fspath(name))
+    return data_images.is_image_file(base) or (
+        not base.startswith(".") and base.lower().endswith(ARRAY_SUFFIXES))
+
+
+def input_files(paths: Sequence[str | os.PathLike]) -> list[Path]:
+    """The files `read_inputs` reads (`keras-ae predict` and `detect --input`): each file as
+    given; each folder as its image files and arrays (`is_input_file`), at any depth, sorted."""
     files = []
-    for path in paths:
+    for path in map(Path, paths):
         if not path.is_dir():
             files.append(path)
             continue
-        found = sorted(p for p in path.rglob("*") if p.is_file() and data_images.is_image_file(p.name)
-                       and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        found = sorted(files_below(path, keep=is_input_file))  # by path, subfolders too
         if not found:
-            raise ValueError(f"{path}: folder holds no {'/'.join(IMAGE_SUFFIXES)} images")
-        files.extend(found)
+            raise ValueError(f"{path}: folder holds no images or arrays "
+                             f"({'/'.join(IMAGE_SUFFIXES + ARRAY_SUFFIXES)})")
+        files.extend(map(Path, found))
     return files
 
 
@@ -445,7 +455,7 @@ def read_named_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike], *,
     if resize and shape is None:
         raise ValueError("resize needs the image_shape to convert to")
     batches, names = [], []
-    for source in _expand(paths):
+    for source in input_files(paths):
         if not source.is_file():
             raise FileNotFoundError(f"no input file {source}")
         suffix = source.suffix.lower()

@@ -404,6 +404,12 @@ def _api_cases() -> list[ApiCase]:
     add(c, "validation_fraction text", lambda w: load(str(w.npz), validation_fraction="a"), DataError,
         "validation_fraction must be a number, got 'a'")
     add(c, "missing file", lambda w: load(str(w.data / "missing.npz")), DataError, "data source not found")
+    add(c, "missing folder/", lambda w: load("missing_folder/"), DataError,
+        "data source not found: missing_folder (no such folder)")
+    add(c, "missing folder/path", lambda w: load("My Photos/cats"), DataError,
+        "data source not found: My Photos/cats (no such file or folder)")
+    add(c, "skip_bad_images of an .npz file", lambda w: load(str(w.npz), skip_bad_images=True), DataError,
+        "skip_bad_images / --skip-bad-images leaves damaged files out of a folder of images, and")
     add(c, "unsupported file", lambda w: load(str(w.inputs / "notes.txt")), DataError,
         "expected an .npz file or a folder of IDX")
     for name, message in [
@@ -724,7 +730,7 @@ def _api_cases() -> list[ApiCase]:
     add(c, "threshold file that is not JSON", lambda w: detect.load_threshold(w.configs / "not_json.json"), ValueError,
         "is not a threshold file")
     add(c, "elbo score of a plain autoencoder", lambda w: detect.anomaly_scores(w.ae, w.x, score="elbo"), ValueError,
-        "the elbo score needs a VariationalAutoencoder")
+        "the elbo score needs a VariationalAutoencoder; 'seed' is an Autoencoder")
     add(c, "unknown score", lambda w: detect.anomaly_scores(w.ae, w.x, score="psnr"), ValueError, "unknown score 'psnr'")
     add(c, "scores: batch_size 0", lambda w: detect.anomaly_scores(w.ae, w.x, batch_size=0), ValueError,
         "batch_size must be >= 1, got 0")
@@ -891,6 +897,16 @@ def _cli_cases() -> list[CliCase]:
                                      str(w.work / "new_run")], "expected an .npz file or a folder of IDX")
     add(c, "data dir missing", lambda w: ["train", "--dataset", "mnist", "--data-dir", str(w.data / "nowhere"),
                                           "--output", str(w.work / "new_run")], "nowhere (no such folder)")
+    add(c, "a missing folder/", lambda w: ["train", "--dataset", "missing_folder/", "--output", str(w.work / "new_run")],
+        "data source not found: missing_folder (no such folder)")
+    add(c, "a missing folder/path", lambda w: ["train", "--dataset", "My Photos/cats", "--output", str(w.work / "new_run")],
+        "data source not found: My Photos/cats (no such file or folder)")
+    for name in ("mnist", "small.npz", "idx_trailing"):
+        add(c, f"--skip-bad-images of {name}", lambda w, n=name: [
+            "train", "--dataset", n if n == "mnist" else str(w.data / n), "--skip-bad-images",
+            "--output", str(w.work / "new_run")], "--skip-bad-images leaves damaged files out of a folder")
+    add(c, "evaluate --skip-bad-images of an .npz run", lambda w: ["evaluate", str(w.run), "--skip-bad-images"],
+        "--skip-bad-images leaves damaged files out of a folder of images, and")
     add(c, "evaluate on images of another size", lambda w: ["evaluate", str(w.run), "--dataset", str(w.data / "wide.npz")],
         "images have shape (12, 12, 1) but the model expects (8, 8, 1)")
     add(c, "evaluate on the test split of a single pool", lambda w: ["evaluate", str(w.run), "--dataset",
@@ -950,6 +966,9 @@ def _cli_cases() -> list[CliCase]:
     c = "evaluate and export"
     add(c, "evaluate --split training", lambda w: ["evaluate", str(w.run), "--split", "training"], "unknown split 'training'")
     add(c, "evaluate --nll-samples 0", lambda w: ["evaluate", str(w.vae_run), "--nll-samples", "0"], "--nll-samples must be >= 1")
+    add(c, "evaluate --nll-samples of a plain autoencoder", lambda w: ["evaluate", str(w.run), "--nll-samples", "5"],
+        "--nll-samples applies to variational autoencoders (their NLL); ")
+    add(c, "evaluate --seed -1", lambda w: ["evaluate", str(w.run), "--seed", "-1"], "--seed must be in [0, 2**32), got -1")
     add(c, "evaluate a missing dataset", lambda w: ["evaluate", str(w.run), "--dataset", str(w.data / "gone.npz")],
         "data source not found")
     add(c, "export --quantize without tflite", lambda w: ["export", str(w.run), "--quantize", "int8"],
@@ -1011,11 +1030,24 @@ def _cli_cases() -> list[CliCase]:
                            (["--fpr", "0.001"], "fpr 0.001 needs at least 1000 normal images"),
                            (["--score", "elbo"], "the elbo score needs a VariationalAutoencoder"),
                            (["--split", "training"], "unknown split 'training'")]:
-        add(c, "--fit " + " ".join(extra), lambda w, e=extra: ["detect", str(w.run), "--fit", *e], message)
+        add(c, "--fit " + " ".join(extra), lambda w, e=extra: ["detect", str(w.run), "--fit", "--overwrite", *e],
+            message)
+    add(c, "--fit over a fitted threshold", lambda w: ["detect", str(w.run), "--fit"],
+        "detector.json already exists; pass --overwrite to replace it")
+    for extra in (["--overwrite"], ["--dataset", "mnist"], ["--split", "test"], ["--skip-bad-images"]):
+        add(c, "--input with " + " ".join(extra), lambda w, e=extra: [
+            "detect", str(w.run), "--input", str(w.inputs / "good.npy"), *e],
+            f"{extra[0]} applies to --fit; --input scores the files given with the saved threshold")
+    for name, message in (("text.keras", "is not a .keras model file: it is a"),
+                          ("plain.keras", "holds a plain Keras model (Sequential)")):
+        add(c, f"--input with {name} as the model", lambda w, n=name: [
+            "detect", str(w.models / n), "--input", str(w.inputs / "good.npy")], message)
+    add(c, "--input with an .npz file as the model", lambda w: ["detect", str(w.npz), "--input", str(w.inputs / "good.npy")],
+        "is not a .keras model file (expected a .keras file or a run folder)")
     add(c, "--input without a threshold", lambda w: ["detect", str(w.vae_run), "--input", str(w.inputs / "good.npy")],
         "has no fitted threshold")
     add(c, "--input an empty folder", lambda w: ["detect", str(w.run), "--input", str(w.inputs / "empty_folder")],
-        "holds no .png or .npy files")
+        "empty_folder: folder holds no images or arrays (.bmp/.gif/.jpeg/.jpg/.png/.npy/.npz)")
     add(c, "--input with a threshold of another model", lambda w: ["detect", str(w.stale), "--input",
                                                                    str(w.inputs / "good.npy")], "was fitted for another model.keras")
     add(c, "--input NaN pixels", lambda w: ["detect", str(w.run), "--input", str(w.inputs / "nan.npy")], "are NaN; pixels must be")
@@ -1029,6 +1061,12 @@ def _cli_cases() -> list[CliCase]:
 
     add(c, "-n for curves", lambda w: plot(w, "--what", "curves", "-n", "3"), "-n does not apply to --what curves")
     add(c, "-n 0", lambda w: plot(w, "--what", "reconstructions", "-n", "0"), "-n must be >= 1, got 0")
+    add(c, "--seed for curves", lambda w: plot(w, "--what", "curves", "--seed", "3"),
+        "--seed does not apply to --what curves: nothing in it is drawn at random")
+    add(c, "--seed for manifold", lambda w: plot(w, "--what", "manifold", "--seed", "3", model=w.vae_run),
+        "--seed does not apply to --what manifold")
+    add(c, "--seed -1", lambda w: plot(w, "--what", "reconstructions", "--seed", "-1"),
+        "--seed must be in [0, 2**32), got -1")
     add(c, "manifold -n 1", lambda w: plot(w, "--what", "manifold", "-n", "1", model=w.vae_run), "-n must be >= 2, got 1")
     add(c, "--method for reconstructions", lambda w: plot(w, "--what", "reconstructions", "--method", "pca"),
         "--method applies to --what latent")
@@ -1047,6 +1085,7 @@ def _cli_cases() -> list[CliCase]:
     add(c, "sample of a plain autoencoder", lambda w: ["sample", str(w.run), "--output", str(w.work / "s")],
         "samples need a variational autoencoder")
     add(c, "sample -n 0", lambda w: ["sample", str(w.vae_run), "-n", "0"], "-n must be >= 1, got 0")
+    add(c, "sample --seed -1", lambda w: ["sample", str(w.vae_run), "--seed", "-1"], "--seed must be in [0, 2**32), got -1")
     add(c, "sample over a picture", lambda w: ["sample", str(w.vae_run), "--output", str(w.work / "existing")],
         "existing.png already exists; pass --overwrite to replace it")
     return cases

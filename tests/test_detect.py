@@ -243,7 +243,7 @@ def test_fit_then_detect_a_folder(ae_run, inputs, capsys):
 
 
 def test_detect_json_matches_the_python_api(ae_run, inputs, capsys):
-    assert main(["detect", str(ae_run), "--fit", "--percentile", "95", "--json"]) == 0
+    assert main(["detect", str(ae_run), "--fit", "--percentile", "95", "--json", "--overwrite"]) == 0
     fitted = json.loads(capsys.readouterr().out)
     assert fitted["method"] == "percentile" and fitted["level"] == 95
     files = [str(inputs / "c_noise.npy"), str(inputs / "a_normal.png")]
@@ -286,19 +286,20 @@ def test_export_without_a_threshold_has_no_is_anomaly(ae_run, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--fit", "--score", "elbo"], "the elbo score needs a VariationalAutoencoder"),
+    (["--fit", "--score", "elbo", "--overwrite"], "the elbo score needs a VariationalAutoencoder"),
     (["--input", "/no/such/file.npy"], "no input file /no/such/file.npy"),
     (["--input", "BAD_TXT"], "unsupported input type .txt"),
     (["--input", "WRONG_SHAPE"], "does not hold images of shape (12, 12, 1)"),
-    (["--input", "EMPTY_DIR"], "holds no .png or .npy files"),
+    (["--input", "EMPTY_DIR"], "folder holds no images or arrays"),
     ([], "give --input FILE_OR_FOLDER to detect anomalies, or --fit"),
     (["--fit", "--input", "x.npy"], "give --fit (fit a threshold) or --input (detect), not both"),
     (["--input", "x.npy", "--fpr", "0.1"], "--fpr applies to --fit"),
     (["--fit", "--fpr", "0.1", "--percentile", "90"], "not allowed with argument"),
-    (["--fit", "--fpr", "0.001"], "fpr 0.001 needs at least 1000 normal images"),
+    (["--fit", "--fpr", "0.001", "--overwrite"], "fpr 0.001 needs at least 1000 normal images"),
+    (["--fit"], "detector.json already exists; pass --overwrite to replace it"),
 ])
 def test_detect_errors_are_one_line(ae_run, tmp_path, argv, message, capsys):
-    assert main(["detect", str(ae_run), "--fit"]) == 0  # a threshold exists, so input errors show
+    assert main(["detect", str(ae_run), "--fit", "--overwrite"]) == 0  # a threshold exists
     capsys.readouterr()
     (tmp_path / "bad.txt").write_text("hello")
     np.save(tmp_path / "wrong.npy", np.zeros((2, 5, 5), "uint8"))

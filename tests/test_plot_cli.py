@@ -56,7 +56,7 @@ def test_plot_tsne_of_held_out_codes(runs, tmp_path, capsys):
     output = tmp_path / "tsne.png"
     assert main(["plot", str(runs / "seed"), "--what", "latent", "--method", "tsne",
                  "--output", str(output)]) == 0
-    assert "KL divergence" in capsys.readouterr().out  # the progress bar
+    assert "KL divergence" in capsys.readouterr().err  # the progress bar
     assert Image.open(output).format == "PNG"
 
 

@@ -86,9 +86,9 @@ def test_a_second_train_is_refused_while_the_first_runs_then_takes_over(config_f
     # the killed process left its owner file behind; the lock itself died with the process
     assert (run / ".keras-ae.owner").is_file()
     assert main(argv) == 0
-    out = capfd.readouterr().out
-    assert f"took over the lock of {run} from process {first.pid}" in out
-    assert "continued from epoch 1 and trained seed for 3 epochs" in out
+    printed = capfd.readouterr()
+    assert f"took over the lock of {run} from process {first.pid}" in printed.err  # a note
+    assert "continued from epoch 1 and trained seed for 3 epochs" in printed.out
     assert (run / "model.keras").is_file() and not (run / ".keras-ae.owner").exists()
 
 

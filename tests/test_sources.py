@@ -283,9 +283,9 @@ def test_main_job_runs_offline_on_the_bundled_digits(monkeypatch, tmp_path, caps
     run = tmp_path / "runs" / "seed"
     assert main(["train", "--model", "seed", "--dataset", "mnist", "--epochs", "1",
                  "--output", str(run), "--quiet"]) == 0
-    out = capsys.readouterr().out  # the command line prints keras_ae's notes on stdout
-    assert "keras-ae: note: tensorflow-datasets cannot download MNIST" in out
-    assert "bundled with keras_ae" in out
+    printed = capsys.readouterr()  # keras_ae's notes go to stderr, stdout is for results
+    assert "keras-ae: note: tensorflow-datasets cannot download MNIST" in printed.err
+    assert "bundled with keras_ae" in printed.err and "keras-ae: note" not in printed.out
     assert main(["evaluate", str(run)]) == 2  # default --split test
     assert "evaluate on split 'validation'" in capsys.readouterr().err
     assert main(["evaluate", str(run), "--split", "validation", "--json"]) == 0

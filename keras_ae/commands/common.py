@@ -46,6 +46,12 @@ def add_data_options(p: argparse.ArgumentParser, dataset_default: str | None = N
                    help="leave out unreadable or damaged image files (their number is reported)")
 
 
+def data_options_given(args: argparse.Namespace) -> list[str]:
+    """The options of `add_data_options` given on the command line."""
+    flags = ("--dataset", "--data-dir", "--image-size", "--color-mode", "--skip-bad-images")
+    return [flag for flag in flags if getattr(args, flag[2:].replace("-", "_")) is not None]
+
+
 def absolute_if_path(value: str | None) -> str | None:
     """Local paths are stored absolute in config.json, so a run can be used from anywhere."""
     return str(Path(value).resolve()) if value and Path(value).exists() else value
@@ -79,14 +85,22 @@ def run_model_path(model: str) -> Path:
 def data_of_run(args, model_path: Path) -> tuple[str, dict]:
     """The dataset and `load_arrays` / `open_split` options: --dataset/--data-dir, else the
     config.json of the run the model belongs to, else MNIST; the image options given, else the
-    run's (the model needs its images in that size and colour)."""
+    run's (the model needs its images in that size and colour; the run's --skip-bad-images
+    applies to its own dataset only)."""
     config = run_config_beside(model_path)
     dataset = args.dataset or (config.dataset if config else "mnist")
     data_dir = args.data_dir or (config.data_dir if config and not args.dataset else None)
     fraction = config.validation_fraction if config else 0.1
     image = {}
-    for name in ("image_size", "color_mode", "skip_bad_images"):
+    for name in ("image_size", "color_mode"):
         value = getattr(args, name, None)
         image[name] = value if value is not None else getattr(config, name, None)
-    image["skip_bad_images"] = bool(image["skip_bad_images"])
+    run_skips = bool(config and config.skip_bad_images and not args.dataset)
+    image["skip_bad_images"] = bool(getattr(args, "skip_bad_images", None)) or run_skips
     return dataset, dict(data_dir=data_dir, validation_fraction=fraction, with_labels=False, **image)
+
+
+def check_seed(seed: int | None) -> None:
+    """A --seed given must be one NumPy and TensorFlow take."""
+    if seed is not None and not 0 <= seed < 2**32:
+        raise CLIError(f"--seed must be in [0, 2**32), got {seed}")

@@ -6,11 +6,11 @@ import argparse
 import json
 from pathlib import Path
 
-from keras_ae.commands.common import (CLIError, add_data_options, data_of_run, print_result,
-                                     run_model_path)
+from keras_ae.commands.common import (CLIError, add_data_options, data_of_run,
+                                     data_options_given, print_result, run_model_path)
+from keras_ae.data.errors import plural
 
 NAME = "detect"
-INPUT_SUFFIXES = (".png", ".npy")
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -21,8 +21,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "each input's anomaly score and whether it is above that threshold.")
     d.add_argument("model", metavar="RUN_DIR_OR_MODEL")
     d.add_argument("--input", nargs="+", metavar="FILE_OR_FOLDER",
-                   help=".npy arrays or PNG images, or folders of them (their .png/.npy files, sorted)")
+                   help=".npy/.npz arrays, PNG/JPEG/BMP/GIF images, or folders of them (their "
+                        "images and arrays at any depth, sorted), as predict reads them")
     d.add_argument("--fit", action="store_true", help="fit and save the threshold")
+    d.add_argument("--overwrite", action="store_true",
+                   help="with --fit, replace the run's existing detector.json")
     level = d.add_mutually_exclusive_group()
     level.add_argument("--percentile", type=float,
                        help="threshold at this percentile of the normal scores (default: 99)")
@@ -30,33 +33,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                        help="threshold that flags this share of normal images, e.g. 0.01")
     d.add_argument("--score", choices=["reconstruction", "elbo"], default=None,
                    help="reconstruction error, or -ELBO for VAEs (default: reconstruction)")
-    d.add_argument("--split", default="validation",
+    d.add_argument("--split",
                    help="the split of normal images the threshold is fitted on (default: validation)")
     add_data_options(d)
     d.add_argument("--json", action="store_true", help="print one JSON object")
     return d
 
 
-def input_files(paths: list[str]) -> list[Path]:
-    """The files to read: each file as given, each folder as its .png/.npy files, sorted."""
-    files = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir()
-                           if p.is_file() and p.suffix.lower() in INPUT_SUFFIXES)
-            if not found:
-                raise CLIError(f"{path} holds no .png or .npy files")
-            files.extend(found)
-        else:
-            files.append(path)
-    return files
-
-
 def _check_options(args) -> None:
-    fitting_options = [flag for flag, value in (("--percentile", args.percentile),
-                                                ("--fpr", args.fpr), ("--score", args.score))
-                       if value is not None]
+    fitting_options = [flag for flag, value in (
+        ("--percentile", args.percentile), ("--fpr", args.fpr), ("--score", args.score),
+        ("--split", args.split), ("--overwrite", args.overwrite or None)) if value is not None]
+    fitting_options += data_options_given(args)
     if args.fit and args.input:
         raise CLIError("give --fit (fit a threshold) or --input (detect), not both")
     if not args.fit and not args.input:
@@ -64,7 +52,7 @@ def _check_options(args) -> None:
                        f"threshold first: keras-ae detect {args.model} --fit")
     if args.input and fitting_options:
         raise CLIError(f"{', '.join(fitting_options)} appl{'ies' if len(fitting_options) == 1 else 'y'} "
-                       "to --fit; --input uses the saved threshold")
+                       "to --fit; --input scores the files given with the saved threshold")
 
 
 def run(args) -> int:
@@ -75,16 +63,20 @@ def run(args) -> int:
 
 def _fit(args, model_path: Path) -> int:
     from keras_ae import data
-    from keras_ae.detect import fit_threshold
+    from keras_ae.detect import fit_threshold, threshold_path
     from keras_ae.saving import load_model
 
     model = load_model(model_path, compile=False)
+    saved = threshold_path(model_path)
+    if saved.exists() and not args.overwrite:
+        raise CLIError(f"{saved} already exists; pass --overwrite to replace it")
     dataset, load = data_of_run(args, model_path)
-    images, _ = data.load_arrays(dataset, args.split, **load)
+    split = args.split or "validation"
+    images, _ = data.load_arrays(dataset, split, **load)
     threshold = fit_threshold(
         model, images, percentile=args.percentile, fpr=args.fpr,
         score=args.score or "reconstruction", verbose=0 if args.json else 1,
-        fitted_on=f"{Path(dataset).name} [{args.split}]", model_file=model_path)
+        fitted_on=f"{Path(dataset).name} [{split}]", model_file=model_path)
     path = threshold.save(model_path)
     if args.json:
         print_result(json.dumps({"detector": str(path), **threshold.to_dict()}))
@@ -99,10 +91,10 @@ def _detect(args, model_path: Path) -> int:
     from keras_ae.predict import read_named_inputs
     from keras_ae.saving import load_model
 
+    model = load_model(model_path, compile=False)  # a file that is no model is named as such
     threshold = load_threshold(model_path)
-    model = load_model(model_path, compile=False)
     image_shape = tuple(int(d) for d in model.encoder.inputs[0].shape[1:])
-    images, names = read_named_inputs(input_files(args.input), image_shape=image_shape)
+    images, names = read_named_inputs(args.input, image_shape=image_shape)
     found = detect(model, images, threshold=threshold)
     rows = [{"name": name, "score": float(score), "is_anomaly": bool(flag)}
             for name, score, flag in zip(names, found.scores, found.is_anomaly)]
@@ -113,6 +105,8 @@ def _detect(args, model_path: Path) -> int:
     for row in rows:
         verdict = "ANOMALY" if row["is_anomaly"] else "normal"
         print_result(f"{row['name']:<{width}}  {row['score']:.6g}  {verdict}")
-    print_result(f"{int(found.is_anomaly.sum())} of {len(rows)} inputs are anomalies; "
+    anomalies = int(found.is_anomaly.sum())
+    print_result(f"{anomalies} of {plural(len(rows), 'input')} "
+                 f"{'is an anomaly' if anomalies == 1 else 'are anomalies'}; "
           f"threshold: {threshold.describe()}")
     return 0

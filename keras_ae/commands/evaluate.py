@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from inspect import signature
 from pathlib import Path
 
-from keras_ae.commands.common import (CLIError, add_data_options, data_of_run, print_result,
-                                     run_model_path)
+from keras_ae.commands.common import (CLIError, add_data_options, check_seed, data_of_run,
+                                     print_result, run_model_path)
+from keras_ae.data.errors import plural, with_article
 
 NAME = "evaluate"
 
@@ -26,7 +28,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     e.add_argument("model", metavar="RUN_DIR_OR_MODEL")
     add_data_options(e)
     e.add_argument("--split", default="test", help="test | validation | train (default: test)")
-    e.add_argument("--nll-samples", type=int, default=100,
+    e.add_argument("--nll-samples", type=int,
                    help="importance samples for the VAE's NLL (default: 100)")
     e.add_argument("--no-pca", action="store_true", help="skip the PCA baseline")
     e.add_argument("--no-features", action="store_true",
@@ -52,8 +54,9 @@ def _check(args) -> Path | None:
     for option, value in (("--nll-samples", args.nll_samples),
                           ("--labels-per-class", args.labels_per_class),
                           ("--fine-tune-epochs", args.fine_tune_epochs)):
-        if value < 1:
+        if value is not None and value < 1:
             raise CLIError(f"{option} must be >= 1, got {value}")
+    check_seed(args.seed)
     if args.umap and args.no_features:
         raise CLIError("--umap clusters the codes; it cannot be combined with --no-features")
     if args.report is None:
@@ -78,6 +81,9 @@ def run(args) -> int:
     report = _check(args)  # before any long step
     model_path = run_model_path(args.model)
     model = load_model(model_path, compile=False)  # a bad model file is named before the data
+    if args.nll_samples is not None and "nll_samples" not in signature(model.held_out_metrics).parameters:
+        raise CLIError(f"--nll-samples applies to variational autoencoders (their NLL); "
+                       f"{model_path} holds {with_article(type(model).__name__)}")
     dataset, load = data_of_run(args, model_path)
     images = data.open_split(dataset, args.split, **load)  # read from disk batch by batch
     labels = images.labels if images.has_labels and not args.no_features else None
@@ -95,7 +101,7 @@ def run(args) -> int:
     verbose = 0 if args.json or args.quiet else 1
     results = {"model": str(model_path), "dataset": dataset, "split": args.split,
                **evaluate_model(model, images, train_images=train_images,
-                                nll_samples=args.nll_samples, labels=labels,
+                                nll_samples=args.nll_samples or 100, labels=labels,
                                 train_labels=train_labels, labels_per_class=args.labels_per_class,
                                 fine_tune_epochs=args.fine_tune_epochs, seed=args.seed,
                                 pca=not args.no_pca, manifold="umap" if args.umap else None,
@@ -109,7 +115,7 @@ def run(args) -> int:
     if args.json:
         print_result(json.dumps(results))
         return 0
-    print_result(f"{model_path} on {dataset} [{args.split}], {results['images']} images\n")
+    print_result(f"{model_path} on {dataset} [{args.split}], {plural(results['images'], 'image')}\n")
     print_result(format_tables(results))
     if report is not None:
         print_result(f"\nreport written to {report}")

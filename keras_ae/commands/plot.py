@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from keras_ae.commands.common import (CLIError, add_data_options, data_of_run, print_result,
-                                     run_model_path)
+from keras_ae.commands.common import (CLIError, add_data_options, check_seed, data_of_run,
+                                     print_result, run_model_path)
 from keras_ae.plots import WHAT
 from keras_ae.projection import METHODS
 
@@ -24,6 +24,7 @@ COUNTS = {
 }
 LATENT_LIMIT = 10_000
 NEEDS_DATA = ("reconstructions", "latent", "interpolate", "errors")
+UNSEEDED = ("manifold", "curves")  # the same picture whatever the seed
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -45,7 +46,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="images (reconstructions: 10, latent: all up to 10k), pairs "
                         "(interpolate: 4), grid side (manifold: 20), samples (64), worst "
                         "images (errors: 8)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=int,
                    help="chooses the images, the noise and the draws (default: 0)")
     p.add_argument("--output", help="PNG file (default: RUN_WHAT.png in the current folder)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
@@ -84,6 +85,10 @@ def run(args) -> int:
         n = args.n
     if args.method and args.what != "latent":
         raise CLIError("--method applies to --what latent")
+    check_seed(args.seed)
+    if args.seed is not None and args.what in UNSEEDED:
+        raise CLIError(f"--seed does not apply to --what {args.what}: nothing in it is drawn at random")
+    args.seed = args.seed or 0
 
     if args.what == "curves":
         history = model_path.parent / "history.csv"

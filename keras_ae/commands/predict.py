@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from keras_ae.commands.common import CLIError, print_result
+from keras_ae.data.errors import plural
 
 NAME = "predict"
 
@@ -16,7 +17,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "each output as .npy (and PNG for images).")
     r.add_argument("model", metavar="MODEL_TFLITE_OR_SAVEDMODEL")
     r.add_argument("--input", nargs="+", required=True, metavar="FILE",
-                   help="images: .npy/.npz arrays, PNG/JPEG/BMP/GIF files or folders of them; "
+                   help="images: .npy/.npz arrays, PNG/JPEG/BMP/GIF files or folders of them "
+                        "(their images and arrays at any depth, sorted, as detect reads them); "
                         "a .npy of codes for decode/sample")
     r.add_argument("--resize", action="store_true",
                    help="convert images to the model's input size and channels (default: refuse "
@@ -53,5 +55,5 @@ def run(args) -> int:
         if value.ndim == 1:
             for label, v in zip(names or range(len(value)), value):
                 print_result(f"  {label}: {v:.6g}")
-    print_result(f"wrote {len(written)} files to {args.output}")
+    print_result(f"wrote {plural(len(written), 'file')} to {args.output}")
     return 0

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from keras_ae.commands.common import CLIError, print_result, run_model_path
+from keras_ae.commands.common import CLIError, check_seed, print_result, run_model_path
 from keras_ae.commands.plot import check_output, run_name
+from keras_ae.data.errors import plural
 
 NAME = "sample"
 
@@ -35,6 +36,7 @@ def run(args) -> int:
 
     if args.n < 1:
         raise CLIError(f"-n must be >= 1, got {args.n}")
+    check_seed(args.seed)
     model_path = run_model_path(args.model)
     prefix = Path(args.output or f"{run_name(model_path)}_samples")
     if prefix.suffix.lower() in (".png", ".npy"):
@@ -46,5 +48,5 @@ def run(args) -> int:
     with atomic_path(npy, overwrite=args.overwrite) as tmp:
         np.save(tmp, images)
     save_image_grid(images, png, overwrite=args.overwrite)
-    print_result(f"wrote {args.n} samples of {model_path} (seed {args.seed}) to {npy} and {png}")
+    print_result(f"wrote {plural(args.n, 'sample')} of {model_path} (seed {args.seed}) to {npy} and {png}")
     return 0

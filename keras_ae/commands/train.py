@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from keras_ae.commands.common import CLIError, absolute_if_path, add_data_options, print_result
+from keras_ae.data.errors import plural
 from keras_ae.objectives import OBJECTIVES, all_options
 from keras_ae.presets import PRESETS
 from keras_ae.strategies import STRATEGIES
@@ -118,6 +119,7 @@ def run(args) -> int:
     last = result.history[-1] if result.history else {}
     summary = ", ".join(f"{k}={v:.5g}" for k, v in last.items() if k != "epoch")
     continued = f"continued from epoch {result.first_epoch} and " if result.resumed else ""
-    print_result(f"{continued}trained {config.preset} for {len(result.history)} epochs: {summary}")
+    print_result(f"{continued}trained {config.preset} for {plural(len(result.history), 'epoch')}: "
+                 f"{summary}")
     print_result(f"run folder: {output}")
     return 0

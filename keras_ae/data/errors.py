@@ -1,4 +1,4 @@
-"""The single exception type raised for every data problem."""
+"""The single exception type raised for every data problem, and the wording of one-line messages."""
 
 from __future__ import annotations
 
@@ -23,3 +23,13 @@ def first_line(exc: BaseException, limit: int = 300, *, with_type: bool = False)
     if not line:
         return type(exc).__name__
     return f"{type(exc).__name__}: {line}" if with_type else line
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """`count` and `noun` in agreement: "1 file", "3 files" (`nouns`: an irregular plural)."""
+    return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
+
+
+def with_article(noun: str) -> str:
+    """`noun` after its indefinite article: "a VQVAE", "an Autoencoder"."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"

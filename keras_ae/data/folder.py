@@ -13,6 +13,7 @@ import functools
 import logging
 import os
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,12 +46,13 @@ class ImageFiles:
     class_names: tuple[str, ...]
 
 
-def _walk(folder: Path) -> list[str]:
-    """Image files anywhere below ``folder``, in sorted order (hidden entries left out)."""
+def files_below(folder: str | os.PathLike, keep: Callable[[str], bool] = is_image_file) -> list[str]:
+    """The files anywhere below ``folder`` whose names ``keep`` accepts (default: image files),
+    in sorted order, hidden folders left out (the command line's folders of inputs too)."""
     found = []
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found.extend(os.path.join(dirpath, f) for f in sorted(filenames) if is_image_file(f))
+        found.extend(os.path.join(dirpath, f) for f in sorted(filenames) if keep(f))
     return found
 
 
@@ -72,7 +74,7 @@ def list_images(folder: str | os.PathLike) -> ImageFiles:
         raise DataError(f"cannot read folder {root}: {err.strerror or err}") from None
     classes = [e.name for e in entries if e.is_dir() and not e.name.startswith(".")]
     loose = [e.path for e in entries if e.is_file() and is_image_file(e.name)]
-    per_class = [_walk(root / name) for name in classes]
+    per_class = [files_below(root / name) for name in classes]
     if any(per_class):
         if loose:
             logger.warning("%d image files directly in %s are left out: with class subfolders, "

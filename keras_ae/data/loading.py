@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import bundled
-from .errors import DataError
+from .errors import DataError, plural
 from .folder import clear_folder_cache, open_folder
 from .idx import find_idx_files
 from .images import channels_of, parse_image_size
@@ -52,7 +52,7 @@ class LocalData:
             indices = train_idx if split == "train" else val_idx
             if indices.size == 0:
                 raise DataError(f"{split} split is empty: validation_fraction={validation_fraction} "
-                                f"of {len(self.train)} images")
+                                f"of {plural(len(self.train), 'image')}")
             return IndexedSplit(self.train, indices, split)
         if split == "test":
             if self.test is None:
@@ -108,6 +108,7 @@ def open_data(
     """
     size, channels = parse_image_size(image_size), channels_of(color_mode)
     if isinstance(source, (np.ndarray, tuple, list)):
+        _check_skip(skip_bad_images, "an in-memory array")
         return _from_pools(array_pools(source), size, channels)
     if not isinstance(source, (str, os.PathLike)):
         raise DataError(
@@ -117,11 +118,12 @@ def open_data(
     if isinstance(source, str) and not source.strip():
         raise DataError("empty data source name")
     local = resolve_local(source, data_dir)
+    if local is not None and local.is_dir() and find_idx_files(local).empty:  # image files
+        folder = open_folder(local, size=size, channels=channels, skip_bad_images=skip_bad_images)
+        single = f"{folder.origin} is a single pool of images, not a test set; use split 'validation'"
+        return LocalData(folder.origin, folder, None, single)
+    _check_skip(skip_bad_images, str(local or source))
     if local is not None:
-        if local.is_dir() and find_idx_files(local).empty:
-            folder = open_folder(local, size=size, channels=channels, skip_bad_images=skip_bad_images)
-            single = f"{folder.origin} is a single pool of images, not a test set; use split 'validation'"
-            return LocalData(folder.origin, folder, None, single)
         return _from_pools(load_local_pools(local), size, channels)
     try:
         return TfdsData(str(source), None if data_dir is None else str(data_dir), size=size,
@@ -131,6 +133,12 @@ def open_data(
             raise
     bundled.announce_fallback()
     return _from_pools(bundled.bundled_mnist(), size, channels)
+
+
+def _check_skip(skip_bad_images: bool, source: str) -> None:
+    if skip_bad_images:
+        raise DataError("skip_bad_images / --skip-bad-images leaves damaged files out of a folder "
+                        f"of images, and {source} is not one")
 
 
 def open_split(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from .validate import validate_images, validate_labels
 logger = logging.getLogger(__name__)
 
 _PATH_SUFFIXES = (".npz", ".gz", ".npy", ".zip")
+_SEPARATORS = tuple(sep for sep in (os.sep, os.altsep) if sep)
+_TFDS_NAME = re.compile(r"[a-z][a-z0-9_]*(/[\w.-]+)?(:[\w.*]+)?")  # name[/config][:version]
 
 
 def folder_names(name: str) -> list[str]:
@@ -30,11 +33,14 @@ def folder_names(name: str) -> list[str]:
 
 
 def looks_like_path(source: str) -> bool:
-    """True when ``source`` is meant as a file system path rather than a dataset name."""
+    """True when ``source`` is meant as a file system path rather than a dataset name: it
+    starts like a path (``.``, ``~``, a separator), ends in a separator or a data file suffix,
+    or holds a separator and is not a tensorflow-datasets name (``name/config:version``)."""
     return (
-        source.startswith((".", "~", "/", os.sep))
-        or (os.altsep is not None and source.startswith(os.altsep))
+        source.startswith((".", "~", *_SEPARATORS))
+        or source.endswith(_SEPARATORS)
         or source.lower().endswith(_PATH_SUFFIXES)
+        or (any(sep in source for sep in _SEPARATORS) and not _TFDS_NAME.fullmatch(source))
     )
 
 
@@ -44,6 +50,8 @@ def _no_files(folder: Path, why: str = "") -> DataError:
 
 def _usable(path: Path) -> Path:
     if path.is_dir():
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise DataError(f"cannot read folder {path}: permission denied")
         if idx.find_idx_files(path).empty and not has_images(path):
             raise _no_files(path)
         return path
@@ -72,7 +80,8 @@ def resolve_local(source: str | os.PathLike, data_dir: str | os.PathLike | None)
     if path.exists():
         return _usable(path)
     if isinstance(source, os.PathLike) or looks_like_path(str(source)):
-        raise DataError(f"data source not found: {path}")
+        what = "folder" if str(source).endswith(_SEPARATORS) else "file or folder"
+        raise DataError(f"data source not found: {path} (no such {what})")
     if data_dir is None:
         return None
     root = Path(data_dir).expanduser()

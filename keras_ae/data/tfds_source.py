@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .errors import DataError, first_line
+from .errors import DataError, first_line, plural
 from .images import conform
 from .sources import IndexedSplit, Source, Split, check_batch_size, graph_only, with_batch_count
 from .splits import carve_indices
@@ -389,7 +389,7 @@ class TfdsData:
             indices = train_idx if split == "train" else val_idx
             if indices.size == 0:
                 raise DataError(f"{split} split is empty: validation_fraction={validation_fraction} "
-                                f"of {count} images")
+                                f"of {plural(count, 'image')}")
         if source is not None:
             return IndexedSplit(source, np.arange(count) if indices is None else indices, split)
         return StreamedSplit(self._builder, self.name, tfds_split, indices, count, split,
