@@ -96,3 +96,21 @@ def test_a_fresh_process_writes_one_line_without_native_chatter(world):
     assert done.stderr == ("keras-ae: error: input 'z' of 'decode' must have shape (batch, 2), "
                            "got (2, 8, 8, 1)\n")
     assert not (world.work / "predicted").exists()
+
+
+def test_an_unreadable_folder_is_named_unreadable(tmp_path, monkeypatch, capfd):
+    """A dataset folder the user may not read is named as such, not by a file inside it that
+    cannot be found. (Root reads every folder: there, os.access says what a user would meet.)"""
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0)
+    if os.geteuid() == 0:
+        access = os.access
+        monkeypatch.setattr(os, "access", lambda path, mode, **kwargs: (
+            Path(path) != folder and access(path, mode, **kwargs)))
+    try:
+        assert main(["train", "--dataset", str(folder), "--output", str(tmp_path / "run")]) == 2
+    finally:
+        folder.chmod(0o755)
+    assert capfd.readouterr().err == f"keras-ae: error: cannot read folder {folder}: permission denied\n"
+    assert not (tmp_path / "run").exists()

@@ -175,7 +175,7 @@ def test_damaged_pixels_behind_a_good_header_are_named_or_skipped(tmp_path, capl
     with caplog.at_level(logging.WARNING, logger="keras_ae.data"):
         images, _ = load_arrays(tmp_path, "all", skip_bad_images=True)
     assert images.shape == (4, 64, 64, 3)
-    assert any("skipped 1 unreadable or damaged images of 5" in r.getMessage() for r in caplog.records)
+    assert any("skipped 1 unreadable or damaged image of 5" in r.getMessage() for r in caplog.records)
 
 
 def test_damaged_image_stops_training_with_its_path(tmp_path):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, plural
 from .images import (
     ImageHeader,
     conform,
@@ -243,8 +243,9 @@ def _scanned(root: str, skip_bad_images: bool, signature: tuple) -> tuple[ImageF
             bad += [(keep[j], f"cannot decode image {files.paths[keep[j]]}") for j in sorted(undecodable)]
             keep = [i for j, i in enumerate(keep) if j not in undecodable]
         if bad:
-            logger.warning("skipped %d unreadable or damaged images of %d in %s (first: %s)",
-                           len(bad), len(results), root, min(bad)[1])
+            logger.warning("skipped %s of %d in %s (first: %s)",
+                           plural(len(bad), "unreadable or damaged image"), len(results), root,
+                           min(bad)[1])
         if not keep:
             raise DataError(f"no readable images in {root} ({len(bad)} unreadable)")
         labels = None if files.labels is None else files.labels[keep]
