@@ -1,7 +1,7 @@
 """keras_ae: autoencoders for Keras 3 — train, evaluate, use and export them.
 
-Importing keras_ae does no work: its public names (and submodules) are imported when first
-used, so TensorFlow starts only when something needs it. The model classes are registered with
+Importing keras_ae imports nothing heavy: its public names (and submodules) are imported when
+first used, so TensorFlow starts only when something needs it. The model classes are registered with
 Keras as soon as Keras is imported (before or after keras_ae), so `keras.saving.load_model`
 loads keras_ae's `.keras` files wherever keras_ae is imported.
 """
@@ -35,7 +35,8 @@ def __getattr__(name: str):
     """A public name or a submodule, imported on first use (PEP 562)."""
     if name in _PUBLIC:
         value = getattr(importlib.import_module(_PUBLIC[name]), name)
-    elif not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+    elif (name.isidentifier() and not name.startswith("_")
+          and importlib.util.find_spec(f"{__name__}.{name}") is not None):
         value = importlib.import_module(f"{__name__}.{name}")
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

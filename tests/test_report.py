@@ -82,8 +82,9 @@ def test_terminal_tables(labelled_run, capsys):
 
 def test_progress_is_shown_without_json(labelled_run, capsys):
     assert main(["evaluate", str(labelled_run / "run"), "--no-pca", *FAST]) == 0
-    out = capsys.readouterr().out
-    assert "codes:" in out and "from_scratch:" in out and "PCA-4" not in out
+    printed = capsys.readouterr()  # progress on stderr, the tables alone on stdout
+    assert "codes:" in printed.err and "from_scratch:" in printed.err
+    assert "PCA-4" not in printed.out and "━" not in printed.out and "from_scratch:" not in printed.out
 
 
 def test_an_existing_report_is_kept_without_overwrite(labelled_run, capsys):

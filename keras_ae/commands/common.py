@@ -95,7 +95,7 @@ def data_of_run(args, model_path: Path) -> tuple[str, dict]:
     for name in ("image_size", "color_mode"):
         value = getattr(args, name, None)
         image[name] = value if value is not None else getattr(config, name, None)
-    run_skips = bool(config and config.skip_bad_images and not args.dataset)
+    run_skips = config is not None and config.skip_bad_images and not args.dataset
     image["skip_bad_images"] = bool(getattr(args, "skip_bad_images", None)) or run_skips
     return dataset, dict(data_dir=data_dir, validation_fraction=fraction, with_labels=False, **image)
 

@@ -81,7 +81,8 @@ def run(args) -> int:
     report = _check(args)  # before any long step
     model_path = run_model_path(args.model)
     model = load_model(model_path, compile=False)  # a bad model file is named before the data
-    if args.nll_samples is not None and "nll_samples" not in signature(model.held_out_metrics).parameters:
+    takes_nll = "nll_samples" in signature(model.held_out_metrics).parameters  # the objective's own
+    if args.nll_samples is not None and not takes_nll:
         raise CLIError(f"--nll-samples applies to variational autoencoders (their NLL); "
                        f"{model_path} holds {with_article(type(model).__name__)}")
     dataset, load = data_of_run(args, model_path)
@@ -115,7 +116,8 @@ def run(args) -> int:
     if args.json:
         print_result(json.dumps(results))
         return 0
-    print_result(f"{model_path} on {dataset} [{args.split}], {plural(results['images'], 'image')}\n")
+    images_read = plural(results["images"], "image")
+    print_result(f"{model_path} on {dataset} [{args.split}], {images_read}\n")
     print_result(format_tables(results))
     if report is not None:
         print_result(f"\nreport written to {report}")

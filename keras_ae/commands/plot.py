@@ -87,7 +87,8 @@ def run(args) -> int:
         raise CLIError("--method applies to --what latent")
     check_seed(args.seed)
     if args.seed is not None and args.what in UNSEEDED:
-        raise CLIError(f"--seed does not apply to --what {args.what}: nothing in it is drawn at random")
+        raise CLIError(f"--seed does not apply to --what {args.what}: nothing in it is drawn at "
+                       "random")
     args.seed = args.seed or 0
 
     if args.what == "curves":

@@ -48,5 +48,6 @@ def run(args) -> int:
     with atomic_path(npy, overwrite=args.overwrite) as tmp:
         np.save(tmp, images)
     save_image_grid(images, png, overwrite=args.overwrite)
-    print_result(f"wrote {plural(args.n, 'sample')} of {model_path} (seed {args.seed}) to {npy} and {png}")
+    print_result(f"wrote {plural(args.n, 'sample')} of {model_path} (seed {args.seed}) to {npy} "
+                 f"and {png}")
     return 0

@@ -46,7 +46,8 @@ class ImageFiles:
     class_names: tuple[str, ...]
 
 
-def files_below(folder: str | os.PathLike, keep: Callable[[str], bool] = is_image_file) -> list[str]:
+def files_below(folder: str | os.PathLike,
+                keep: Callable[[str], bool] = is_image_file) -> list[str]:
     """The files anywhere below ``folder`` whose names ``keep`` accepts (default: image files),
     in sorted order, hidden folders left out (the command line's folders of inputs too)."""
     found = []
