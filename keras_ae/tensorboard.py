@@ -6,13 +6,18 @@ last epoch and every `every` seconds (0: every epoch), and the embedding project
 the codes of up to `embedding_size` held-out images: `sprite.png` (the images, for the
 projector's thumbnails; written in the background as training begins) and, at the end of
 training, `codes.tsv`, `metadata.tsv` (label and reconstruction error of each image) and
-`projector_config.pbtxt`. `tensorboard --logdir RUN_DIR/logs` shows both.
+`projector_config.pbtxt`. `tensorboard --logdir RUN_DIR/logs` shows both. Reconstructions are
+shown clipped to [0, 1] (a linear model's are unbounded). The pictures only draw: a failure
+while drawing them is one note, after which they draw nothing more, and training goes on.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import functools
 import io
+import logging
 import math
 import os
 import time
@@ -23,6 +28,7 @@ import keras
 import numpy as np
 
 from keras_ae.callbacks import values_set
+from keras_ae.data.errors import first_line
 from keras_ae.data.pipeline import GROUP_BYTES, float_bytes
 from keras_ae.data.validate import as_float_images, validate_images, validate_labels
 from keras_ae.io import atomic_write_text
@@ -34,6 +40,8 @@ __all__ = ["EpochTensorBoard", "HeldOutPictures", "PICTURES_DIR", "SPRITE_MAX_PI
 PICTURES_DIR = "held_out"
 SPRITE_MAX_PIXELS = 8192  # TensorBoard's limit on each side of a sprite image
 
+logger = logging.getLogger(__name__)
+
 
 class EpochTensorBoard(keras.callbacks.TensorBoard):
     """Keras's TensorBoard callback, whose per-batch hook gets no logs while it logs per epoch
@@ -44,6 +52,27 @@ class EpochTensorBoard(keras.callbacks.TensorBoard):
 
     def on_train_batch_end(self, batch, logs=None):
         super().on_train_batch_end(batch, None if self.update_freq == "epoch" else logs)
+
+
+def _drawing(hook):
+    """A hook of `HeldOutPictures`, which only draws: an error in it is one note, the pictures
+    stop, and training goes on."""
+
+    @functools.wraps(hook)
+    def draw(self, *args, **kwargs):
+        if self.failed:
+            return
+        try:
+            hook(self, *args, **kwargs)
+        except Exception as err:  # noqa: BLE001 - nothing that only draws may stop training
+            self.failed = True
+            if self._writer is not None:
+                with contextlib.suppress(Exception):
+                    self._writer.close()
+            logger.warning("TensorBoard's held-out pictures stopped (%s); training goes on",
+                           first_line(err, with_type=True))
+
+    return draw
 
 
 class HeldOutPictures(keras.callbacks.Callback):
@@ -74,6 +103,7 @@ class HeldOutPictures(keras.callbacks.Callback):
         self.images = images[:n_images]
         self._writer = None
         self._sprite = None  # the sprite's writing, in the background
+        self.failed = False  # drawing failed: nothing more is drawn
 
     @classmethod
     def for_run(cls, log_dir: str | os.PathLike, config, embedding_size: int = 2000,
@@ -91,6 +121,7 @@ class HeldOutPictures(keras.callbacks.Callback):
         labels = split.labels[:len(images)] if split.has_labels else None
         return cls(log_dir, images, labels, embedding_size=embedding_size, every=every, best=best)
 
+    @_drawing
     def on_train_begin(self, logs=None):
         import tensorflow as tf
 
@@ -101,6 +132,7 @@ class HeldOutPictures(keras.callbacks.Callback):
         self._sprite = background.submit(write_sprite, self.log_dir, self.embedding_images)
         background.shutdown(wait=False)  # its thread ends once the sprite is written
 
+    @_drawing
     def on_epoch_end(self, epoch, logs=None):
         import tensorflow as tf
 
@@ -117,6 +149,7 @@ class HeldOutPictures(keras.callbacks.Callback):
                                          "(bottom)")
         self._writer.flush()
 
+    @_drawing
     def on_train_end(self, logs=None):
         if self._writer is not None:
             self._writer.close()
@@ -176,7 +209,9 @@ def write_projector(folder: str | os.PathLike, model, images: np.ndarray,
 
 
 def _displayable(images: np.ndarray) -> np.ndarray:
-    """Grey or RGB images as they are; any other channel count shows its first channel."""
+    """Images as pictures: values clipped to [0, 1] (NaN as 0); grey or RGB as they are, any
+    other channel count shows its first channel."""
+    images = np.clip(np.nan_to_num(images, nan=0.0), 0.0, 1.0)
     return images if images.shape[-1] in (1, 3) else images[..., :1]
 
 
