@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from keras_ae.commands import detect, evaluate, export, plot, predict, sample, train
 from keras_ae.commands.common import CLIError, Parser
 from keras_ae.quiet import initialise_devices_quietly, quiet_python_logs
+from keras_ae.strategies import start_strategy
 
 COMMANDS = {module.NAME: module for module in (train, evaluate, export, predict, detect, plot, sample)}
 
@@ -28,6 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         with quiet_python_logs():
+            start_strategy(getattr(args, "strategy", None))  # before devices: multiworker's
             initialise_devices_quietly()
             return COMMANDS[args.command].run(args)
     except (CLIError, ValueError, OSError, RuntimeError) as err:
