@@ -191,3 +191,30 @@ def test_a_failing_picture_is_one_note_and_training_goes_on(digits_npz, tmp_path
     assert (run / "model.keras").is_file()
     assert [int(row.split(",")[0]) for row in (run / "history.csv").read_text().splitlines()[1:]
             ] == [0, 1]
+
+
+def test_projector_reads_held_out_images_a_bounded_batch_at_a_time(tmp_path, monkeypatch):
+    """At the end of training the projector calls the model on at most PROJECTOR_BYTES of
+    input at a time (one eager call of all 2,000 held-out 64x64x3 images held their activations:
+    1.1 GB more), and uint8 held-out images are kept uint8, not as a float copy."""
+    import keras_ae.tensorboard as tensorboard
+    from keras_ae.data.pipeline import float_bytes
+
+    model = small("seed", latent_dim=3)
+    x = (structured_images(10, shape=SMALL) * 255).astype("uint8")
+    monkeypatch.setattr(tensorboard, "PROJECTOR_BYTES", float_bytes(4, SMALL))
+    callback = HeldOutPictures(tmp_path, x, n_images=2, embedding_size=10)
+    assert callback.embedding_images.dtype == np.uint8
+    model.fit(x, x, epochs=1, batch_size=10, verbose=0, callbacks=[callback])
+
+    sizes = []
+    as_images = model.as_images
+    monkeypatch.setattr(model, "as_images", lambda images: (sizes.append(len(images)),
+                                                            as_images(images))[1])
+    tensorboard.write_projector(tmp_path / "again", model, callback.embedding_images)
+    assert sizes and max(sizes) <= 4
+    codes = np.loadtxt(tmp_path / "again" / "codes.tsv", delimiter="\t")
+    assert np.allclose(codes, np.asarray(model.encode(x / 255)), atol=1e-5)
+    with Image.open(tmp_path / "again" / "sprite.png") as sprite:
+        h, w = SMALL[:2]
+        assert np.array_equal(np.asarray(sprite)[:h, w:2 * w], x[1, ..., 0])
