@@ -56,11 +56,13 @@ def _run(argv: list[str]) -> int:
     import_tensorflow_quietly()
     from keras_ae.commands.common import CLIError
     from keras_ae.data.errors import first_line
+    from keras_ae.strategies import start_strategy
 
     try:
         modules = commands()
         args = _parser(modules).parse_args(argv)
         with quiet_python_logs(), command_streams():
+            start_strategy(getattr(args, "strategy", None))  # before devices: multiworker's
             initialise_devices_quietly()
             return modules[args.command].run(args)
     except (CLIError, ValueError, OSError, RuntimeError) as err:

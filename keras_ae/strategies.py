@@ -33,7 +33,7 @@ def get_strategy(strategy: str | tf.distribute.Strategy | None = None) -> tf.dis
         return _mirrored(tuple(device.name for device in devices))
     if strategy == "multiworker":
         _check_tf_config()
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _multiworker(os.environ["TF_CONFIG"])
     if strategy == "tpu":
         try:
             resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
@@ -51,6 +51,26 @@ def _mirrored(devices: tuple[str, ...]) -> tf.distribute.MirroredStrategy:
     """One MirroredStrategy per set of devices for the whole process: a second strategy over the
     same devices would reuse the first one's collective keys, and their all-reduces collide."""
     return tf.distribute.MirroredStrategy(list(devices))
+
+
+@functools.cache
+def _multiworker(tf_config: str) -> tf.distribute.MultiWorkerMirroredStrategy:
+    """One MultiWorkerMirroredStrategy per cluster for the whole process: TensorFlow configures
+    its collective ops once, at start-up."""
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def start_strategy(strategy: str | None) -> None:
+    """Make the strategy called `strategy` now if it must exist before TensorFlow initialises
+    its devices (`multiworker`: collective ops are configured at program start-up), with
+    TensorFlow's native start-up lines muted; `get_strategy` then returns it. Any other
+    strategy is made when it is used. For the command line, which initialises the devices
+    before its command runs."""
+    if strategy == "multiworker":
+        from keras_ae.quiet import native_logs_muted
+
+        with native_logs_muted():
+            get_strategy(strategy)
 
 
 def _check_tf_config() -> None:

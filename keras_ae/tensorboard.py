@@ -6,13 +6,18 @@ last epoch and every `every` seconds (0: every epoch), and the embedding project
 the codes of up to `embedding_size` held-out images: `sprite.png` (the images, for the
 projector's thumbnails; written in the background as training begins) and, at the end of
 training, `codes.tsv`, `metadata.tsv` (label and reconstruction error of each image) and
-`projector_config.pbtxt`. `tensorboard --logdir RUN_DIR/logs` shows both.
+`projector_config.pbtxt`. `tensorboard --logdir RUN_DIR/logs` shows both. Reconstructions are
+shown clipped to [0, 1] (a linear model's are unbounded). The pictures only draw: a failure
+while drawing them is one note, after which they draw nothing more, and training goes on.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import functools
 import io
+import logging
 import math
 import os
 import time
@@ -23,16 +28,20 @@ import keras
 import numpy as np
 
 from keras_ae.callbacks import values_set
-from keras_ae.data.pipeline import GROUP_BYTES, float_bytes
+from keras_ae.data.errors import first_line
+from keras_ae.data.pipeline import float_bytes
 from keras_ae.data.validate import as_float_images, validate_images, validate_labels
-from keras_ae.io import atomic_write_text
-from keras_ae.plots import image_grid, latent_codes, save_image_grid
+from keras_ae.io import atomic_path, atomic_write_text
+from keras_ae.plots import image_grid, latent_codes
 
-__all__ = ["EpochTensorBoard", "HeldOutPictures", "PICTURES_DIR", "SPRITE_MAX_PIXELS",
+__all__ = ["EpochTensorBoard", "HeldOutPictures", "PICTURES_DIR", "PROJECTOR_BYTES", "SPRITE_MAX_PIXELS",
            "write_projector", "write_sprite"]
 
 PICTURES_DIR = "held_out"
 SPRITE_MAX_PIXELS = 8192  # TensorBoard's limit on each side of a sprite image
+PROJECTOR_BYTES = 4 * 2**20  # the float32 input pixels of each of the projector's model calls
+
+logger = logging.getLogger(__name__)
 
 
 class EpochTensorBoard(keras.callbacks.TensorBoard):
@@ -44,6 +53,27 @@ class EpochTensorBoard(keras.callbacks.TensorBoard):
 
     def on_train_batch_end(self, batch, logs=None):
         super().on_train_batch_end(batch, None if self.update_freq == "epoch" else logs)
+
+
+def _drawing(hook):
+    """A hook of `HeldOutPictures`, which only draws: an error in it is one note, the pictures
+    stop, and training goes on."""
+
+    @functools.wraps(hook)
+    def draw(self, *args, **kwargs):
+        if self.failed:
+            return
+        try:
+            hook(self, *args, **kwargs)
+        except Exception as err:  # noqa: BLE001 - nothing that only draws may stop training
+            self.failed = True
+            if self._writer is not None:
+                with contextlib.suppress(Exception):
+                    self._writer.close()
+            logger.warning("TensorBoard's held-out pictures stopped (%s); training goes on",
+                           first_line(err, with_type=True))
+
+    return draw
 
 
 class HeldOutPictures(keras.callbacks.Callback):
@@ -64,16 +94,17 @@ class HeldOutPictures(keras.callbacks.Callback):
         super().__init__()
         self.every, self.best = float(every), best
         self._logged = -math.inf
-        images = as_float_images(validate_images(images))
+        images = validate_images(images)  # uint8 kept so: a quarter of float32's memory
         self.log_dir = Path(log_dir) / PICTURES_DIR
         h, w = images.shape[1:3]
         fits = (SPRITE_MAX_PIXELS // max(h, w)) ** 2  # a square sprite of at most 8192 pixels
         self.embedding_images = images[:min(embedding_size, fits)]
         self.labels = (None if labels is None else
                        validate_labels(labels, len(images))[:len(self.embedding_images)])
-        self.images = images[:n_images]
+        self.images = as_float_images(images[:n_images])
         self._writer = None
         self._sprite = None  # the sprite's writing, in the background
+        self.failed = False  # drawing failed: nothing more is drawn
 
     @classmethod
     def for_run(cls, log_dir: str | os.PathLike, config, embedding_size: int = 2000,
@@ -91,6 +122,7 @@ class HeldOutPictures(keras.callbacks.Callback):
         labels = split.labels[:len(images)] if split.has_labels else None
         return cls(log_dir, images, labels, embedding_size=embedding_size, every=every, best=best)
 
+    @_drawing
     def on_train_begin(self, logs=None):
         import tensorflow as tf
 
@@ -101,6 +133,7 @@ class HeldOutPictures(keras.callbacks.Callback):
         self._sprite = background.submit(write_sprite, self.log_dir, self.embedding_images)
         background.shutdown(wait=False)  # its thread ends once the sprite is written
 
+    @_drawing
     def on_epoch_end(self, epoch, logs=None):
         import tensorflow as tf
 
@@ -117,6 +150,7 @@ class HeldOutPictures(keras.callbacks.Callback):
                                          "(bottom)")
         self._writer.flush()
 
+    @_drawing
     def on_train_end(self, logs=None):
         if self._writer is not None:
             self._writer.close()
@@ -128,14 +162,21 @@ class HeldOutPictures(keras.callbacks.Callback):
 
 
 def write_sprite(folder: str | os.PathLike, images: np.ndarray) -> Path:
-    """Write the projector's `sprite.png` of `images` (a square grid, row by row) into `folder`,
-    atomically; returns its path."""
-    side = math.ceil(math.sqrt(len(images)))  # the projector reads a square sprite, row by row
-    shown = _displayable(images)
-    blank = np.zeros((side * side - len(images), *shown.shape[1:]), "float32")
+    """Write the projector's `sprite.png` of `images` (a square grid, row by row, of their
+    exact pixels) into `folder`, atomically; returns its path. The grid is made of uint8
+    pixels: a float one of 2,000 images of 64x64x3 would take 98 MB a copy."""
+    from PIL import Image
+
+    n, h, w = images.shape[:3]
+    side = math.ceil(math.sqrt(n))  # the projector reads a square sprite, row by row
+    cells = np.zeros((side * side, h, w, 3 if images.shape[-1] == 3 else 1), np.uint8)
+    for i in range(0, n, 256):  # converted a few at a time
+        cells[i:min(n, i + 256)] = _pixels(images[i:i + 256])
+    grid = cells.reshape(side, side, h, w, -1).swapaxes(1, 2).reshape(side * h, side * w, -1)
     path = Path(folder) / "sprite.png"
-    save_image_grid(np.concatenate([shown, blank]), path, cols=side, pad=0, overwrite=True,
-                    compress_level=1)  # written as training runs: fast
+    with atomic_path(path) as tmp:  # written as training runs: fast
+        Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(
+            tmp, format="PNG", compress_level=1)
     return path
 
 
@@ -148,11 +189,12 @@ def write_projector(folder: str | os.PathLike, model, images: np.ndarray,
     from tensorboard.plugins import projector
 
     folder = Path(folder)
-    # a few large calls (each is run eagerly), each as large as a group of training batches
-    batch = max(1, GROUP_BYTES // float_bytes(1, images.shape[1:]))
-    codes = latent_codes(model, images, batch_size=batch)
-    scores = np.concatenate([np.asarray(model.anomaly_score(images[i:i + batch]))
-                             for i in range(0, len(images), batch)])
+    # calls of at most PROJECTOR_BYTES of input: a conv net's activations in an eager call are
+    # many times its input (1,365 images of 64x64x3 in one call took 1.1 GB more)
+    batch = max(1, PROJECTOR_BYTES // float_bytes(1, images.shape[1:]))
+    chunks = [images[i:i + batch] for i in range(0, len(images), batch)]  # each made float alone
+    codes = np.concatenate([latent_codes(model, chunk, batch_size=batch) for chunk in chunks])
+    scores = np.concatenate([np.asarray(model.anomaly_score(chunk)) for chunk in chunks])
     atomic_write_text(folder / "codes.tsv", _tsv(codes))
     rows = ["label\treconstruction error" if labels is not None else "index\treconstruction error"]
     keys = labels if labels is not None else range(len(images))
@@ -176,8 +218,19 @@ def write_projector(folder: str | os.PathLike, model, images: np.ndarray,
 
 
 def _displayable(images: np.ndarray) -> np.ndarray:
-    """Grey or RGB images as they are; any other channel count shows its first channel."""
+    """Images as pictures: float32 values clipped to [0, 1] (NaN as 0, uint8 divided by 255);
+    grey or RGB as they are, any other channel count shows its first channel."""
+    if images.dtype.kind in "biu":
+        images = as_float_images(images)
+    images = np.clip(np.nan_to_num(images, nan=0.0), 0.0, 1.0)
     return images if images.shape[-1] in (1, 3) else images[..., :1]
+
+
+def _pixels(images: np.ndarray) -> np.ndarray:
+    """`_displayable(images)` as uint8 pixels (uint8 grey or RGB images as they are)."""
+    if images.dtype == np.uint8 and images.shape[-1] in (1, 3):
+        return images
+    return np.round(_displayable(images) * 255).astype(np.uint8)
 
 
 def _tsv(array: np.ndarray) -> str:

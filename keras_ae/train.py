@@ -217,9 +217,10 @@ def _run_folder_callbacks(run_dir: Path, config: RunConfig, first_epoch: int,
     return [
         best,
         history,
+        # after the records, so an epoch counts as done once they have it, and before the logs,
+        # so an epoch whose logging fails is kept to resume from; kept until model.keras is
+        # written, so a crash before that resumes instead of restarting
+        TimedBackup(str(run_dir / BACKUP_DIR), (best, history), every=backup_every),
         EpochTensorBoard(str(run_dir / LOG_DIR)),
         HeldOutPictures.for_run(run_dir / LOG_DIR, config, every=backup_every, best=best),
-        # last, so an epoch counts as done only once everything above has recorded it; kept
-        # until model.keras is written, so a crash before that resumes instead of restarting
-        TimedBackup(str(run_dir / BACKUP_DIR), (best, history), every=backup_every),
     ]

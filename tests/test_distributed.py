@@ -4,6 +4,7 @@ one-step equivalence of every preset on two replicas is in the shared harness.)"
 
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -44,6 +45,56 @@ def test_mirrored_cli_run_matches_the_single_device_run(digits, tmp_path):
     assert main([*common, "--strategy", "mirrored", "--output", str(tmp_path / "two")]) == 0
     one, two = _held_out_loss(tmp_path / "one", digits), _held_out_loss(tmp_path / "two", digits)
     assert abs(two - one) <= 0.02 * one, (one, two)
+
+
+KERAS_AE = Path(sys.executable).with_name("keras-ae")
+
+
+def _readme_multiworker_command():
+    """The TF_CONFIG and `keras-ae` arguments of README.md's multi-machine example."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    lines = readme[readme.index("TF_CONFIG='"):].splitlines()
+    tf_config = json.loads(lines[0].split("'")[1])
+    argv = shlex.split(lines[1])
+    assert argv[0] == "keras-ae" and "multiworker" in argv, argv
+    return tf_config, argv[1:]
+
+
+def test_the_readme_multiworker_command_trains_on_two_workers(tmp_path):
+    """README's command as two `keras-ae` processes on 127.0.0.1 (its hosts replaced, a tiny
+    dataset and one epoch added): both finish, and the chief's run folder holds the model."""
+    tf_config, argv = _readme_multiworker_command()
+    output = argv.index("--output") + 1
+    images = (structured_images(128, shape=(28, 28, 1)) * 255).astype("uint8")
+    np.savez(tmp_path / "digits.npz", x_train=images)
+    ports = _free_ports(len(tf_config["cluster"]["worker"])).split(",")
+    tf_config["cluster"]["worker"] = [f"127.0.0.1:{port}" for port in ports]
+    workers = []
+    for index in range(len(ports)):
+        tf_config["task"]["index"] = index
+        command = [str(KERAS_AE), *argv[:output], str(tmp_path / f"run{index}"), *argv[output + 1:],
+                   "--dataset", str(tmp_path / "digits.npz"), "--epochs", "1", "--quiet"]
+        workers.append(subprocess.Popen(command, env={**os.environ, "TF_CONFIG": json.dumps(tf_config)},
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    try:
+        results = [worker.communicate(timeout=300) for worker in workers]
+    finally:
+        for worker in workers:
+            worker.kill()
+    for worker, (out, err) in zip(workers, results):
+        assert worker.returncode == 0, err
+    assert (tmp_path / "run0" / "model.keras").is_file()
+    assert not (tmp_path / "run1").exists()  # only the chief writes
+
+
+def test_mirrored_command_in_a_fresh_process(digits, tmp_path):
+    run = tmp_path / "run"
+    done = subprocess.run([str(KERAS_AE), "train", "--model", "seed", "--strategy", "mirrored",
+                           "--dataset", str(digits), "--epochs", "1", "--output", str(run),
+                           "--quiet"], capture_output=True, text=True, env={**os.environ},
+                          timeout=300)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert (run / "model.keras").is_file()
 
 
 def _free_ports(n):

@@ -278,6 +278,38 @@ def test_offline_mnist_falls_back_to_the_bundled_digits(monkeypatch, caplog):
         load_arrays("mnist", "test")
 
 
+def test_a_proxy_refusing_tfds_downloads_is_offline_and_asked_once(monkeypatch):
+    """A proxy that accepts connections but refuses the download host counts as offline (tfds
+    would retry for minutes), and a process asks only once."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    connections = []
+
+    def refuse():
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            connections.append(client.recv(4096))
+            client.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+            client.close()
+
+    threading.Thread(target=refuse, daemon=True).start()
+    for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{server.getsockname()[1]}")
+    try:
+        assert tfds_source.network_reachable() is False
+        assert tfds_source.network_reachable() is False
+        load_arrays("mnist", "validation")  # offline: the bundled digits, with no further probe
+    finally:
+        server.close()
+    assert len(connections) == 1 and connections[0].startswith(b"CONNECT storage.googleapis.com")
+
+
 def test_main_job_runs_offline_on_the_bundled_digits(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(tfds_source, "network_reachable", lambda *a, **k: False)
     run = tmp_path / "runs" / "seed"

@@ -1,6 +1,12 @@
 """TensorBoard gets reconstructions every epoch and the held-out codes in the projector."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
+import pytest
 import tensorflow as tf
 from google.protobuf import text_format
 from PIL import Image
@@ -142,3 +148,73 @@ def test_epoch_tensorboard_writes_keras_scalars_without_per_batch_calls(tmp_path
             assert batch_logs == [None] * 8 and not any(t.startswith("batch_") for t in tags)
         else:
             assert all("loss" in logs for logs in batch_logs) and "batch_loss" in tags
+
+
+@pytest.fixture()
+def digits_npz(tmp_path):
+    x = (structured_images(120) * 255).astype("uint8")
+    path = tmp_path / "digits.npz"
+    np.savez(path, x_train=x, y_train=np.arange(120) % 10)
+    return str(path)
+
+
+def test_linear_preset_trains_from_the_command_line(digits_npz, tmp_path):
+    """A linear model's reconstructions are unbounded: the pictures show them clipped."""
+    run = tmp_path / "run"
+    done = subprocess.run([str(Path(sys.executable).with_name("keras-ae")), "train", "--model",
+                           "linear", "--epochs", "1", "--dataset", digits_npz, "--output",
+                           str(run), "--quiet"],
+                          capture_output=True, text=True, env={**os.environ}, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (run / "model.keras").is_file()
+    assert [(tag, step) for tag, step, _, _ in image_summaries(run / "logs" / "held_out")] == [
+        ("reconstructions", 0)]
+
+
+def test_a_failing_picture_is_one_note_and_training_goes_on(digits_npz, tmp_path, capsys,
+                                                           monkeypatch):
+    import keras_ae.tensorboard as tensorboard
+    from keras_ae.cli import main
+
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tensorboard, "image_grid", fail)
+    run = tmp_path / "run"
+    assert main(["train", "--model", "seed", "--epochs", "2", "--dataset", digits_npz,
+                 "--output", str(run), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    notes = [line for line in (captured.out + captured.err).splitlines()
+             if "held-out pictures" in line]
+    assert notes == ["keras-ae: note: TensorBoard's held-out pictures stopped (OSError: [Errno 28] "
+                     "No space left on device); training goes on"]
+    assert (run / "model.keras").is_file()
+    assert [int(row.split(",")[0]) for row in (run / "history.csv").read_text().splitlines()[1:]
+            ] == [0, 1]
+
+
+def test_projector_reads_held_out_images_a_bounded_batch_at_a_time(tmp_path, monkeypatch):
+    """At the end of training the projector calls the model on at most PROJECTOR_BYTES of
+    input at a time (one eager call of all 2,000 held-out 64x64x3 images held their activations:
+    1.1 GB more), and uint8 held-out images are kept uint8, not as a float copy."""
+    import keras_ae.tensorboard as tensorboard
+    from keras_ae.data.pipeline import float_bytes
+
+    model = small("seed", latent_dim=3)
+    x = (structured_images(10, shape=SMALL) * 255).astype("uint8")
+    monkeypatch.setattr(tensorboard, "PROJECTOR_BYTES", float_bytes(4, SMALL))
+    callback = HeldOutPictures(tmp_path, x, n_images=2, embedding_size=10)
+    assert callback.embedding_images.dtype == np.uint8
+    model.fit(x, x, epochs=1, batch_size=10, verbose=0, callbacks=[callback])
+
+    sizes = []
+    as_images = model.as_images
+    monkeypatch.setattr(model, "as_images", lambda images: (sizes.append(len(images)),
+                                                            as_images(images))[1])
+    tensorboard.write_projector(tmp_path / "again", model, callback.embedding_images)
+    assert sizes and max(sizes) <= 4
+    codes = np.loadtxt(tmp_path / "again" / "codes.tsv", delimiter="\t")
+    assert np.allclose(codes, np.asarray(model.encode(x / 255)), atol=1e-5)
+    with Image.open(tmp_path / "again" / "sprite.png") as sprite:
+        h, w = SMALL[:2]
+        assert np.array_equal(np.asarray(sprite)[:h, w:2 * w], x[1, ..., 0])

@@ -307,3 +307,25 @@ def test_values_read_keep_while_the_variables_train_on():
             np.testing.assert_array_equal(variable.numpy(), copy)
     for variable, value in zip(variables, trained):
         np.testing.assert_array_equal(variable.numpy(), value)
+
+
+def test_a_run_whose_logging_callback_fails_keeps_the_epoch_and_resumes(npz_dataset, tmp_path,
+                                                                        capsys, monkeypatch):
+    """A callback failing at the end of the first epoch (TensorBoard on a full disk) loses no
+    epoch: the backup holds it, and the same command resumes after it."""
+    from keras_ae.cli import main
+    from keras_ae.tensorboard import EpochTensorBoard
+
+    def fail(self, epoch, logs=None):
+        raise RuntimeError("planted failure while logging")
+
+    command = ["train", "--model", "seed", "--epochs", "2", "--dataset", npz_dataset,
+               "--output", str(tmp_path / "run"), "--quiet"]
+    monkeypatch.setattr(EpochTensorBoard, "on_epoch_end", fail)
+    assert main(command) == 2
+    assert capsys.readouterr().err == "keras-ae: error: planted failure while logging\n"
+    assert not (tmp_path / "run" / "model.keras").exists()
+    monkeypatch.undo()
+    assert main(command) == 0
+    assert "continued from epoch 1 and trained" in capsys.readouterr().out
+    assert (tmp_path / "run" / "model.keras").is_file()

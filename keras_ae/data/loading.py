@@ -22,7 +22,7 @@ from .images import channels_of, parse_image_size
 from .local import array_pools, clear_local_cache, load_local_pools, resolve_local
 from .sources import ArraySource, IndexedSplit, Source, Split
 from .splits import SPLITS, Pools, carve_indices, check_fraction
-from .tfds_source import DownloadUnavailable, TfdsData, tfds_name
+from .tfds_source import DownloadUnavailable, TfdsData, forget_offline, tfds_name
 
 DataSource = Any
 """A tfds name, a path (IDX folder, image folder or .npz), an image array or an (images, labels) pair."""
@@ -190,10 +190,12 @@ def load_arrays(
 
 
 def clear_cache() -> None:
-    """Forget every cached dataset so the next load reads the source again."""
+    """Forget every cached dataset (and that tensorflow-datasets found no network) so the next
+    load reads the source again."""
     clear_local_cache()
     clear_folder_cache()
     bundled.forget()
+    forget_offline()
 
 
 def to_float(images: np.ndarray | Any):

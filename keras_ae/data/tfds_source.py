@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
 import threading
-import urllib.parse
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 
@@ -25,7 +24,7 @@ from .images import conform
 from .sources import IndexedSplit, Source, Split, check_batch_size, graph_only, with_batch_count
 from .splits import carve_indices
 
-_PROBE_HOST = ("storage.googleapis.com", 443)
+_PROBE_URL = "https://storage.googleapis.com/"  # where tensorflow-datasets downloads from
 _PROBE_TIMEOUT_S = 5.0
 _SHUFFLE_BYTES = 64 * 2**20  # a streamed split is shuffled in blocks of at most this many bytes
 _MIN_SHUFFLE = 1024
@@ -51,35 +50,45 @@ def offline_message(name: str) -> str:
     )
 
 
-def _probe_target() -> tuple[str, int]:
-    proxy = urllib.request.getproxies().get("https")
-    if proxy:
-        parsed = urllib.parse.urlsplit(proxy if "//" in proxy else f"//{proxy}")
-        if parsed.hostname:
-            return parsed.hostname, parsed.port or 443
-    return _PROBE_HOST
+_offline = False  # the probe failed once: this process counts as offline
 
 
 def network_reachable(timeout: float = _PROBE_TIMEOUT_S) -> bool:
-    """Whether the tfds download host (or the HTTPS proxy) accepts a connection.
+    """Whether tensorflow-datasets' download host answers one HTTPS request, made as tfds's
+    downloads are (through the HTTPS proxy, if any), within `timeout` seconds: a proxy that
+    refuses the connection counts as offline, where tfds would retry for minutes. Once it has
+    not answered, the process counts as offline and the probe is not made again
+    (`forget_offline` forgets it).
 
-    Name resolution cannot be given a timeout, so the attempt runs in a
-    daemon thread and counts as a failure if it has not finished in time.
+    Name resolution cannot be given a timeout, so the attempt runs in a daemon thread and
+    counts as a failure if it has not finished in time.
     """
+    global _offline
+    if _offline:
+        return False
     result: list[bool] = []
-    host, port = _probe_target()
 
     def attempt() -> None:
+        request = urllib.request.Request(_PROBE_URL, method="HEAD")
         try:
-            with socket.create_connection((host, port), timeout=timeout):
+            with urllib.request.urlopen(request, timeout=timeout):
                 result.append(True)
-        except OSError:
+        except urllib.error.HTTPError:  # the host answered
+            result.append(True)
+        except (OSError, ValueError):  # no connection, a proxy's refusal, a bad proxy setting
             result.append(False)
 
     thread = threading.Thread(target=attempt, name="keras_ae-network-probe", daemon=True)
     thread.start()
     thread.join(timeout + 1.0)
-    return bool(result and result[0])
+    _offline = not (result and result[0])
+    return not _offline
+
+
+def forget_offline() -> None:
+    """Forget that the network probe failed: the next download asks again."""
+    global _offline
+    _offline = False
 
 
 def _import_tfds():
@@ -405,5 +414,5 @@ def load_tfds(name: str, split: str, data_dir: str | None) -> tuple[np.ndarray, 
     return chosen.images(), chosen.labels
 
 
-__all__ = ["DownloadUnavailable", "StreamedSplit", "TfdsData", "TfdsSource", "load_tfds",
-           "network_reachable", "offline_message", "tfds_name"]
+__all__ = ["DownloadUnavailable", "StreamedSplit", "TfdsData", "TfdsSource", "forget_offline",
+           "load_tfds", "network_reachable", "offline_message", "tfds_name"]
