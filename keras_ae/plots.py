@@ -91,8 +91,9 @@ def _batched(fn, x: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
 def latent_codes(model: Autoencoder, images: Any, *, batch_size: int = BATCH_SIZE) -> np.ndarray:
     """The latent codes of `images` as flat float vectors `(N, n)`, batch by batch
     (`model.features`: the code itself, a VAE's posterior means, a VQ-VAE's quantised map)."""
-    batch_size = check_int(batch_size, "batch_size")
-    return _batched(model.features, _check_images(model, images), batch_size)
+    from keras_ae.features import encode
+
+    return encode(model, _check_images(model, images), batch_size=batch_size)
 
 
 def worst_scored(model: Autoencoder, images: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
