@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from keras_ae.commands.common import CLIError, add_data_options, data_of_run, run_model_path
+from keras_ae.commands.common import CLIError, RunData, add_data_options, run_model_path
 
 NAME = "detect"
 INPUT_SUFFIXES = (".png", ".npy")
@@ -73,13 +73,12 @@ def run(args) -> int:
 
 
 def _fit(args, model_path: Path) -> int:
-    from keras_ae import data
     from keras_ae.detect import fit_threshold
     from keras_ae.saving import load_model
 
     model = load_model(model_path, compile=False)
-    dataset, load = data_of_run(args, model_path)
-    images, _ = data.load_arrays(dataset, args.split, **load)
+    run_data = RunData(args, model_path)
+    dataset, images = run_data.dataset, run_data.held_out(args.split).images()
     threshold = fit_threshold(
         model, images, percentile=args.percentile, fpr=args.fpr,
         score=args.score or "reconstruction", verbose=0 if args.json else 1,

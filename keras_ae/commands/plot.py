@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from keras_ae.commands.common import CLIError, add_data_options, data_of_run, run_model_path
+from keras_ae.commands.common import CLIError, RunData, add_data_options, run_model_path
 from keras_ae.plots import WHAT
 from keras_ae.projection import METHODS
 
@@ -37,8 +37,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--what", choices=WHAT, required=True)
     p.add_argument("--method", choices=METHODS,
                    help="2-d map for --what latent (default: raw for a 2-d code, else tsne)")
-    p.add_argument("--split", default="test", help="test | validation | train | all "
-                                                    "(default: test)")
+    p.add_argument("--split", help="test | validation | train | all (default: test where the "
+                                   "data has one, else validation)")
     add_data_options(p)
     p.add_argument("-n", type=int, metavar="N",
                    help="images (reconstructions: 10, latent: all up to 10k), pairs "
@@ -129,15 +129,13 @@ def _model_figure(args, model_path: Path, n: int | None):
 
 
 def _held_out(args, model_path: Path, model):
-    from keras_ae import data
-
-    dataset, load = data_of_run(args, model_path)
-    images, labels = data.load_arrays(dataset, args.split, **{**load, "with_labels": True})
+    run_data = RunData(args, model_path)
+    split = run_data.held_out(args.split)
     expected = tuple(model.encoder.inputs[0].shape[1:])
-    if tuple(images.shape[1:]) != expected:
-        raise CLIError(f"{dataset} images have shape {images.shape[1:]} "
+    if tuple(split.image_shape) != expected:
+        raise CLIError(f"{run_data.dataset} images have shape {tuple(split.image_shape)} "
                        f"but the model expects {expected}")
-    return images, labels
+    return split.images(), split.labels
 
 
 def _pairs(rng, labels, count: int, n: int):
