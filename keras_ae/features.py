@@ -76,11 +76,14 @@ def _model_images(model: keras.Model, images: Any) -> np.ndarray:
 
 def encode(model: Autoencoder | str | os.PathLike, images: Any, *,
            batch_size: int = 256) -> np.ndarray:
-    """The latent codes of `images` (uint8 or float in [0, 1]) as a NumPy array, in batches
-    (a VAE's posterior means)."""
+    """The latent codes of `images` (uint8 or float in [0, 1]) as flat float32 vectors
+    `(N, n)`, in batches: `model.features` (the code itself, a VAE's posterior means, a VQ-VAE's
+    quantised map flattened)."""
     model = _as_model(model)
-    codes = model.encoder.predict(_model_images(model, images), batch_size=batch_size, verbose=0)
-    return np.asarray(codes[0] if isinstance(codes, (list, tuple)) else codes)
+    x = _model_images(model, images)
+    batch_size = check_int(batch_size, "batch_size")
+    return np.concatenate([np.asarray(model.features(x[i:i + batch_size]))
+                           for i in range(0, len(x), batch_size)])
 
 
 def _flat(features: Any, what: str) -> np.ndarray:
@@ -311,7 +314,8 @@ def linear_probe(train_features: Any, train_labels: Any, test_features: Any, tes
 
 def classifier(model: Autoencoder | str | os.PathLike, num_classes: int, *,
                pretrained: bool = True, name: str = "classifier") -> keras.Model:
-    """The model's encoder with a softmax head of `num_classes` units (uncompiled).
+    """The model's encoder with a softmax head of `num_classes` units (uncompiled); a feature
+    map code (a VQ-VAE's encoder output) is flattened before the head.
 
     `pretrained` starts the encoder from the trained weights; otherwise it is the same
     architecture freshly initialised (draws from Keras's global seed).
@@ -320,8 +324,10 @@ def classifier(model: Autoencoder | str | os.PathLike, num_classes: int, *,
     num_classes = check_int(num_classes, "num_classes", minimum=2)
     encoder = _codes_model(model.encoder, "copy" if pretrained else "fresh", "encoder")
     inputs = keras.Input(shape=tuple(encoder.inputs[0].shape[1:]), name="image")
-    probabilities = keras.layers.Dense(num_classes, activation="softmax", name="classes")(
-        encoder(inputs))
+    codes = encoder(inputs)
+    if len(codes.shape) > 2:  # a feature map (a VQ-VAE's encoder output): one vector per image
+        codes = keras.layers.Flatten(name="flat_codes")(codes)
+    probabilities = keras.layers.Dense(num_classes, activation="softmax", name="classes")(codes)
     return keras.Model(inputs, probabilities, name=name)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,14 +30,23 @@ if TYPE_CHECKING:
     from keras_ae.models import Autoencoder
 
 __all__ = [
-    "WHAT", "curves", "draw_samples", "errors", "image_grid", "interpolate", "latent",
-    "latent_codes", "manifold", "reconstructions", "samples", "save_figure", "save_image_grid",
-    "worst_scored",
+    "MOST", "WHAT", "curves", "draw_samples", "errors", "image_grid", "interpolate", "latent",
+    "latent_codes", "manifold", "reconstructions", "sample_batches", "samples", "save_figure",
+    "save_image_grid", "worst_scored",
 ]
 
 WHAT = ("reconstructions", "latent", "manifold", "interpolate", "samples", "curves", "errors")
 DPI = 100
 BATCH_SIZE = 256
+MOST = {"reconstructions": 32, "manifold": 50, "interpolate": 16, "samples": 256, "errors": 32}
+"""The most panels one picture shows: images (reconstructions, errors), cells per side of the
+grid (manifold), pairs (interpolate) and samples; beyond them the panels are too small to see
+and drawing them takes minutes."""
+
+
+def _check_most(count: int, what: str, unit: str) -> None:
+    if count > MOST[what]:
+        raise ValueError(f"{what} shows at most {MOST[what]} {unit}, got {count:,}")
 
 
 # --- arrays ------------------------------------------------------------------------------------
@@ -91,8 +100,9 @@ def _batched(fn, x: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
 def latent_codes(model: Autoencoder, images: Any, *, batch_size: int = BATCH_SIZE) -> np.ndarray:
     """The latent codes of `images` as flat float vectors `(N, n)`, batch by batch
     (`model.features`: the code itself, a VAE's posterior means, a VQ-VAE's quantised map)."""
-    batch_size = check_int(batch_size, "batch_size")
-    return _batched(model.features, _check_images(model, images), batch_size)
+    from keras_ae.features import encode
+
+    return encode(model, _check_images(model, images), batch_size=batch_size)
 
 
 def worst_scored(model: Autoencoder, images: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -103,9 +113,12 @@ def worst_scored(model: Autoencoder, images: Any, n: int) -> tuple[np.ndarray, n
     return order, scores[order]
 
 
-def draw_samples(model: Autoencoder, n: int, *, seed: int = 0) -> np.ndarray:
-    """`n` images decoded from the VAE's prior, `(n, H, W, C)` float32; the same seed gives the
-    same images."""
+def sample_batches(model: Autoencoder, n: int, *, seed: int = 0,
+                   batch_size: int = BATCH_SIZE) -> Iterator[np.ndarray]:
+    """`n` images decoded from the VAE's prior, `(b, H, W, C)` float32 batches of at most
+    `batch_size`; the same seed gives the same images (the first `b` of them whatever `n`)."""
+    import keras
+
     from keras_ae.models import VariationalAutoencoder
 
     check_autoencoder(model)
@@ -113,8 +126,16 @@ def draw_samples(model: Autoencoder, n: int, *, seed: int = 0) -> np.ndarray:
         raise ValueError(f"samples need a variational autoencoder; {model.name!r} "
                          f"({type(model).__name__}) has no prior to draw from")
     n = check_int(n, "the number of samples")
-    seed = check_int(seed, "seed", minimum=0)
-    return np.asarray(model.sample(n, seed=seed), dtype="float32")
+    batch_size = check_int(batch_size, "batch_size")
+    draws = keras.random.SeedGenerator(check_int(seed, "seed", minimum=0))
+    return (np.asarray(model.sample(min(batch_size, n - start), seed=draws), dtype="float32")
+            for start in range(0, n, batch_size))  # checked now, drawn as it is read
+
+
+def draw_samples(model: Autoencoder, n: int, *, seed: int = 0) -> np.ndarray:
+    """`n` images decoded from the VAE's prior, `(n, H, W, C)` float32; the same seed gives the
+    same images."""
+    return np.concatenate(list(sample_batches(model, n, seed=seed)))
 
 
 # --- drawing helpers ---------------------------------------------------------------------------
@@ -194,6 +215,7 @@ def reconstructions(model: Autoencoder, images: Any, *, seed: int = 0) -> Figure
 
     seed = check_int(seed, "seed", minimum=0)
     x = _check_images(model, images)
+    _check_most(len(x), "reconstructions", "images")
     inputs, rows = x, [("original", x)]
     if model.denoise is not None:
         inputs = np.asarray(model.denoise.apply(x, seed=seed))
@@ -282,6 +304,7 @@ def manifold(model: Autoencoder, *, n: int = 20, quantiles: tuple[float, float] 
         raise ValueError(f"manifold needs a 2-d latent space; {model.name!r} has "
                          f"{model.latent_dim}-d codes (plot latent or samples instead)")
     n = check_int(n, "the grid's n", minimum=2)
+    _check_most(n, "manifold", "cells per side")
     try:
         low, high = (float(q) for q in quantiles)
         valid = 0 < low < high < 1
@@ -321,6 +344,7 @@ def interpolate(model: Autoencoder, starts: Any, ends: Any, *, steps: int = 8) -
     starts, ends = _check_images(model, starts), _check_images(model, ends)
     if len(starts) != len(ends):
         raise ValueError(f"got {len(starts)} start images but {len(ends)} end images")
+    _check_most(len(starts), "interpolate", "pairs")
     z_a, z_b = latent_codes(model, starts), latent_codes(model, ends)
     t = np.linspace(0.0, 1.0, steps, dtype="float32")
     z = z_a[:, None, :] * (1 - t)[None, :, None] + z_b[:, None, :] * t[None, :, None]
@@ -339,6 +363,7 @@ def interpolate(model: Autoencoder, starts: Any, ends: Any, *, steps: int = 8) -
 
 def samples(model: Autoencoder, *, n: int = 64, seed: int = 0) -> Figure:
     """`n` images decoded from draws of a VAE's prior N(0, I), seeded."""
+    _check_most(check_int(n, "the number of samples"), "samples", "samples")
     drawn = draw_samples(model, n, seed=seed)
     grid = image_grid(drawn)
     fig = _figure(7.0, 7.0 * grid.shape[0] / grid.shape[1] + 0.6)
@@ -408,6 +433,7 @@ def errors(model: Autoencoder, images: Any, labels: Any = None, *, n: int = 8) -
     from keras_ae.data.validate import validate_labels
 
     n = check_int(n, "n")
+    _check_most(n, "errors", "images")
     x = _check_images(model, images)
     labels = None if labels is None else validate_labels(labels, len(x))
     order, scores = worst_scored(model, x, n)

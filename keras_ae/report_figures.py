@@ -80,5 +80,5 @@ def latent_scatter(model: Autoencoder, images: Any, labels: Any = None, *, max_p
             ax.legend(title="label", markerscale=3, fontsize=8, loc="best")
     ax.set_xlabel(axis_names[0])
     ax.set_ylabel(axis_names[1])
-    ax.set_title(f"Held-out codes ({model.latent_dim}-d), {how}: {len(keep)} images")
+    ax.set_title(f"Held-out codes ({codes.shape[1]}-d), {how}: {len(keep)} images")
     return fig

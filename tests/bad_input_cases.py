@@ -345,6 +345,11 @@ def _api_cases() -> list[ApiCase]:
         ValueError, "decodes code indices of shape (batch, 4, 4), got (1, 3, 3)")
     add(c, "VQ-VAE encode: NaN", lambda w: w.vq.encode(nan), DataError, "images contain NaN values")
     add(c, "VQ-VAE call: 0-255 floats", lambda w: w.vq(big), DataError, "float images must lie in [0, 1]")
+    add(c, "VQ-VAE: a codebook larger than memory", lambda w: keras_ae.build("vq_vae", codebook_size=10**9),
+        ValueError, "codebook_size 1,000,000,000 needs about 797.2 GiB in a training step (16-d codes, one image)")
+    add(c, "VQ-VAE: more codes than the training data has",
+        lambda w: keras_ae.build("vq_vae", input_shape=IMAGE, codebook_size=16).check_training(3, 2), ValueError,
+        "codebook_size 16 is more codes than the 12 code vectors of the training images (3 × 2×2); give at most 12")
 
     # data arrays
     c = "data arrays"
@@ -693,6 +698,18 @@ def _api_cases() -> list[ApiCase]:
         "is not a training history written by keras-ae")
     add(c, "curves: a number", lambda w: plots.curves(3), ValueError, "history must be a run folder")
     add(c, "errors: n 0", lambda w: plots.errors(w.ae, w.x, n=0), ValueError, "n must be >= 1, got 0")
+    many = np.zeros((33, *IMAGE), "uint8")
+    for name, call, message in [
+        ("reconstructions of 33 images", lambda w: plots.reconstructions(w.ae, many),
+         "reconstructions shows at most 32 images, got 33"),
+        ("errors: n 33", lambda w: plots.errors(w.ae, w.x, n=33), "errors shows at most 32 images, got 33"),
+        ("interpolate: 17 pairs", lambda w: plots.interpolate(w.ae, many[:17], many[16:]),
+         "interpolate shows at most 16 pairs, got 17"),
+        ("manifold: n 51", lambda w: plots.manifold(w.vae, n=51), "manifold shows at most 50 cells per side, got 51"),
+        ("samples: n 10**9", lambda w: plots.samples(w.vae, n=10**9),
+         "samples shows at most 256 samples, got 1,000,000,000"),
+    ]:
+        add(c, name, call, ValueError, message)
     add(c, "image_grid: cols 0", lambda w: plots.image_grid(w.x, cols=0), ValueError, "cols must be >= 1, got 0")
     add(c, "image_grid: no images", lambda w: plots.image_grid(np.zeros((0, 8, 8, 1))), DataError, "images array is empty")
     add(c, "latent_codes: batch_size 0", lambda w: plots.latent_codes(w.ae, w.x, batch_size=0), ValueError,
@@ -847,6 +864,11 @@ def _cli_cases() -> list[CliCase]:
         (["--model", "linear", "--loss", "bce"], "the linear architecture has an unbounded code and output"),
         (["--latent-dim", "64"], "latent_dim 64 >= input size 64 makes an overcomplete autoencoder"),
         (["--latent-dim", "1000000000", "--sparse", "l1:0.0001"], "parameters, about"),
+        (["--model", "vq_vae", "--codebook-size", "1000000000"],
+         "codebook_size 1,000,000,000 needs about 294.3 GiB in a training step (16-d codes, one image)"),
+        (["--model", "vq_vae", "--codebook-size", "500000"], "(16-d codes, a batch of 108 images); at most"),
+        (["--model", "vq_vae", "--codebook-size", "1000"],
+         "codebook_size 1,000 is more codes than the 432 code vectors of the training images (108 × 2×2)"),
         (["--model", "seed", "--config", "config.json"], "give one of --model, --config and --resume, not both --model and --config"),
     ]:
         add(c, " ".join(extra), lambda w, e=extra: new_run(w, *e), message)
@@ -909,8 +931,12 @@ def _cli_cases() -> list[CliCase]:
         "--skip-bad-images leaves damaged files out of a folder of images, and")
     add(c, "evaluate on images of another size", lambda w: ["evaluate", str(w.run), "--dataset", str(w.data / "wide.npz")],
         "images have shape (12, 12, 1) but the model expects (8, 8, 1)")
-    add(c, "evaluate on the test split of a single pool", lambda w: ["evaluate", str(w.run), "--dataset",
-                                                                     str(w.data / "pool.npz")], "not a test set")
+    add(c, "evaluate on the test split of a single pool",
+        lambda w: ["evaluate", str(w.run), "--dataset", str(w.data / "pool.npz"), "--split", "test"],
+        "--split test: no test split in")
+    add(c, "detect --fit on the test split of a single pool",
+        lambda w: ["detect", str(w.run), "--fit", "--dataset", str(w.data / "pool.npz"), "--split", "test"],
+        "pool.npz; its splits are train, validation, all")
 
     # run folders
     c = "run folders"
@@ -1082,8 +1108,21 @@ def _cli_cases() -> list[CliCase]:
                                                       model=w.models / "ae_copy.keras"), "no history.csv beside")
     add(c, "--split training", lambda w: plot(w, "--what", "reconstructions", "--split", "training",
                                               "--output", str(w.work / "r.png")), "unknown split 'training'")
+    for what, most in (("reconstructions", 32), ("latent", 10_000), ("manifold", 50), ("interpolate", 16),
+                       ("samples", 256), ("errors", 32)):
+        model = "vae_run" if what in ("manifold", "samples") else "run"
+        add(c, f"{what} -n {most + 1}", lambda w, what=what, most=most, model=model: plot(
+            w, "--what", what, "-n", str(most + 1), model=getattr(w, model)),
+            f"-n must be at most {most:,} for --what {what}")
+    add(c, "samples -n 10**9", lambda w: plot(w, "--what", "samples", "-n", str(10**9), model=w.vae_run),
+        "-n must be at most 256 for --what samples (samples in one picture), got 1,000,000,000")
+    add(c, "plot --split test of a single pool",
+        lambda w: plot(w, "--what", "errors", "--dataset", str(w.data / "pool.npz"), "--split", "test"),
+        "its splits are train, validation, all")
     add(c, "sample of a plain autoencoder", lambda w: ["sample", str(w.run), "--output", str(w.work / "s")],
         "samples need a variational autoencoder")
+    add(c, "sample -n 10**9", lambda w: ["sample", str(w.vae_run), "-n", str(10**9)],
+        "-n must be at most 4,194,304 for 8×8×1 images (their .npy file is kept within 1 GiB)")
     add(c, "sample -n 0", lambda w: ["sample", str(w.vae_run), "-n", "0"], "-n must be >= 1, got 0")
     add(c, "sample --seed -1", lambda w: ["sample", str(w.vae_run), "--seed", "-1"], "--seed must be in [0, 2**32), got -1")
     add(c, "sample over a picture", lambda w: ["sample", str(w.vae_run), "--output", str(w.work / "existing")],

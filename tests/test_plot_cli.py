@@ -135,3 +135,34 @@ def test_sample_bad_input_exits_2_with_one_line(runs, run, argv, message, tmp_pa
     assert message in one_line_error(capsys)
     assert [p.name for p in tmp_path.iterdir()] == ["taken.npy"]
     assert (tmp_path / "taken.npy").read_bytes() == b"mine"
+
+
+def test_plot_shows_no_more_than_the_split_holds(runs, tmp_path, capsys):
+    output = tmp_path / "r.png"
+    assert main(["plot", str(runs / "seed"), "--what", "reconstructions", "-n", "32",
+                 "--split", "validation", "--output", str(output)]) == 0  # 20 images
+    said = capsys.readouterr()
+    assert "-n 32: the split has 20 images; showing 20" in said.out + said.err
+    with Image.open(output) as image:
+        assert image.size == (2100, 320)  # 20 panels of 1 inch and a margin, at 100 dpi
+    assert main(["plot", str(runs / "seed"), "--what", "interpolate", "-n", "16",
+                 "--split", "validation", "--output", str(tmp_path / "i.png")]) == 0
+    said = capsys.readouterr()
+    assert "-n 16: the split has 10 pairs of images; showing 10" in said.out + said.err
+
+
+def test_sample_draws_in_batches_and_grids_the_first_1024(runs, tmp_path, capsys):
+    from keras_ae.commands.sample import GRID_SAMPLES
+
+    prefix = tmp_path / "many"
+    assert main(["sample", str(runs / "vae"), "-n", "1030", "--seed", "2",
+                 "--output", str(prefix)]) == 0
+    said = capsys.readouterr()
+    assert "many.png shows the first 1,024 of the 1,030 samples" in said.out + said.err
+    drawn = np.load(tmp_path / "many.npy")
+    assert drawn.shape == (1030, 28, 28, 1) and GRID_SAMPLES == 1024
+    model = keras_ae.load_model(runs / "vae")
+    np.testing.assert_allclose(drawn[:10], np.asarray(model.sample(10, seed=2)), atol=1e-6)
+    assert not np.allclose(drawn[:256], drawn[256:512])  # each batch its own draws
+    with Image.open(tmp_path / "many.png") as grid:
+        assert grid.size == (32 * 29 - 1, 32 * 29 - 1)

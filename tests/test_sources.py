@@ -4,6 +4,9 @@ pipelines that stream them (same batches as in memory, exact resume)."""
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -318,10 +321,30 @@ def test_main_job_runs_offline_on_the_bundled_digits(monkeypatch, tmp_path, caps
     printed = capsys.readouterr()  # keras_ae's notes go to stderr, stdout is for results
     assert "keras-ae: note: tensorflow-datasets cannot download MNIST" in printed.err
     assert "bundled with keras_ae" in printed.err and "keras-ae: note" not in printed.out
-    assert main(["evaluate", str(run)]) == 2  # default --split test
-    assert "evaluate on split 'validation'" in capsys.readouterr().err
-    assert main(["evaluate", str(run), "--split", "validation", "--json"]) == 0
-    assert '"images": 1000' in capsys.readouterr().out
+    # README's "See what it learned": no test split, so the commands use the validation split
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("keras-ae")), "plot", str(run), "--what",
+         "reconstructions", "--output", str(tmp_path / "r.png")],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        env={**os.environ, "https_proxy": "http://127.0.0.1:9",  # offline, whatever the machine
+             "TFDS_DATA_DIR": str(tmp_path / "tfds")})
+    assert done.returncode == 0, done.stderr
+    said = done.stdout + done.stderr
+    assert said.count("keras-ae: note: no test split in the bundled MNIST digits: using the "
+                      "validation split\n") == 1
+    assert (tmp_path / "r.png").is_file()
+    assert main(["evaluate", str(run), "--json", "--no-features"]) == 0
+    said = capsys.readouterr()
+    assert (said.out + said.err).count("no test split in the bundled MNIST digits") == 1
+    assert '"split": "validation", "images": 1000' in said.out
+    for command in (["evaluate", str(run), "--split", "test"],
+                    ["detect", str(run), "--fit", "--split", "test"]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert err == ("keras-ae: error: --split test: no test split in the bundled MNIST digits; "
+                       "its splits are train, validation, all\n")
+    assert main(["detect", str(run), "--fit", "--json"]) == 0  # validation, as by default
+    assert '"fitted_on": "mnist [validation]"' in capsys.readouterr().out
 
 
 # --------------------------------------------------------------------------- command line
@@ -336,9 +359,19 @@ def test_cli_trains_and_evaluates_on_a_folder(tmp_path, capsys):
     saved = (run / "config.json").read_text()
     assert '"image_size": [\n    8,\n    8\n  ]' in saved and '"color_mode": "grayscale"' in saved
     capsys.readouterr()
-    assert main(["evaluate", str(run), "--split", "validation", "--json"]) == 0
-    out = capsys.readouterr().out
-    assert '"images": 3,' in out and '"fit_images": 27' in out
+    assert main(["evaluate", str(run), "--json"]) == 0  # a folder has no test split
+    said = capsys.readouterr()
+    note = f"no test split in {tmp_path / 'photos'}: using the validation split"
+    assert note in said.out + said.err
+    assert '"split": "validation", "images": 3,' in said.out and '"fit_images": 27' in said.out
+    assert main(["plot", str(run), "--what", "errors", "-n", "2",
+                 "--output", str(tmp_path / "errors.png")]) == 0
+    said = capsys.readouterr()
+    assert note in said.out + said.err and (tmp_path / "errors.png").is_file()
+    assert main(["plot", str(run), "--what", "errors", "--split", "test"]) == 2
+    assert capsys.readouterr().err == (f"keras-ae: error: --split test: no test split in "
+                                       f"{tmp_path / 'photos'}; its splits are train, "
+                                       "validation, all\n")
     assert main(["train", "--dataset", str(tmp_path / "photos"), "--image-size", "8y8"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "image size must be HxW" in err
@@ -403,6 +436,8 @@ def test_tfds_splits_read_from_disk(tiny_tfds, fmt, kind, monkeypatch):
     np.testing.assert_array_equal(val.labels, pool_labels[val_idx])
     test = open_split("keras_ae_tiny_images", "test", data_dir=data_dir)
     assert test.images().shape == (8, 6, 6, 1)
+    splits = open_data("keras_ae_tiny_images", data_dir=data_dir).splits
+    assert sorted(splits) == ["all", "test", "train", "validation"]
     assert open_split("keras_ae_tiny_images", "train[:10]", data_dir=data_dir).images().shape[0] == 10
     resized = open_split("keras_ae_tiny_images", "validation", data_dir=data_dir,
                          validation_fraction=0.2, image_size=(3, 3), color_mode="rgb")

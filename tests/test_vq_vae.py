@@ -2,7 +2,11 @@
 codebook metrics, dead-code replacement (also on two replicas) and integer-code exports."""
 
 import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -199,6 +203,27 @@ def test_cli_trains_evaluates_and_decodes_indices(tmp_path, capsys):
     assert main(["predict", str(exported), "--signature", "decode",
                  "--input", str(tmp_path / "bad.npy"), "--output", str(tmp_path / "out2")]) == 2
     assert "must be integers (code indices)" in capsys.readouterr().err
+
+
+def test_evaluate_clusters_and_probes_the_flat_codes_of_a_labelled_run(tmp_path):
+    """The few-label classifiers and clustering take a VQ-VAE's feature map as flat codes, so
+    `keras-ae evaluate --split validation --report` scores them and writes the report."""
+    images = (structured_images(120, shape=(28, 28, 1)) * 255).astype("uint8")
+    np.savez(tmp_path / "d.npz", x_train=images, y_train=np.arange(120) % 3)
+    run = tmp_path / "run"
+    assert main(["train", "--model", "vq_vae", "--dataset", str(tmp_path / "d.npz"), "--epochs", "1",
+                 "--codebook-size", "8", "--latent-dim", "4", "--output", str(run), "--quiet"]) == 0
+    report = tmp_path / "report.html"
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("keras-ae")), "evaluate", str(run), "--split",
+         "validation", "--labels-per-class", "5", "--fine-tune-epochs", "1", "--json",
+         "--report", str(report)],
+        capture_output=True, text=True, timeout=300, env={**os.environ})
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["clustering"]["codes"]["dims"] == 7 * 7 * 4  # the quantised map, flattened
+    assert {"probe_codes", "fine_tuned", "from_scratch"} <= set(result["probes"])
+    assert result["report"] == str(report) and "<img" in report.read_text()
 
 
 def test_pictures_map_the_quantised_codes_and_refuse_to_interpolate_indices(tmp_path):

@@ -4,6 +4,7 @@ data options."""
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from keras_ae.data.images import COLOR_MODES
@@ -104,3 +105,36 @@ def check_seed(seed: int | None) -> None:
     """A --seed given must be one NumPy and TensorFlow take."""
     if seed is not None and not 0 <= seed < 2**32:
         raise CLIError(f"--seed must be in [0, 2**32), got {seed}")
+
+
+class RunData:
+    """The data a command reads for a model (`data_of_run`), opened once: `split(name)` gives
+    a split, `held_out(requested)` the held-out one the command reads."""
+
+    def __init__(self, args, model_path: Path):
+        from keras_ae.data import open_data
+
+        self.dataset, load = data_of_run(args, model_path)
+        self.fraction = load["validation_fraction"]
+        self.source = open_data(self.dataset, data_dir=load["data_dir"],
+                                image_size=load["image_size"], color_mode=load["color_mode"],
+                                skip_bad_images=load["skip_bad_images"])
+
+    def split(self, name: str):
+        """The split `name` of the data (a `keras_ae.data.Split`, read from disk as it goes)."""
+        return self.source.split(name, self.fraction)
+
+    def held_out(self, requested: str | None):
+        """The split `requested`; by default (None) test where the data has one, else
+        validation, with a note saying so. `test` of data without one is a CLIError naming
+        the splits it has."""
+        splits = self.source.splits
+        if requested is None:
+            requested = "test" if "test" in splits else "validation"
+            if requested == "validation":
+                logging.getLogger("keras_ae").warning(
+                    "no test split in %s: using the validation split", self.source.origin)
+        elif requested == "test" and "test" not in splits:
+            raise CLIError(f"--split test: no test split in {self.source.origin}; its splits are "
+                           f"{', '.join(splits)}")
+        return self.split(requested)

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from keras_ae.commands.common import (CLIError, add_data_options, data_of_run,
+from keras_ae.commands.common import (CLIError, RunData, add_data_options,
                                      data_options_given, print_result, run_model_path)
 from keras_ae.data.errors import plural
 
@@ -62,7 +62,6 @@ def run(args) -> int:
 
 
 def _fit(args, model_path: Path) -> int:
-    from keras_ae import data
     from keras_ae.detect import fit_threshold, threshold_path
     from keras_ae.saving import load_model
 
@@ -70,9 +69,9 @@ def _fit(args, model_path: Path) -> int:
     saved = threshold_path(model_path)
     if saved.exists() and not args.overwrite:
         raise CLIError(f"{saved} already exists; pass --overwrite to replace it")
-    dataset, load = data_of_run(args, model_path)
     split = args.split or "validation"
-    images, _ = data.load_arrays(dataset, split, **load)
+    run_data = RunData(args, model_path)
+    dataset, images = run_data.dataset, run_data.held_out(split).images()
     threshold = fit_threshold(
         model, images, percentile=args.percentile, fpr=args.fpr,
         score=args.score or "reconstruction", verbose=0 if args.json else 1,

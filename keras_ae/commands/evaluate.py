@@ -9,7 +9,7 @@ import json
 from inspect import signature
 from pathlib import Path
 
-from keras_ae.commands.common import (CLIError, add_data_options, check_seed, data_of_run,
+from keras_ae.commands.common import (CLIError, RunData, add_data_options, check_seed,
                                      print_result, run_model_path)
 from keras_ae.data.errors import plural, with_article
 
@@ -27,7 +27,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "from scratch).")
     e.add_argument("model", metavar="RUN_DIR_OR_MODEL")
     add_data_options(e)
-    e.add_argument("--split", default="test", help="test | validation | train (default: test)")
+    e.add_argument("--split", help="test | validation | train | all (default: test where the data "
+                                   "has one, else validation)")
     e.add_argument("--nll-samples", type=int,
                    help="importance samples for the VAE's NLL (default: 100)")
     e.add_argument("--no-pca", action="store_true", help="skip the PCA baseline")
@@ -73,7 +74,6 @@ def _check(args) -> Path | None:
 
 
 def run(args) -> int:
-    from keras_ae import data
     from keras_ae.evaluate import FEATURE_IMAGES, evaluate_model
     from keras_ae.report import format_tables, report_figures, write_report
     from keras_ae.saving import load_model
@@ -85,11 +85,12 @@ def run(args) -> int:
     if args.nll_samples is not None and not takes_nll:
         raise CLIError(f"--nll-samples applies to variational autoencoders (their NLL); "
                        f"{model_path} holds {with_article(type(model).__name__)}")
-    dataset, load = data_of_run(args, model_path)
-    images = data.open_split(dataset, args.split, **load)  # read from disk batch by batch
+    run_data = RunData(args, model_path)
+    dataset = run_data.dataset
+    images = run_data.held_out(args.split)  # read from disk batch by batch
     labels = images.labels if images.has_labels and not args.no_features else None
     if args.umap and labels is None:
-        raise CLIError(f"--umap scores clusters against labels, and the {dataset} {args.split} "
+        raise CLIError(f"--umap scores clusters against labels, and the {dataset} {images.name} "
                        "split has none")
     expected = tuple(model.encoder.inputs[0].shape[1:])
     if tuple(images.image_shape) != expected:
@@ -97,10 +98,10 @@ def run(args) -> int:
                        f"expects {expected} (--image-size and --color-mode convert them)")
     train_images = train_labels = None
     if not args.no_pca or labels is not None:
-        train_images = data.open_split(dataset, "train", **load)
+        train_images = run_data.split("train")
         train_labels = train_images.labels if labels is not None else None
     verbose = 0 if args.json or args.quiet else 1
-    results = {"model": str(model_path), "dataset": dataset, "split": args.split,
+    results = {"model": str(model_path), "dataset": dataset, "split": images.name,
                **evaluate_model(model, images, train_images=train_images,
                                 nll_samples=args.nll_samples or 100, labels=labels,
                                 train_labels=train_labels, labels_per_class=args.labels_per_class,
@@ -117,7 +118,7 @@ def run(args) -> int:
         print_result(json.dumps(results))
         return 0
     images_read = plural(results["images"], "image")
-    print_result(f"{model_path} on {dataset} [{args.split}], {images_read}\n")
+    print_result(f"{model_path} on {dataset} [{images.name}], {images_read}\n")
     print_result(format_tables(results))
     if report is not None:
         print_result(f"\nreport written to {report}")

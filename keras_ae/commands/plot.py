@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
-from keras_ae.commands.common import (CLIError, add_data_options, check_seed, data_of_run,
+from keras_ae.commands.common import (CLIError, RunData, add_data_options, check_seed,
                                      print_result, run_model_path)
-from keras_ae.plots import WHAT
+from keras_ae.plots import MOST, WHAT
 from keras_ae.projection import METHODS
 
 NAME = "plot"
 
-# what -n counts for each picture, and its default (None: every image of the split, up to 10k)
-COUNTS = {
-    "reconstructions": ("images", 10),
-    "latent": ("images", None),
-    "manifold": ("grid cells per side", 20),
-    "interpolate": ("pairs", 4),
-    "samples": ("samples", 64),
-    "curves": (None, None),
-    "errors": ("worst images", 8),
-}
 LATENT_LIMIT = 10_000
+# what -n counts for each picture, its default (None: every image of the split, up to
+# LATENT_LIMIT) and the most one picture shows (plots.MOST)
+COUNTS = {
+    "reconstructions": ("images", 10, MOST["reconstructions"]),
+    "latent": ("images", None, LATENT_LIMIT),
+    "manifold": ("grid cells per side", 20, MOST["manifold"]),
+    "interpolate": ("pairs", 4, MOST["interpolate"]),
+    "samples": ("samples", 64, MOST["samples"]),
+    "curves": (None, None, None),
+    "errors": ("worst images", 8, MOST["errors"]),
+}
 NEEDS_DATA = ("reconstructions", "latent", "interpolate", "errors")
 UNSEEDED = ("manifold", "curves")  # the same picture whatever the seed
 
@@ -39,13 +41,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--what", choices=WHAT, required=True)
     p.add_argument("--method", choices=METHODS,
                    help="2-d map for --what latent (default: raw for a 2-d code, else tsne)")
-    p.add_argument("--split", default="test", help="test | validation | train | all "
-                                                    "(default: test)")
+    p.add_argument("--split", help="test | validation | train | all (default: test where the "
+                                   "data has one, else validation)")
     add_data_options(p)
     p.add_argument("-n", type=int, metavar="N",
-                   help="images (reconstructions: 10, latent: all up to 10k), pairs "
-                        "(interpolate: 4), grid side (manifold: 20), samples (64), worst "
-                        "images (errors: 8)")
+                   help="how many to show: "
+                        + "; ".join(f"{what}: {default or 'all'} {counted} (at most {most:,})"
+                                    for what, (counted, default, most) in COUNTS.items() if counted)
+                        + "; never more than the split holds")
     p.add_argument("--seed", type=int,
                    help="chooses the images, the noise and the draws (default: 0)")
     p.add_argument("--output", help="PNG file (default: RUN_WHAT.png in the current folder)")
@@ -76,12 +79,15 @@ def run(args) -> int:
     model_path = run_model_path(args.model)
     output = check_output(Path(args.output or f"{run_name(model_path)}_{args.what}.png"),
                           ".png", args.overwrite)
-    counted, n = COUNTS[args.what]
+    counted, n, most = COUNTS[args.what]
     if args.n is not None:
         if counted is None:
             raise CLIError(f"-n does not apply to --what {args.what}")
         if args.n < (2 if args.what == "manifold" else 1):
             raise CLIError(f"-n must be >= {2 if args.what == 'manifold' else 1}, got {args.n}")
+        if args.n > most:
+            raise CLIError(f"-n must be at most {most:,} for --what {args.what} ({counted} in "
+                           f"one picture), got {args.n:,}")
         n = args.n
     if args.method and args.what != "latent":
         raise CLIError("--method applies to --what latent")
@@ -121,39 +127,47 @@ def _model_figure(args, model_path: Path, n: int | None):
 
     images, labels = _held_out(args, model_path, model)
     rng = np.random.default_rng(args.seed)
+    if args.what == "interpolate":
+        starts, ends = _pairs(rng, labels, len(images), n, asked=args.n is not None)
+        return plots.interpolate(model, images[starts], images[ends])
+    n = _at_most_the_split(n, len(images), asked=args.n is not None)
     if args.what == "reconstructions":
-        chosen = rng.choice(len(images), min(n, len(images)), replace=False)
+        chosen = rng.choice(len(images), n, replace=False)
         return plots.reconstructions(model, images[chosen], seed=args.seed)
     if args.what == "errors":
-        return plots.errors(model, images, labels, n=min(n, len(images)))
-    if args.what == "latent":
-        limit = min(n or LATENT_LIMIT, len(images))
-        chosen = np.sort(rng.choice(len(images), limit, replace=False))
-        return plots.latent(model, images[chosen], None if labels is None else labels[chosen],
-                            method=args.method, seed=args.seed, verbose=0 if args.quiet else 1)
-    starts, ends = _pairs(rng, labels, len(images), n)
-    return plots.interpolate(model, images[starts], images[ends])
+        return plots.errors(model, images, labels, n=n)
+    chosen = np.sort(rng.choice(len(images), n, replace=False))  # latent
+    return plots.latent(model, images[chosen], None if labels is None else labels[chosen],
+                        method=args.method, seed=args.seed, verbose=0 if args.quiet else 1)
 
 
 def _held_out(args, model_path: Path, model):
-    from keras_ae import data
-
-    dataset, load = data_of_run(args, model_path)
-    images, labels = data.load_arrays(dataset, args.split, **{**load, "with_labels": True})
+    run_data = RunData(args, model_path)
+    split = run_data.held_out(args.split)
     expected = tuple(model.encoder.inputs[0].shape[1:])
-    if tuple(images.shape[1:]) != expected:
-        raise CLIError(f"{dataset} images have shape {images.shape[1:]} "
+    if tuple(split.image_shape) != expected:
+        raise CLIError(f"{run_data.dataset} images have shape {tuple(split.image_shape)} "
                        f"but the model expects {expected}")
-    return images, labels
+    return split.images(), split.labels
 
 
-def _pairs(rng, labels, count: int, n: int):
-    """`n` (start, end) index pairs of distinct images; with labels, of different labels where
-    the data allow it."""
+def _at_most_the_split(n: int | None, count: int, *, asked: bool, unit: str = "images") -> int:
+    """`n` (None: LATENT_LIMIT), or the `count` the split has when that is fewer; a note says so
+    when `-n` asked for more."""
+    n = LATENT_LIMIT if n is None else n
+    if n > count and asked:
+        logging.getLogger("keras_ae").warning("-n %s: the split has %s %s; showing %s",
+                                              f"{n:,}", f"{count:,}", unit, f"{count:,}")
+    return min(n, count)
+
+
+def _pairs(rng, labels, count: int, n: int, *, asked: bool = False):
+    """`n` (start, end) index pairs of distinct images (at most half the split's); with labels,
+    of different labels where the data allow it."""
     if count < 2:
         raise CLIError(f"interpolation needs at least 2 images, the split has {count}")
     order = rng.permutation(count)
-    n = min(n, count // 2)
+    n = _at_most_the_split(n, count // 2, asked=asked, unit="pairs of images")
     starts, pool = list(order[:n]), list(order[n:])
     ends = []
     for start in starts:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from keras_ae.commands.common import CLIError, check_seed, print_result, run_model_path
@@ -10,16 +11,24 @@ from keras_ae.commands.plot import check_output, run_name
 from keras_ae.data.errors import plural
 
 NAME = "sample"
+SAMPLE_BYTES = 2**30
+"""The most bytes of float32 pixels `sample` writes to its .npy file (drawn and written in
+batches, so memory holds one batch)."""
+GRID_SAMPLES = 1024
+"""PREFIX.png shows at most this many samples (the first ones: a 32 × 32 grid)."""
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     s = subparsers.add_parser(
         NAME, help="draw images from a VAE's prior (grid PNG and .npy)",
         description="Decode N draws from the prior N(0, I) of a variational autoencoder; writes "
-                    "PREFIX.png (the images in a grid) and PREFIX.npy (float32, N×H×W×C in "
-                    "[0, 1]). The same seed gives the same images.")
+                    "PREFIX.npy (float32, N×H×W×C in [0, 1], at most 1 GiB) and PREFIX.png "
+                    f"(the first {GRID_SAMPLES:,} images in a grid). The same seed gives the "
+                    "same images.")
     s.add_argument("model", metavar="RUN_DIR_OR_MODEL")
-    s.add_argument("-n", type=int, default=64, metavar="N", help="number of samples (default: 64)")
+    s.add_argument("-n", type=int, default=64, metavar="N",
+                   help="number of samples (default: 64; at most 1 GiB of float32 pixels: "
+                        "342,392 of 28×28×1)")
     s.add_argument("--seed", type=int, default=0, help="seed of the draws (default: 0)")
     s.add_argument("--output", metavar="PREFIX",
                    help="writes PREFIX.png and PREFIX.npy (default: RUN_samples)")
@@ -28,10 +37,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
+    import math
+
     import numpy as np
 
     from keras_ae.io import atomic_path
-    from keras_ae.plots import draw_samples, save_image_grid
+    from keras_ae.plots import sample_batches, save_image_grid
     from keras_ae.saving import load_model
 
     if args.n < 1:
@@ -44,10 +55,26 @@ def run(args) -> int:
     png = check_output(prefix.with_name(prefix.name + ".png"), ".png", args.overwrite)
     npy = check_output(prefix.with_name(prefix.name + ".npy"), ".npy", args.overwrite)
     model = load_model(model_path, compile=False)
-    images = draw_samples(model, args.n, seed=args.seed)  # refuses a non-VAE in one line
+    batches = sample_batches(model, args.n, seed=args.seed)  # refuses a non-VAE in one line
+    shape = tuple(model.image_shape)
+    most = SAMPLE_BYTES // (4 * math.prod(shape))
+    if args.n > most:
+        raise CLIError(f"-n must be at most {most:,} for {'×'.join(map(str, shape))} images "
+                       f"(their .npy file is kept within 1 GiB), got {args.n:,}")
     with atomic_path(npy, overwrite=args.overwrite) as tmp:
-        np.save(tmp, images)
-    save_image_grid(images, png, overwrite=args.overwrite)
+        images = np.lib.format.open_memmap(tmp, mode="w+", dtype="float32",
+                                           shape=(args.n, *shape))
+        done = 0
+        for batch in batches:
+            images[done:done + len(batch)] = batch
+            done += len(batch)
+        images.flush()
+        shown = np.array(images[:GRID_SAMPLES])
+        del images  # closes the file before it is moved into place
+    save_image_grid(shown, png, overwrite=args.overwrite)
+    if args.n > GRID_SAMPLES:
+        logging.getLogger("keras_ae").warning("%s shows the first %s of the %s samples", png,
+                                              f"{GRID_SAMPLES:,}", f"{args.n:,}")
     print_result(f"wrote {plural(args.n, 'sample')} of {model_path} (seed {args.seed}) to {npy} "
                  f"and {png}")
     return 0

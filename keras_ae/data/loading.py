@@ -41,6 +41,11 @@ class LocalData:
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.train.image_shape)
 
+    @property
+    def splits(self) -> tuple[str, ...]:
+        """The named splits it has (``test`` only where it has a test pool)."""
+        return tuple(s for s in SPLITS if s != "test" or self.test is not None)
+
     def split(self, split: str, validation_fraction: float = 0.1) -> Split:
         """``train`` / ``validation``: the deterministic carve of the train pool (seed
         independent); ``test``: the test pool; ``all``: both pools."""

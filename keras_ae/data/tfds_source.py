@@ -363,6 +363,13 @@ class TfdsData:
         self._size, self._channels = size, channels
         self._random_access = _random_access(self._builder)
 
+    @property
+    def splits(self) -> tuple[str, ...]:
+        """The named splits it has: the carved ``train`` and ``validation``, tfds's other
+        splits (``test``, …) and ``all``."""
+        own = [name for name in self._builder.info.splits if name not in ("train", "validation")]
+        return ("train", "validation", *own, "all")
+
     def _count(self, tfds_split: str) -> int:
         try:
             return int(self._builder.info.splits[tfds_split].num_examples)

@@ -406,6 +406,11 @@ class Autoencoder(keras.Model):
         """Objective-specific held-out numbers for `evaluate` (none for plain autoencoders)."""
         return {}
 
+    def check_training(self, train_size: int, batch_size: int) -> None:
+        """Refuse, with a ValueError naming the problem, training on `train_size` images in
+        batches of `batch_size` that cannot fit or make sense (for a VQ-VAE, a codebook too
+        large for its memory or its data); nothing to check for most objectives."""
+
     # --- serialisation -------------------------------------------------------------------------
     def get_config(self):
         return {

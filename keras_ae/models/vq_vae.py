@@ -36,11 +36,33 @@ from keras_ae.models.autoencoder import LOSS, Autoencoder
 from keras_ae.models.losses import weighted_mean
 from keras_ae.models.objective import Objective, Option, integer, number
 
-__all__ = ["CodebookUsage", "OBJECTIVE", "VQVAE", "VectorQuantizer"]
+__all__ = ["CODEBOOK_BYTES", "CodebookUsage", "OBJECTIVE", "VQVAE", "VectorQuantizer",
+           "codebook_bytes"]
 
 
 def _float32(x):
     return ops.cast(x, "float32")
+
+
+CODEBOOK_BYTES = 2 * 2**30
+"""The most memory a codebook may take in a training step (as `codebook_bytes` estimates it)."""
+
+
+def codebook_bytes(codebook_size: int, code_dim: int, vectors: int) -> int:
+    """An estimate of the bytes a codebook takes in a training step over `vectors` code vectors:
+    its float32 weights with their gradient and Adam's two moments, three per-code counts, and
+    three float32 (vectors, codebook_size) tensors (the distances to every code, and the one-hot
+    codes counted for the metrics and for dead codes)."""
+    return 4 * codebook_size * (4 * code_dim + 3 + 3 * vectors)
+
+
+def _check_codebook_memory(codebook_size: int, code_dim: int, vectors: int, batch: str) -> None:
+    need = codebook_bytes(codebook_size, code_dim, vectors)
+    if need > CODEBOOK_BYTES:
+        most = CODEBOOK_BYTES // codebook_bytes(1, code_dim, vectors)
+        raise ValueError(f"codebook_size {codebook_size:,} needs about {need / 2**30:,.1f} GiB "
+                         f"in a training step ({code_dim}-d codes, {batch}); at most {most:,} "
+                         f"codes fit in {CODEBOOK_BYTES // 2**30} GiB")
 
 
 @keras.saving.register_keras_serializable(package="keras_ae")
@@ -167,6 +189,8 @@ class VQVAE(Autoencoder):
         if len(self.latent_shape) != 3:
             raise ValueError("a VQ-VAE quantises a feature map: its decoder must take (height, "
                              f"width, code_dim), got a code of shape {self.latent_shape}")
+        _check_codebook_memory(self.codebook_size, self.latent_dim, math.prod(self.code_shape),
+                               "one image")
         # the codebook and its distances stay float32 whatever the mixed-precision policy
         self.quantizer = VectorQuantizer(self.codebook_size, self.latent_dim, dtype="float32",
                                          name="quantizer")
@@ -289,6 +313,20 @@ class VQVAE(Autoencoder):
         codebook = ops.cond(ops.any(dead), replaced, lambda: ops.convert_to_tensor(quantizer.codebook))
         quantizer.codebook.assign(codebook)
         quantizer.unused_steps.assign(ops.where(dead, 0.0, unused))
+
+    def check_training(self, train_size: int, batch_size: int) -> None:
+        """The codebook must fit in memory for a batch (`codebook_bytes` within CODEBOOK_BYTES)
+        and have no more codes than the training images have code vectors."""
+        positions = math.prod(self.code_shape)
+        batch = min(batch_size, train_size)
+        _check_codebook_memory(self.codebook_size, self.latent_dim, batch * positions,
+                               f"a batch of {batch} images")
+        vectors = train_size * positions
+        if self.codebook_size > vectors:
+            raise ValueError(
+                f"codebook_size {self.codebook_size:,} is more codes than the {vectors:,} code "
+                f"vectors of the training images ({train_size:,} × "
+                f"{'×'.join(map(str, self.code_shape))}); give at most {vectors:,}")
 
     # --- held-out numbers and export -----------------------------------------------------------
     def held_out_metrics(self, images, *, batch_size: int = 256, **options) -> dict[str, Any]:
