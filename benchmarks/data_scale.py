@@ -203,7 +203,8 @@ def main() -> None:
 
     ratio = pipeline / model
     print()
-    print("| measure (`keras-ae train --model conv --epochs 1`) | 2,000 images | 20,000 images | target |")
+    print("| measure (`keras-ae train --model conv --epochs 1`) | 2,000 images | 20,000 images "
+          "| target |")
     print("|---|---|---|---|")
     for layout in LAYOUTS:
         for key, what in (("during", "during training"), ("after", "after training"),

@@ -34,8 +34,8 @@ from keras_ae.data.validate import as_float_images, validate_images, validate_la
 from keras_ae.io import atomic_path, atomic_write_text
 from keras_ae.plots import image_grid, latent_codes
 
-__all__ = ["EpochTensorBoard", "HeldOutPictures", "PICTURES_DIR", "PROJECTOR_BYTES", "SPRITE_MAX_PIXELS",
-           "write_projector", "write_sprite"]
+__all__ = ["EpochTensorBoard", "HeldOutPictures", "PICTURES_DIR", "PROJECTOR_BYTES",
+           "SPRITE_MAX_PIXELS", "write_projector", "write_sprite"]
 
 PICTURES_DIR = "held_out"
 SPRITE_MAX_PIXELS = 8192  # TensorBoard's limit on each side of a sprite image

@@ -74,8 +74,9 @@ def test_the_readme_multiworker_command_trains_on_two_workers(tmp_path):
         tf_config["task"]["index"] = index
         command = [str(KERAS_AE), *argv[:output], str(tmp_path / f"run{index}"), *argv[output + 1:],
                    "--dataset", str(tmp_path / "digits.npz"), "--epochs", "1", "--quiet"]
-        workers.append(subprocess.Popen(command, env={**os.environ, "TF_CONFIG": json.dumps(tf_config)},
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        env = {**os.environ, "TF_CONFIG": json.dumps(tf_config)}
+        workers.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True))
     try:
         results = [worker.communicate(timeout=300) for worker in workers]
     finally:
