@@ -107,5 +107,5 @@ def _detect(args, model_path: Path) -> int:
     anomalies = int(found.is_anomaly.sum())
     print_result(f"{anomalies} of {plural(len(rows), 'input')} "
                  f"{'is an anomaly' if anomalies == 1 else 'are anomalies'}; "
-          f"threshold: {threshold.describe()}")
+                 f"threshold: {threshold.describe()}")
     return 0
