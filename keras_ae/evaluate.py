@@ -10,6 +10,7 @@ import tensorflow as tf
 from keras_ae.arguments import check_autoencoder, check_int
 from keras_ae.data import Split, as_float_images, reading_errors
 from keras_ae.data.sources import IndexedSplit
+from keras_ae.features import few_threads
 from keras_ae.models import Autoencoder, VariationalAutoencoder
 from keras_ae.models.losses import per_sample_bce, per_sample_mse
 
@@ -136,11 +137,13 @@ def pca_baseline(train_images: np.ndarray | Split, test_images: np.ndarray | Spl
     train = _pca_sample(train_images)
     fit_images = len(train)
     n_components = min(n_components, *train.shape)
-    pca = PCA(n_components=n_components, svd_solver="randomized", random_state=0).fit(train)
+    with few_threads(train):
+        pca = PCA(n_components=n_components, svd_solver="randomized", random_state=0).fit(train)
     del train
 
     def project(test):
-        recon = pca.inverse_transform(pca.transform(test.reshape(len(test), -1)))
+        with few_threads(test):
+            recon = pca.inverse_transform(pca.transform(test.reshape(len(test), -1)))
         return np.clip(recon, 0.0, 1.0).reshape(test.shape)
 
     if isinstance(test_images, Split):

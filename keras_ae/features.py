@@ -9,8 +9,11 @@ the baseline it has to beat (raw pixels, PCA, the same classifier trained from s
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import keras
@@ -25,6 +28,25 @@ __all__ = [
     "clustering_accuracy", "compare_clustering", "compare_probes", "encode", "encoder_layer",
     "few_labels", "fine_tune", "fit_clusterer", "linear_probe", "score_clusters",
 ]
+
+
+SINGLE_THREAD_NUMBERS = 2**24
+"""scikit-learn works on one thread on data of up to this many numbers (20,000 MNIST images
+are 15.7 million): on such small problems OpenMP's and BLAS's threads cost more than they save,
+many times more on a machine busy with other processes (README: "Speed of evaluate")."""
+
+
+@contextlib.contextmanager
+def few_threads(data: Any) -> Iterator[None]:
+    """Run the enclosed scikit-learn work on one thread when `data` holds at most
+    SINGLE_THREAD_NUMBERS numbers (the results are the same up to float rounding)."""
+    if np.size(data) > SINGLE_THREAD_NUMBERS:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield
 
 
 # --- the encoder ----------------------------------------------------------------------------------
@@ -165,7 +187,8 @@ def cluster(codes: Any, labels: Any, k: int | None = None, seed: int = 0, *,
     k = _check_k(len(np.unique(labels)) if k is None else k, len(x))
     if standardize:
         x = _standardized(x)
-    clusters = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(x)
+    with few_threads(x):
+        clusters = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(x)
     return score_clusters(labels, clusters, x.shape[1], k)
 
 
@@ -226,8 +249,9 @@ def fit_clusterer(codes: Any, k: int, *, manifold: str | None = None, dims: int 
         reducer = umap.UMAP(n_components=dims, n_neighbors=neighbors, min_dist=0.0,
                             random_state=seed, verbose=verbose > 0, n_jobs=1).fit(x)
         x = reducer.embedding_
-    return Clusterer(KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(x), features,
-                     reducer)
+    with few_threads(x):
+        kmeans = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(x)
+    return Clusterer(kmeans, features, reducer)
 
 
 def _pca_codes(train_images: np.ndarray, images: np.ndarray, n_components: int, seed: int):
@@ -235,16 +259,22 @@ def _pca_codes(train_images: np.ndarray, images: np.ndarray, n_components: int, 
 
     train = as_float_images(train_images).reshape(len(train_images), -1)
     n_components = min(n_components, *train.shape)
-    pca = PCA(n_components=n_components, svd_solver="randomized", random_state=seed).fit(train)
-    return pca.transform(as_float_images(images).reshape(len(images), -1))
+    with few_threads(train):
+        pca = PCA(n_components=n_components, svd_solver="randomized", random_state=seed).fit(train)
+        return pca.transform(as_float_images(images).reshape(len(images), -1))
+
+
 
 
 def _manifold_clustering(model: Autoencoder, images: np.ndarray, labels: Any, fit_on: np.ndarray,
-                         k: int | None, manifold: str, seed: int) -> Clustering:
-    """k-means on a UMAP embedding fitted on the codes of `fit_on`, applied to `images`."""
+                         k: int | None, manifold: str, seed: int, *,
+                         fitted: Any = lambda: None) -> Clustering:
+    """k-means on a UMAP embedding fitted on the codes of `fit_on`, applied to `images`;
+    `fitted()` is called once the embedding and k-means are fitted."""
     labels = validate_labels(labels, len(images))
     k = len(np.unique(labels)) if k is None else k
     clusterer = fit_clusterer(encode(model, fit_on), k, manifold=manifold, seed=seed)
+    fitted()
     return score_clusters(labels, clusterer.predict(encode(model, images)), clusterer.dims, k)
 
 
@@ -273,13 +303,15 @@ def compare_clustering(model: Autoencoder, images: Any, labels: Any, *,
     ]
     if manifold is not None:
         steps.append((f"codes_{manifold}", lambda: _manifold_clustering(
-            model, images, labels, fit_on, k, manifold, seed)))
+            model, images, labels, fit_on, k, manifold, seed, fitted=lambda: bar.add(1))))
     names = [name for name, _ in steps]
-    bar = keras.utils.Progbar(len(steps), stateful_metrics=names, verbose=verbose)
+    # one unit per clustering, and one more for the embedding, fitted before it assigns
+    bar = keras.utils.Progbar(len(steps) + (manifold is not None), stateful_metrics=names,
+                              verbose=verbose)
     results: dict[str, Clustering] = {}
-    for i, (name, step) in enumerate(steps, 1):
+    for name, step in steps:
         results[name] = step()
-        bar.update(i, values=[(name, results[name].accuracy)])
+        bar.add(1, values=[(name, results[name].accuracy)])
     return results
 
 
@@ -308,8 +340,9 @@ def linear_probe(train_features: Any, train_labels: Any, test_features: Any, tes
     if len(np.unique(y_train)) < 2:
         raise ValueError("a probe needs training labels of at least two classes")
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
-    probe.fit(x_train, y_train)
-    return float(np.mean(probe.predict(x_test) == y_test))
+    with few_threads(x_train):
+        probe.fit(x_train, y_train)
+        return float(np.mean(probe.predict(x_test) == y_test))
 
 
 def classifier(model: Autoencoder | str | os.PathLike, num_classes: int, *,
@@ -344,12 +377,13 @@ class FineTuned:
 def fine_tune(model: Autoencoder | str | os.PathLike, train_images: Any, train_labels: Any,
               test_images: Any, test_labels: Any, *, pretrained: bool = True, epochs: int = 30,
               batch_size: int = 32, learning_rate: float = 1e-3, seed: int | None = 0,
-              verbose: int = 0) -> FineTuned:
+              verbose: int = 0, callbacks: list | None = None) -> FineTuned:
     """Train `classifier(model)` (encoder + softmax) on the labelled images with Adam and report
     its test accuracy; `pretrained=False` trains the same classifier from scratch.
 
     A `seed` makes the run reproducible through `keras.utils.set_random_seed` (process-wide, as
-    for `keras_ae.build`).
+    for `keras_ae.build`). Each epoch's steps run in one compiled call; `callbacks` (Keras
+    callbacks) follow the training.
     """
     model = _as_model(model)
     x_train, x_test = _model_images(model, train_images), _model_images(model, test_images)
@@ -364,9 +398,10 @@ def fine_tune(model: Autoencoder | str | os.PathLike, train_images: Any, train_l
         keras.utils.set_random_seed(seed)
     net = classifier(model, len(classes), pretrained=pretrained)
     net.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                loss="sparse_categorical_crossentropy")
+                loss="sparse_categorical_crossentropy",
+                steps_per_execution=math.ceil(len(x_train) / batch_size))  # the same steps, faster
     history = net.fit(x_train, np.searchsorted(classes, y_train), batch_size=batch_size,
-                      epochs=epochs, shuffle=True, verbose=verbose)
+                      epochs=epochs, shuffle=True, verbose=verbose, callbacks=callbacks)
     # called eagerly in batches: a `predict` per new classifier would trace a new function each time
     probabilities = np.concatenate([np.asarray(net(x_test[i:i + 256], training=False))
                                     for i in range(0, len(x_test), 256)])
@@ -387,18 +422,22 @@ def compare_probes(model: Autoencoder | str | os.PathLike, train_images: Any, tr
     test_labels = validate_labels(test_labels, len(test_images))
     picked = few_labels(train_labels, per_class, seed)
     x, y = train_images[picked], train_labels[picked]
+    epochs = check_int(epochs, "epochs")
     names = ("probe_codes", "probe_pixels", "fine_tuned", "from_scratch")
-    bar = keras.utils.Progbar(len(names), stateful_metrics=names, verbose=verbose)
+    # one unit per probe and per epoch of each classifier, so the bar moves as they train
+    bar = keras.utils.Progbar(2 + 2 * epochs, stateful_metrics=names, verbose=verbose)
+    each_epoch = [keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: bar.add(1))]
     steps = (
         lambda: linear_probe(encode(model, x), y, encode(model, test_images), test_labels),
         lambda: linear_probe(as_float_images(x), y, as_float_images(test_images), test_labels),
-        lambda: fine_tune(model, x, y, test_images, test_labels, epochs=epochs, seed=seed).accuracy,
+        lambda: fine_tune(model, x, y, test_images, test_labels, epochs=epochs, seed=seed,
+                          callbacks=each_epoch).accuracy,
         lambda: fine_tune(model, x, y, test_images, test_labels, pretrained=False, epochs=epochs,
-                          seed=seed).accuracy,
+                          seed=seed, callbacks=each_epoch).accuracy,
     )
     results: dict[str, float | int] = {"labels_per_class": int(per_class),
                                        "labelled_images": int(len(picked))}
-    for i, (name, step) in enumerate(zip(names, steps), 1):
+    for name, step in zip(names, steps):
         results[name] = step()
-        bar.update(i, values=[(name, results[name])])
+        bar.add(int(name.startswith("probe")), values=[(name, results[name])])
     return results

@@ -207,3 +207,59 @@ def test_images_are_checked():
     with pytest.raises(ValueError, match=r"images have shape \(8, 8, 1\) but the model expects "
                                          r"\(12, 12, 1\)"):
         features.fine_tune(tiny(), np.zeros((4, 8, 8)), [0, 1, 0, 1], np.zeros((2, 8, 8)), [0, 1])
+
+
+class _Bar:
+    """A stand-in for keras.utils.Progbar that records where it was moved to."""
+
+    made: list = []
+
+    def __init__(self, target, **kwargs):
+        self.target, self.seen, self.moves = target, 0, []
+        _Bar.made.append(self)
+
+    def add(self, n, values=None):
+        self.update(self.seen + n, values)
+
+    def update(self, current, values=None):
+        self.seen = current
+        self.moves.append((current, [name for name, _ in values or []]))
+
+
+def test_probe_progress_advances_with_each_epoch_of_the_classifiers(monkeypatch):
+    model = tiny("seed")
+    (x, y), (test_x, test_y) = blobs(10, seed=2), blobs(4, seed=3)
+    monkeypatch.setattr(keras.utils, "Progbar", _Bar)
+    _Bar.made.clear()
+    features.compare_probes(model, x, y, test_x, test_y, per_class=4, epochs=3, verbose=1)
+    (bar,) = _Bar.made
+    assert bar.target == 2 + 2 * 3 and bar.seen == bar.target
+    fine_tuned = next(i for i, (_, names) in enumerate(bar.moves) if "fine_tuned" in names)
+    assert [at for at, _ in bar.moves[2:fine_tuned]] == [3, 4, 5]  # one move per epoch
+
+
+def test_umap_clustering_moves_the_bar_once_the_embedding_is_fitted(monkeypatch):
+    model = tiny("seed")
+    x, y = blobs(12)
+    plain = features.fit_clusterer  # k-means alone: the bar, not UMAP, is under test
+    monkeypatch.setattr(features, "fit_clusterer", lambda codes, k, **_: plain(codes, k))
+    monkeypatch.setattr(keras.utils, "Progbar", _Bar)
+    _Bar.made.clear()
+    features.compare_clustering(model, x, y, manifold="umap", verbose=1)
+    (bar,) = _Bar.made
+    assert bar.target == 5 and [at for at, _ in bar.moves] == [1, 2, 3, 4, 5]
+    assert bar.moves[3] == (4, []) and bar.moves[4] == (5, ["codes_umap"])
+
+
+def test_small_problems_run_scikit_learn_on_one_thread():
+    from threadpoolctl import threadpool_info
+
+    def threads():
+        return max(pool["num_threads"] for pool in threadpool_info())
+
+    outside = threads()
+    with features.few_threads(np.zeros((1000, 784))):
+        assert threads() == 1
+    with features.few_threads(np.zeros(features.SINGLE_THREAD_NUMBERS + 1, "uint8")):
+        assert threads() == outside
+    assert threads() == outside
