@@ -89,11 +89,13 @@ def workspace(real_dataset_dir, tmp_path_factory) -> Path:
     rng = np.random.default_rng(0)
     digits = (rng.random((12, 28, 28)) * 255).astype("uint8")
     Image.fromarray(digits[0]).save(work / "digit.png")
-    for folder, images in (("my_images", digits[1:4]), ("my_photos", digits[4:])):
-        (work / folder).mkdir()
-        for i, image in enumerate(images):
-            colour = np.repeat(image[:, :, None], 3, axis=2)
-            Image.fromarray(colour).resize((64, 64)).save(work / folder / f"{i}.png")
+    (work / "my_images").mkdir()  # digits to score
+    for i, image in enumerate(digits[1:4]):
+        Image.fromarray(image).save(work / "my_images" / f"{i}.png")
+    (work / "my_photos").mkdir()  # colour photos of another size
+    for i, image in enumerate(digits[4:]):
+        colour = np.repeat(image[:, :, None], 3, axis=2)
+        Image.fromarray(colour).resize((64, 64)).save(work / "my_photos" / f"{i}.png")
     return work
 
 
