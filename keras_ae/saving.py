@@ -47,8 +47,8 @@ def load_model(path: str | os.PathLike, *, compile: bool = True) -> keras.Model:
     from keras_ae.models import Autoencoder
 
     if str(path).endswith((".h5", ".hdf5")):
-        raise ValueError(f"{path} is a legacy HDF5 model file: keras_ae models are saved and "
-                         "loaded as .keras files")
+        raise ValueError(f"{path} is not a .keras model file: legacy HDF5 (.h5) is not "
+                         "supported; keras_ae models are saved and loaded as .keras files")
     path = resolve_model_path(path)
     if path.suffix != ".keras":
         raise ValueError(f"{path} is not a .keras model file (expected a .keras file or a run folder)")

@@ -169,3 +169,10 @@ def test_the_command_line_refuses_another_backend(tmp_path):
     assert done.returncode == 2
     assert done.stderr == f"keras-ae: error: {BACKEND_ERROR}\n"
     assert not (tmp_path / "r").exists()
+
+
+# --- build's options, as the command line takes them ---------------------------------------------
+def test_mixed_precision_takes_on_and_off_as_the_command_line_does():
+    assert keras_ae.RunConfig(mixed_precision="off").mixed_precision is False
+    assert keras_ae.RunConfig(mixed_precision="on").mixed_precision is True
+    assert not keras_ae.precision.is_mixed(tiny("conv_plain", mixed_precision="off"))
