@@ -244,7 +244,8 @@ class Autoencoder(keras.Model):
 
     def _check_arrays(self, *values) -> None:
         """Check image arrays given to `fit`, `evaluate` or `predict` up front (datasets and
-        generators are checked batch by batch as they are traced, values excepted)."""
+        generators are checked for dtype and shape as they are traced, and for values as they
+        are read: `_checked`, `_unpack`)."""
         for value in values:
             if isinstance(value, (tuple, list)):  # validation_data=(x, y[, sample_weight])
                 self._check_arrays(*value[:2])
@@ -406,8 +407,7 @@ class Autoencoder(keras.Model):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         self._refuse_labels(y)
         for value in (x, y):  # values known only as the step runs are checked as it runs
-            if value is not None and not _concrete(value) and hasattr(value, "dtype") \
-                    and _is_float(value):
+            if hasattr(value, "dtype") and not _concrete(value) and _is_float(value):
                 _assert_pixels(value)
         x = self.as_images(x)
         return x, (x if y is None else self.as_images(y)), sample_weight
@@ -488,6 +488,7 @@ class Autoencoder(keras.Model):
 
     @staticmethod
     def _checked(data):
+        """A tf.data dataset or PyDataset that checks its pixel values as it is read."""
         import tensorflow as tf
 
         if isinstance(data, tf.data.Dataset):
