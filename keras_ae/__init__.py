@@ -34,6 +34,10 @@ __all__ = sorted(_PUBLIC)
 def __getattr__(name: str):
     """A public name or a submodule, imported on first use (PEP 562)."""
     if name in _PUBLIC:
+        if _PUBLIC[name] != "keras_ae.config":
+            from keras_ae.backend import require_tensorflow
+
+            require_tensorflow()  # before Keras is imported: one line, not a failure inside it
         value = getattr(importlib.import_module(_PUBLIC[name]), name)
     elif (name.isidentifier() and not name.startswith("_")
           and importlib.util.find_spec(f"{__name__}.{name}") is not None):
@@ -86,8 +90,11 @@ class _RegisterWithKeras:
 
 
 def _register_models() -> None:
+    from keras_ae.backend import keras_backend
+
     sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _RegisterWithKeras)]
-    importlib.import_module(f"{__name__}.models")
+    if keras_backend() == "tensorflow":  # on another backend, the model API refuses to start
+        importlib.import_module(f"{__name__}.models")
 
 
 if "keras" in sys.modules:

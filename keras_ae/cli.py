@@ -50,6 +50,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: list[str]) -> int:
+    from keras_ae.backend import require_tensorflow
+
+    try:
+        require_tensorflow()
+    except RuntimeError as err:
+        print(f"keras-ae: error: {err}", file=sys.stderr)
+        return 2
     from keras_ae.quiet import (command_streams, import_tensorflow_quietly,
                                 initialise_devices_quietly, quiet_python_logs)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import math
 import numbers
@@ -32,8 +33,9 @@ class RunConfig:
     Training: `epochs`, `batch_size`, `learning_rate`, `seed`, `early_stopping` (patience in
     epochs, None = off), `mixed_precision` (True: float16 on a GPU, bfloat16 on a CPU; "auto":
     so where the hardware computes it natively, a GPU or a CPU with bfloat16 instructions, else
-    float32), `jit_compile` and `steps_per_execution` (Keras's compile options; None = what is
-    fastest for the architecture, see `keras_ae.presets.compile_options`).
+    float32; "on" and "off" mean true and false), `jit_compile` and `steps_per_execution`
+    (Keras's compile options; None = what is fastest for the architecture, see
+    `keras_ae.presets.compile_options`).
 
     `replace(beta=4)` and `preset_config("vae", beta=4)` take objective options by name, beside
     the fields; an option of another objective is a ValueError naming the objective.
@@ -70,6 +72,8 @@ class RunConfig:
                 raise ValueError(f"hidden_units and conv_filters are lists of integers >= 1, "
                                  f"got {name}={value!r}")
             setattr(self, name, tuple(int(u) for u in value))
+        if isinstance(self.mixed_precision, str):
+            self.mixed_precision = _MIXED_PRECISION.get(self.mixed_precision, self.mixed_precision)
         if not isinstance(self.options, dict):
             raise ValueError(f"options is a JSON object of the objective's options, got {self.options!r}")
         if self.image_size is not None:
@@ -110,7 +114,8 @@ class RunConfig:
         if not 0 < self.learning_rate < math.inf:
             raise ValueError(f"learning_rate must be a finite number > 0, got {self.learning_rate}")
         if not (isinstance(self.mixed_precision, bool) or self.mixed_precision == "auto"):
-            raise ValueError(f"mixed_precision is true, false or \"auto\", got {self.mixed_precision!r}")
+            raise ValueError("mixed_precision is true (\"on\"), false (\"off\") or \"auto\", got "
+                             f"{self.mixed_precision!r}")
         if not (self.jit_compile is None or isinstance(self.jit_compile, bool)):
             raise ValueError(f"jit_compile is true, false or null (auto), got {self.jit_compile!r}")
         if self.steps_per_execution is not None and self.steps_per_execution < 1:
@@ -148,8 +153,18 @@ class RunConfig:
     def replace(self, **changes: Any) -> "RunConfig":
         """A copy with `changes` applied (None values are ignored): fields by name, and the
         objective's options by name. Changing the objective starts from its default options."""
+        from keras_ae.objectives import all_options
+
         changes = {k: v for k, v in changes.items() if v is not None}
         fields = {f.name for f in dataclasses.fields(self)}
+        known = [*fields, *all_options()]
+        for key in changes:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = (f"did you mean {close[0]!r}?" if close else
+                        f"the fields: {', '.join(sorted(fields))}; the objectives' options: "
+                        f"{', '.join(sorted(all_options()))}")
+                raise ValueError(f"unknown option {key!r}; {hint}")
         options = {k: changes.pop(k) for k in list(changes) if k not in fields}
         objective = changes.get("objective", self.objective)
         base = dict(changes.get("options", self.options if objective == self.objective else {}))
@@ -194,6 +209,8 @@ class RunConfig:
         except ValueError as err:
             raise ValueError(f"config {path}: {err}") from None
 
+
+_MIXED_PRECISION = {"on": True, "off": False}  # the command line's words for true and false
 
 # --- field types -------------------------------------------------------------------------------
 _INTEGERS = ("latent_dim", "epochs", "batch_size")

@@ -7,7 +7,11 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 from typing import Any
 
-import keras
+from keras_ae.backend import require_tensorflow
+
+require_tensorflow()  # before Keras is imported
+
+import keras  # noqa: E402
 
 from keras_ae import nets
 from keras_ae.config import RunConfig
@@ -100,6 +104,9 @@ def build(
     """
     if isinstance(config, str):
         config = preset_config(config, **overrides)
+    elif not isinstance(config, RunConfig):
+        raise TypeError(f"build takes a preset name ({', '.join(PRESETS)}) or a RunConfig, got "
+                        f"{config!r}")
     elif overrides:
         config = config.replace(**overrides)
     input_shape = tuple(int(d) for d in input_shape)
@@ -146,7 +153,8 @@ def _check_regularised(config: RunConfig, input_shape: Sequence[int]) -> None:
     if config.latent_dim >= size and not config.objective_spec.regularises(config.options):
         raise ValueError(
             f"latent_dim {config.latent_dim} >= input size {size} makes an overcomplete autoencoder "
-            "that can copy its input; add a regulariser (--sparse or --denoise)")
+            "that can copy its input; add a regulariser (sparsity= or denoise=; on the command "
+            "line --sparse or --denoise)")
 
 
 def parameter_count(config: RunConfig, input_shape: Sequence[int] = MNIST_SHAPE) -> int:

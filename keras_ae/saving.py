@@ -6,7 +6,11 @@ import os
 import zipfile
 from pathlib import Path
 
-import keras
+from keras_ae.backend import require_tensorflow
+
+require_tensorflow()  # before Keras is imported
+
+import keras  # noqa: E402
 
 from keras_ae.data.errors import first_line
 from keras_ae.io import atomic_path
@@ -42,6 +46,9 @@ def load_model(path: str | os.PathLike, *, compile: bool = True) -> keras.Model:
     """
     from keras_ae.models import Autoencoder
 
+    if str(path).endswith((".h5", ".hdf5")):
+        raise ValueError(f"{path} is not a .keras model file: legacy HDF5 (.h5) is not "
+                         "supported; keras_ae models are saved and loaded as .keras files")
     path = resolve_model_path(path)
     if path.suffix != ".keras":
         raise ValueError(f"{path} is not a .keras model file (expected a .keras file or a run folder)")

@@ -311,6 +311,26 @@ def _api_cases() -> list[ApiCase]:
     add(c, "fit: wrong image size", lambda w: w.ae.fit(imgs(0, (2, 12, 12, 1)), epochs=1, verbose=0),
         ValueError, "takes images of shape (8, 8, 1)")
     add(c, "evaluate: 0-255 floats", lambda w: w.ae.evaluate(big, verbose=0), DataError, "[255, 255]")
+
+    def dataset(*values):
+        import tensorflow as tf
+
+        return tf.data.Dataset.from_tensor_slices(values if len(values) > 1 else values[0]).batch(2)
+
+    add(c, "fit: 0-255 floats from tf.data", lambda w: w.ae.fit(dataset(big), epochs=1, verbose=0),
+        DataError, "float images must lie in [0, 1], found values in [255, 255]")
+    add(c, "fit: NaN from tf.data", lambda w: w.ae.fit(dataset(nan), epochs=1, verbose=0),
+        DataError, "images contain NaN values")
+    add(c, "evaluate: 0-255 floats from tf.data", lambda w: w.ae.evaluate(dataset(big), verbose=0),
+        DataError, "float images must lie in [0, 1]")
+    add(c, "fit: (images, labels) from tf.data",
+        lambda w: w.ae.fit(dataset(w.x, np.zeros(len(w.x), "int32")), epochs=1, verbose=0),
+        ValueError, "got (images, labels): an autoencoder learns from images alone; drop the labels "
+                    "(image_dataset_from_directory(..., labels=None), ds.map(lambda x, y: x)")
+    add(c, "fit: images and labels", lambda w: w.ae.fit(w.x, np.zeros(len(w.x), "int32"), epochs=1, verbose=0),
+        ValueError, "got (images, labels)")
+    add(c, "fit: class_weight", lambda w: w.ae.fit(w.x, epochs=1, verbose=0, class_weight={0: 1.0}),
+        ValueError, "class_weight has no meaning")
     add(c, "evaluate: infinite pixels", lambda w: w.ae.evaluate(inf, verbose=0), DataError, "inf")
     add(c, "VAE encode_distribution: NaN", lambda w: w.vae.encode_distribution(nan), DataError, "NaN")
     add(c, "VAE elbo: 0-255 floats", lambda w: w.vae.elbo(big), DataError, "[255, 255]")
@@ -466,7 +486,7 @@ def _api_cases() -> list[ApiCase]:
         ("architecture", "rnn", "unknown architecture 'rnn'"), ("objective", "gan", "unknown objective 'gan'"),
         ("hidden_units", [0], "lists of integers >= 1, got hidden_units=[0]"),
         ("hidden_units", "5", "got hidden_units='5'"), ("conv_filters", [3.5], "got conv_filters=[3.5]"),
-        ("seed", -1, "seed must be in [0, 2**32), got -1"), ("mixed_precision", "yes", "mixed_precision is true, false or \"auto\""),
+        ("seed", -1, "seed must be in [0, 2**32), got -1"), ("mixed_precision", "yes", "mixed_precision is true (\"on\"), false (\"off\") or \"auto\""),
         ("latent_activation", "wobble", "unknown latent_activation 'wobble'"),
         ("early_stopping", 0, "early_stopping (patience) must be >= 1"), ("dataset", "", "dataset must name a dataset"),
         ("options", {"beta": 1.0}, "option 'beta' does not apply to the autoencoder objective"),
@@ -491,7 +511,15 @@ def _api_cases() -> list[ApiCase]:
     add(c, "build: zero-sized images", lambda w: build("seed", input_shape=(0, 8, 1)), ValueError,
         "input_shape must be (height, width, channels)")
     add(c, "build: overcomplete without a regulariser", lambda w: build("seed", input_shape=IMAGE, latent_dim=64),
-        ValueError, "latent_dim 64 >= input size 64 makes an overcomplete autoencoder")
+        ValueError, "latent_dim 64 >= input size 64 makes an overcomplete autoencoder that can copy its "
+                    "input; add a regulariser (sparsity= or denoise=")
+    for value in (None, 42):
+        add(c, f"build({value!r})", lambda w, v=value: build(v), TypeError,
+            "build takes a preset name (seed, dense, denoising, ")
+    add(c, "build: a misspelt option", lambda w: build("seed", latnt_dim=8), ValueError,
+        "unknown option 'latnt_dim'; did you mean 'latent_dim'?")
+    add(c, "build: an unknown option", lambda w: build("seed", wobble=8), ValueError,
+        "unknown option 'wobble'; the fields: architecture, batch_size")
     add(c, "build: a model larger than memory", lambda w: build("sparse", latent_dim=10**9), ValueError,
         "parameters, about")
 
@@ -513,6 +541,10 @@ def _api_cases() -> list[ApiCase]:
         "is not a .keras model file")
     add(c, "save: another suffix", lambda w: save_model(w.ae, w.work / "model.h5"), ValueError,
         "model files end in .keras")
+    add(c, "Model.save: legacy HDF5", lambda w: w.ae.save(w.work / "model.h5"), ValueError,
+        "keras_ae models save as .keras files, not legacy HDF5")
+    add(c, "legacy HDF5 that is missing", lambda w: keras_ae.load_model(w.work / "missing.h5"), ValueError,
+        "legacy HDF5 (.h5) is not supported; keras_ae models are saved and loaded as .keras files")
     add(c, "save: over a file", lambda w: save_model(w.ae, w.models / "text.keras"), FileExistsError,
         "already exists")
 
@@ -862,7 +894,9 @@ def _cli_cases() -> list[CliCase]:
         (["--denoise", "masking:2"], "masking noise fraction must be in (0, 1], got 2.0"),
         (["--sparse", "l2:1"], "bad sparsity spec 'l2:1'"),
         (["--model", "linear", "--loss", "bce"], "the linear architecture has an unbounded code and output"),
-        (["--latent-dim", "64"], "latent_dim 64 >= input size 64 makes an overcomplete autoencoder"),
+        (["--latent-dim", "64"], "latent_dim 64 >= input size 64 makes an overcomplete autoencoder that "
+                                 "can copy its input; add a regulariser (sparsity= or denoise=; on the "
+                                 "command line --sparse or --denoise)"),
         (["--latent-dim", "1000000000", "--sparse", "l1:0.0001"], "parameters, about"),
         (["--model", "vq_vae", "--codebook-size", "1000000000"],
          "codebook_size 1,000,000,000 needs about 294.3 GiB in a training step (16-d codes, one image)"),
@@ -891,7 +925,7 @@ def _cli_cases() -> list[CliCase]:
         ("option_elsewhere", "option 'beta' does not apply to the autoencoder objective"),
         ("objective_unknown", "unknown objective 'gan'"), ("architecture_unknown", "unknown architecture 'rnn'"),
         ("key_unknown", "unknown config keys: lr"), ("a_list", "a config is a JSON object, got list"),
-        ("mixed_yes", "mixed_precision is true, false or \"auto\", got 'yes'"), ("seed_negative", "seed must be in [0, 2**32)"),
+        ("mixed_yes", "mixed_precision is true (\"on\"), false (\"off\") or \"auto\", got 'yes'"), ("seed_negative", "seed must be in [0, 2**32)"),
         ("activation_unknown", "unknown latent_activation 'wobble'"), ("dataset_number", "dataset must be a string, got 3"),
         ("batch_zero", "batch_size must be >= 1, got 0"), ("noise_number", "noise must be a string like"),
         ("not_json", "cannot read config"), ("empty", "cannot read config"), ("binary", "cannot read config"),

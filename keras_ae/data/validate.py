@@ -46,15 +46,24 @@ def validate_images(x: Any) -> np.ndarray:
 def check_pixel_values(images: np.ndarray) -> None:
     """Raise DataError unless the float pixels of ``images`` are finite and lie in [0, 1]."""
     finite = np.isfinite(images)
-    if not finite.all():
-        bad = "NaN" if np.isnan(images).any() else "inf"
-        raise DataError(f"images contain {bad} values ({int((~finite).sum())} of {images.size} pixels)")
-    lo, hi = float(images.min()), float(images.max())
+    nonfinite = int((~finite).sum())
+    nans = int(np.isnan(images).sum()) if nonfinite else 0
+    lo, hi = (float(images.min()), float(images.max())) if images.size else (0.0, 0.0)
+    problem = pixel_value_problem(nans, nonfinite, images.size, lo, hi)
+    if problem:
+        raise DataError(problem)
+
+
+def pixel_value_problem(nans: int, nonfinite: int, size: int, lo: float, hi: float) -> str | None:
+    """What is wrong with float pixels of these statistics (NaN count, non-finite count, pixel
+    count, minimum, maximum), or None: the message of `check_pixel_values`."""
+    if nonfinite:
+        bad = "NaN" if nans else "inf"
+        return f"images contain {bad} values ({nonfinite} of {size} pixels)"
     if lo < 0.0 or hi > 1.0:
-        raise DataError(
-            f"float images must lie in [0, 1], found values in [{lo:g}, {hi:g}]; "
-            "divide uint8 images by 255 or pass them as uint8"
-        )
+        return (f"float images must lie in [0, 1], found values in [{lo:g}, {hi:g}]; "
+                "divide uint8 images by 255 or pass them as uint8")
+    return None
 
 
 def validate_labels(y: Any, n: int) -> np.ndarray:

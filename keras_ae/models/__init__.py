@@ -1,7 +1,11 @@
 """Autoencoder models: reconstruction objectives (plain, denoising, sparse), the VAE, the
 contractive autoencoder and the VQ-VAE; the cluster assignment layer of deep clustering."""
 
-from keras_ae.models.autoencoder import Autoencoder
+from keras_ae.backend import require_tensorflow
+
+require_tensorflow()  # before Keras is imported
+
+from keras_ae.models.autoencoder import Autoencoder  # noqa: E402
 from keras_ae.models.cluster_assignment import ClusterAssignment
 from keras_ae.models.contractive import ContractiveAutoencoder
 from keras_ae.models.objective import Objective, Option

@@ -13,6 +13,7 @@ of this objective, so every architecture gets both.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,7 +22,8 @@ import numpy as np
 from keras import ops
 
 from keras_ae.data.noise import NOISE_KINDS, parse_noise
-from keras_ae.data.validate import check_pixel_values
+from keras_ae.data.errors import DataError
+from keras_ae.data.validate import check_pixel_values, pixel_value_problem
 from keras_ae.models.batch_groups import grouped_function
 from keras_ae.models.losses import (RECONSTRUCTION_LOSSES, per_sample_keras_loss,
                                     reconstruction_error, replicas_in_sync, scale_for_replicas,
@@ -40,6 +42,90 @@ def _concrete(x) -> bool:
     import tensorflow as tf
 
     return not isinstance(x, keras.KerasTensor) and tf.executing_eagerly() and x is not None
+
+
+_PIXEL_CHECK = "keras_ae pixel check"
+_PIXEL_STATS = re.compile(re.escape(_PIXEL_CHECK) + r"\] " + r" ".join([r"\[([^\]]*)\]"] * 5))
+
+
+def _is_float(x) -> bool:
+    return "float" in keras.backend.standardize_dtype(x.dtype)
+
+
+def _assert_pixels(x):
+    """A graph op that fails (InvalidArgumentError carrying the pixels' statistics) unless the
+    float images `x` are finite and in [0, 1]: the range check of batches whose values are known
+    only when the compiled step runs (tf.data, PyDataset). XLA drops it (`_checked_dataset`)."""
+    import tensorflow as tf
+
+    x = tf.cast(x, "float32")
+    size = tf.size(x)
+    nonfinite = size - tf.math.count_nonzero(tf.math.is_finite(x), dtype=tf.int32)
+    nans = tf.math.count_nonzero(tf.math.is_nan(x), dtype=tf.int32)
+    lo, hi = tf.reduce_min(x), tf.reduce_max(x)
+    ok = tf.logical_or(size == 0, (nonfinite == 0) & (lo >= 0.0) & (hi <= 1.0))
+    return tf.debugging.Assert(ok, [_PIXEL_CHECK, nans, nonfinite, size, lo, hi])
+
+
+def _checked_dataset(dataset):
+    """`dataset` with the float images of each element range-checked as it is read, outside
+    the compiled step (where XLA, which keras_ae uses for dense networks, keeps no assert)."""
+    import tensorflow as tf
+
+    def check(t):
+        if isinstance(t, tf.Tensor) and t.dtype.is_floating and t.shape.rank == 4:
+            with tf.control_dependencies([_assert_pixels(t)]):
+                return tf.identity(t)
+        return t
+
+    return dataset.map(lambda *e: tf.nest.map_structure(check, e if len(e) > 1 else e[0]))
+
+
+def _check_batch(batch) -> None:
+    """Check the float images of one batch a PyDataset gives (DataError naming the problem)."""
+    for value in batch if isinstance(batch, (tuple, list)) else (batch,):
+        if isinstance(value, np.ndarray) and value.ndim == 4 and value.dtype.kind == "f":
+            check_pixel_values(value)
+
+
+class _CheckedBatches(keras.utils.PyDataset):
+    """A user's PyDataset, each batch range-checked as it is read (outside the compiled step,
+    where XLA keeps no assert)."""
+
+    def __init__(self, batches: keras.utils.PyDataset):
+        super().__init__(workers=batches.workers, use_multiprocessing=batches.use_multiprocessing,
+                         max_queue_size=batches.max_queue_size)
+        self.batches = batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    @property
+    def num_batches(self):
+        return self.batches.num_batches
+
+    def __getitem__(self, index):
+        batch = self.batches[index]
+        _check_batch(batch)
+        return batch
+
+    def on_epoch_begin(self) -> None:
+        self.batches.on_epoch_begin()
+
+    def on_epoch_end(self) -> None:
+        self.batches.on_epoch_end()
+
+
+def _pixel_error(err: Exception) -> DataError | None:
+    """The DataError that a failed `_assert_pixels` (or `_check_batch`, raised inside the
+    pipeline that reads a PyDataset) stands for, or None for another error."""
+    found = _PIXEL_STATS.search(str(err))
+    if found is None:
+        raised = re.search(r"DataError: ([^\n]+)", str(err))
+        return None if raised is None else DataError(raised.group(1).strip())
+    nans, nonfinite, size = (int(v) for v in found.groups()[:3])
+    lo, hi = (float(v) for v in found.groups()[3:])
+    return DataError(pixel_value_problem(nans, nonfinite, size, lo, hi) or "bad pixel values")
 
 
 def _check_nets(encoder, decoder) -> None:
@@ -158,7 +244,8 @@ class Autoencoder(keras.Model):
 
     def _check_arrays(self, *values) -> None:
         """Check image arrays given to `fit`, `evaluate` or `predict` up front (datasets and
-        generators are checked batch by batch as they are traced, values excepted)."""
+        generators are checked for dtype and shape as they are traced, and for values as they
+        are read: `_checked`, `_unpack`)."""
         for value in values:
             if isinstance(value, (tuple, list)):  # validation_data=(x, y[, sample_weight])
                 self._check_arrays(*value[:2])
@@ -308,8 +395,20 @@ class Autoencoder(keras.Model):
             total = total + scale_for_replicas(ops.sum(_float32(extra)))
         return total
 
+    def _refuse_labels(self, y) -> None:
+        """ValueError if the targets `y` are labels (rank 1 or 2), not images."""
+        if y is not None and hasattr(y, "shape") and len(y.shape) in (1, 2):
+            raise ValueError(
+                f"model {self.name!r} got (images, labels): an autoencoder learns from images "
+                "alone; drop the labels (image_dataset_from_directory(..., labels=None), "
+                "ds.map(lambda x, y: x), or fit(x) without y)")
+
     def _unpack(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        self._refuse_labels(y)
+        for value in (x, y):  # values known only as the step runs are checked as it runs
+            if hasattr(value, "dtype") and not _concrete(value) and _is_float(value):
+                _assert_pixels(value)
         x = self.as_images(x)
         return x, (x if y is None else self.as_images(y)), sample_weight
 
@@ -364,19 +463,57 @@ class Autoencoder(keras.Model):
 
     def fit(self, x=None, y=None, *args, **kwargs):
         """Keras's `fit`; image arrays (`x`, `y`, `validation_data`) are checked first: uint8,
-        or float in [0, 1], of the model's image shape (a ValueError names the problem)."""
+        or float in [0, 1], of the model's image shape (a ValueError names the problem);
+        datasets batch by batch, as they are read (a DataError, as for arrays). Labels and
+        `class_weight` (classes have no meaning for reconstruction) are refused."""
+        if kwargs.get("class_weight") is not None:
+            raise ValueError(f"model {self.name!r} reconstructs images: class_weight has no "
+                             "meaning for it; weigh examples with sample_weight")
+        self._refuse_labels(y)
         self._check_arrays(x, y, kwargs.get("validation_data"))
-        return super().fit(x, y, *args, **kwargs)
+        if kwargs.get("validation_data") is not None:
+            kwargs["validation_data"] = self._checked(kwargs["validation_data"])
+        return self._run_checked(super().fit, self._checked(x), y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
-        """Keras's `evaluate`; image arrays are checked first, as in `fit`."""
+        """Keras's `evaluate`; images are checked, as in `fit`."""
+        self._refuse_labels(y)
         self._check_arrays(x, y)
-        return super().evaluate(x, y, *args, **kwargs)
+        return self._run_checked(super().evaluate, self._checked(x), y, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
-        """Keras's `predict` (reconstructions); an image array is checked first, as in `fit`."""
+        """Keras's `predict` (reconstructions); images are checked, as in `fit`."""
         self._check_arrays(x)
-        return super().predict(x, *args, **kwargs)
+        return self._run_checked(super().predict, self._checked(x), *args, **kwargs)
+
+    @staticmethod
+    def _checked(data):
+        """A tf.data dataset or PyDataset that checks its pixel values as it is read."""
+        import tensorflow as tf
+
+        if isinstance(data, tf.data.Dataset):
+            return _checked_dataset(data)
+        return _CheckedBatches(data) if isinstance(data, keras.utils.PyDataset) else data
+
+    @staticmethod
+    def _run_checked(method, *args, **kwargs):
+        """`method(*args, **kwargs)`, a failed pixel check raised as keras_ae's DataError."""
+        import tensorflow as tf
+
+        try:
+            return method(*args, **kwargs)
+        except tf.errors.InvalidArgumentError as err:
+            error = _pixel_error(err)
+            if error is None:
+                raise
+        raise error
+
+    def save(self, filepath, *args, **kwargs):
+        """Keras's `save` to a `.keras` file; legacy HDF5 (`.h5`) is refused."""
+        if str(filepath).endswith((".h5", ".hdf5")):
+            raise ValueError(f"keras_ae models save as .keras files, not legacy HDF5: got "
+                             f"{filepath}; use a name ending in .keras")
+        return super().save(filepath, *args, **kwargs)
 
     def predict_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
