@@ -66,12 +66,13 @@ def _fit(args, model_path: Path) -> int:
     from keras_ae.saving import load_model
 
     model = load_model(model_path, compile=False)
+    split = args.split or "validation"
+    run_data = RunData(args, model_path)
+    held_out = run_data.held_out(split)  # a split the data lacks is named first
     saved = threshold_path(model_path)
     if saved.exists() and not args.overwrite:
         raise CLIError(f"{saved} already exists; pass --overwrite to replace it")
-    split = args.split or "validation"
-    run_data = RunData(args, model_path)
-    dataset, images = run_data.dataset, run_data.held_out(split).images()
+    dataset, images = run_data.dataset, held_out.images()
     threshold = fit_threshold(
         model, images, percentile=args.percentile, fpr=args.fpr,
         score=args.score or "reconstruction", verbose=0 if args.json else 1,
