@@ -145,11 +145,13 @@ def _train(config, run_dir, *, overwrite, verbose, callbacks, strategy, determin
         if not chief:
             recorders = [RestoreOnly(str(run_dir / BACKUP_DIR))]
     best = next((c for c in recorders if isinstance(c, AtomicBestCheckpoint)), None)
+    # an epoch the first rejects is not kept; from the mark on, one is, whichever callback fails
+    marks = [c.trained_mark() for c in recorders if isinstance(c, TimedBackup)]
     callbacks = [StopOnDivergence(config.learning_rate,  # first: before anything records an epoch
                                   best=best, model_path=run_dir / MODEL_FILE if best else None,
                                   batch_group=inputs.batch_group,
                                   epoch_batches=inputs.steps_per_epoch),
-                 *(callbacks or [])]
+                 *marks, *(callbacks or [])]
     if config.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=config.early_stopping, restore_best_weights=True))
