@@ -133,6 +133,7 @@ def _train(config, run_dir, *, overwrite, verbose, callbacks, strategy, determin
                                 batch_group=group)
     with strategy.scope():
         model = build(config, input_shape=inputs.image_shape)
+        model.compile(optimizer=model.optimizer, **compile_options(config))  # for speed
     model.check_training(inputs.train_size, config.batch_size)  # before the run folder is claimed
 
     recorders: list = []  # the chief's writers of the run folder
