@@ -165,6 +165,9 @@ class TimedBackup(keras.callbacks.BackupAndRestore):
     in memory, and `write_interrupted` (called when training stops with an exception: Ctrl-C,
     a diverging loss) writes that state: an interrupted run resumes from its last finished
     epoch, a killed one from the last backup written, at most `every` seconds of epochs before.
+    An epoch counts as finished once the callback `trained_mark()` returns has seen it end:
+    placed before the callbacks that may fail at an epoch's end, it keeps an epoch whose end
+    one of them fails on (recorded and backed up as it was trained).
     """
 
     def __init__(self, backup_dir: str, records: tuple = (), every: float = 60.0):
@@ -172,13 +175,22 @@ class TimedBackup(keras.callbacks.BackupAndRestore):
         self.records, self.every = tuple(records), float(every)
         self._written = time.monotonic()
         self._finished = None  # the state after the last finished epoch, if not written yet
+        self._trained = None  # (epoch, logs, state) of an epoch whose end is under way
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
         self._written = time.monotonic()
 
+    def trained_mark(self) -> keras.callbacks.Callback:
+        """A callback whose `on_epoch_end` marks the epoch as trained (see the class)."""
+        return _EpochTrained(self)
+
+    def epoch_trained(self, epoch: int, logs: dict | None) -> None:
+        """Keep `epoch` (its logs and the model's state) as trained, its end under way."""
+        self._trained = (epoch, dict(logs or {}), self._state())
+
     def on_epoch_end(self, epoch, logs=None):
-        self._current_epoch = epoch + 1
+        self._current_epoch, self._trained = epoch + 1, None
         if time.monotonic() - self._written >= self.every:
             self.write()
         else:
@@ -197,6 +209,12 @@ class TimedBackup(keras.callbacks.BackupAndRestore):
 
     def write_interrupted(self) -> None:
         """Write the backup of the last finished epoch, if it is not written yet."""
+        if self._trained is not None:  # its end failed: recorded and backed up as trained
+            epoch, logs, self._finished = self._trained
+            with values_set(self._variables(), self._finished):
+                for record in self.records:
+                    record.on_epoch_end(epoch, logs)
+            self._current_epoch = epoch + 1
         if self._finished is None:
             return
         with values_set(self._variables(), self._finished):
@@ -207,3 +225,14 @@ class TimedBackup(keras.callbacks.BackupAndRestore):
 
     def _state(self) -> list:
         return read_values(self._variables())
+
+
+class _EpochTrained(keras.callbacks.Callback):
+    """Tells a `TimedBackup` that an epoch's training is over (`TimedBackup.trained_mark`)."""
+
+    def __init__(self, backup: TimedBackup):
+        super().__init__()
+        self.backup = backup
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.backup.epoch_trained(epoch, logs)

@@ -96,6 +96,9 @@ def build(
 ) -> Autoencoder:
     """Build (and compile with Adam) the model described by `config` or a preset name.
 
+    It compiles as Keras does by default (`build_compile_options`): one step per call, Keras's
+    own choice of XLA; `keras_ae.train` compiles it again for speed (`compile_options`).
+
     With `config.mixed_precision` the layers compute in float16 on a GPU, bfloat16 on a CPU;
     otherwise Keras's global dtype policy applies. Losses, metrics, inputs and outputs stay
     float32 under any policy.
@@ -123,7 +126,7 @@ def build(
                                             name=config.preset)
     if compile:
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                      **compile_options(config))
+                      **build_compile_options(config))
         model.optimizer.build(model.trainable_variables)  # saved files then always hold its state
     return model
 
@@ -133,9 +136,17 @@ STEPS_PER_EXECUTION = 32
 memory as one group of batches: `keras_ae.models.batch_groups`)."""
 
 
+def build_compile_options(config: RunConfig) -> dict[str, Any]:
+    """Keras's `jit_compile` and `steps_per_execution` that `build` compiles with: as set in
+    `config`, else Keras's defaults ("auto", 1), without XLA for an objective that refuses it."""
+    xla = "auto" if OBJECTIVES[config.objective].xla else False
+    return {"jit_compile": xla if config.jit_compile is None else config.jit_compile,
+            "steps_per_execution": config.steps_per_execution or 1}
+
+
 def compile_options(config: RunConfig) -> dict[str, Any]:
-    """Keras's `jit_compile` and `steps_per_execution` for `config`: as set, or what trains its
-    architecture fastest on a CPU (benchmarks/train_speed.py): 32 steps per call for every
+    """Keras's `jit_compile` and `steps_per_execution` that `keras_ae.train` compiles with: as
+    set in `config`, or what trains its architecture fastest on a CPU (benchmarks/train_speed.py): 32 steps per call for every
     network, so that Python's per-step work is paid once per 32 steps; XLA for dense and linear
     networks, not for convolutions, which XLA compiles slower than oneDNN runs them, nor for an
     objective that refuses it (the contractive penalty)."""

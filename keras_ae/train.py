@@ -133,6 +133,7 @@ def _train(config, run_dir, *, overwrite, verbose, callbacks, strategy, determin
                                 batch_group=group)
     with strategy.scope():
         model = build(config, input_shape=inputs.image_shape)
+        model.compile(optimizer=model.optimizer, **compile_options(config))  # for speed
     model.check_training(inputs.train_size, config.batch_size)  # before the run folder is claimed
 
     recorders: list = []  # the chief's writers of the run folder
@@ -145,11 +146,13 @@ def _train(config, run_dir, *, overwrite, verbose, callbacks, strategy, determin
         if not chief:
             recorders = [RestoreOnly(str(run_dir / BACKUP_DIR))]
     best = next((c for c in recorders if isinstance(c, AtomicBestCheckpoint)), None)
+    # an epoch the first rejects is not kept; from the mark on, one is, whichever callback fails
+    marks = [c.trained_mark() for c in recorders if isinstance(c, TimedBackup)]
     callbacks = [StopOnDivergence(config.learning_rate,  # first: before anything records an epoch
                                   best=best, model_path=run_dir / MODEL_FILE if best else None,
                                   batch_group=inputs.batch_group,
                                   epoch_batches=inputs.steps_per_epoch),
-                 *(callbacks or [])]
+                 *marks, *(callbacks or [])]
     if config.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=config.early_stopping, restore_best_weights=True))

@@ -75,7 +75,7 @@ def check_config_round_trip(name):
 
 def check_fit_arrays_and_dataset(name):
     x = structured_images(64)
-    model = small(name, jit_compile=None, steps_per_execution=None)  # the preset's own: XLA…
+    model = small(name, jit_compile=None, steps_per_execution=None)  # as build compiles it
     history = model.fit(x, epochs=3, batch_size=16, verbose=0, validation_data=(x[:16], x[:16]))
     terms = set(model.term_trackers)
     assert {"loss", "val_loss"} | terms | {f"val_{t}" for t in terms} <= set(history.history)

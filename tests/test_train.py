@@ -329,3 +329,29 @@ def test_a_run_whose_logging_callback_fails_keeps_the_epoch_and_resumes(npz_data
     assert main(command) == 0
     assert "continued from epoch 1 and trained" in capsys.readouterr().out
     assert (tmp_path / "run" / "model.keras").is_file()
+
+
+class FailAtEpochEnd(keras.callbacks.Callback):
+    """A user's callback that raises at the end of epoch `epoch`."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise RuntimeError("planted failure at the end of an epoch")
+
+
+def test_a_user_callback_failing_at_an_epoch_end_keeps_that_epoch(npz_dataset, tmp_path):
+    run = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="planted failure"):
+        train(config(npz_dataset), run, verbose=0, callbacks=[FailAtEpochEnd(1)])
+    counter = CountEpochs()
+    result = train(config(npz_dataset), run, verbose=0, callbacks=[counter])
+    assert result.resumed and counter.epochs == [2]
+    assert [int(r["epoch"]) for r in result.history] == [0, 1, 2]
+    whole = train(config(npz_dataset), tmp_path / "whole", verbose=0)
+    for a, b in zip(whole.model.get_weights(), result.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert [r["val_loss"] for r in whole.history] == [r["val_loss"] for r in result.history]

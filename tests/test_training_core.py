@@ -223,8 +223,29 @@ def test_compile_options_are_chosen_per_architecture_and_objective():
     assert compile_options(preset_config("contractive"))["jit_compile"] is False
     assert compile_options(preset_config("seed", jit_compile=False, steps_per_execution=4)) == {
         "jit_compile": False, "steps_per_execution": 4}
-    model = keras_ae.build(preset_config("seed"))
-    assert model.jit_compile is True and model.steps_per_execution == STEPS_PER_EXECUTION
+
+
+def test_a_built_model_fits_as_keras_compiles_by_default():
+    """`build` leaves the speed settings to `train`: a user's `fit` runs one batch per step,
+    as a re-compile with Keras's defaults does."""
+    plain = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    plain.compile()
+    x = structured_images(40)
+    model = keras_ae.build("seed", input_shape=x.shape[1:])
+    assert model.jit_compile == plain.jit_compile
+
+    class CountBatches(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.batches = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.batches.append(batch)
+
+    for _ in range(2):
+        counter = CountBatches()
+        model.fit(x, epochs=1, batch_size=8, verbose=0, callbacks=[counter])
+        assert counter.batches == [0, 1, 2, 3, 4]
+        model.compile(optimizer=model.optimizer)  # again, with Keras's defaults
 
 
 # --- import ----------------------------------------------------------------------------------
