@@ -12,6 +12,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+LONGEST_FIRST = ("test_docs.py", "test_end_to_end.py", "test_examples.py")
+"""Test files whose tests run one after another for minutes: started first, one per worker, so
+that the other files fill the time around them."""
+
+
+def pytest_collection_modifyitems(items) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order kept within
+
+
 def _missing(message: str) -> None:
     if os.environ.get("KERAS_AE_REQUIRE_DATA") == "1":
         pytest.fail(f"{message} (KERAS_AE_REQUIRE_DATA=1)")
