@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import math
 import os
 from collections.abc import Iterator
@@ -22,6 +23,8 @@ import numpy as np
 from keras_ae.arguments import check_int
 from keras_ae.data import as_float_images, validate_images, validate_labels
 from keras_ae.models import Autoencoder
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "Clusterer", "Clustering", "FineTuned", "MANIFOLDS", "classifier", "cluster",
@@ -310,6 +313,9 @@ def compare_clustering(model: Autoencoder, images: Any, labels: Any, *,
                               verbose=verbose)
     results: dict[str, Clustering] = {}
     for name, step in steps:
+        if verbose and name == f"codes_{manifold}":  # the bar stands still meanwhile: say why
+            logger.warning("fitting a %s embedding of %d codes (compiled on its first use in a "
+                           "process: up to a minute)", manifold.upper(), len(fit_on))
         results[name] = step()
         bar.add(1, values=[(name, results[name].accuracy)])
     return results
