@@ -31,10 +31,12 @@ def policy_for(mixed_precision: bool | str) -> str | None:
     """The dtype policy a run's `mixed_precision` setting asks for on this machine (None: leave
     Keras's global policy). True: `mixed_precision_policy()`; "auto": the same where the
     hardware computes it natively (GPUs with tensor cores, CPUs with bfloat16 instructions),
-    else float32."""
+    else float32; under a global policy other than float32 (set by the program), that one."""
     if mixed_precision is True:
         return mixed_precision_policy()
     if mixed_precision == "auto":
+        if keras.config.dtype_policy().name != "float32":
+            return None  # a policy the user set for their whole program
         import tensorflow as tf
 
         gpus = tf.config.list_physical_devices("GPU")
@@ -84,6 +86,11 @@ def _layers(layer):
 def is_mixed(model: keras.Model) -> bool:
     """Whether any layer of `model` computes in a precision other than float32."""
     return any(layer.dtype_policy.compute_dtype != "float32" for layer in _layers(model))
+
+
+def computes_in(model: keras.Model, dtype: str) -> bool:
+    """Whether any layer of `model` (its nets included) computes in `dtype`."""
+    return any(layer.dtype_policy.compute_dtype == dtype for layer in _layers(model))
 
 
 def float32_copy(model: keras.Model) -> keras.Model:

@@ -201,13 +201,15 @@ def check_export_parity(name, tmp_path: Path):
 
 
 def check_mixed_precision(name, policy: str, tmp_path: Path):
-    """Two training steps under `policy`; losses, metrics, outputs and exports stay float32."""
+    """Two training steps under a global `policy` (the preset's own setting gives way to it);
+    losses, metrics, public outputs and exports (keras_ae's and Keras's own LiteRT file, with
+    builtin ops only) stay float32."""
     from keras_ae.export import export_saved_model
     from keras_ae.predict import parity
 
     x = structured_images(32)
     with precision_policy(policy):
-        model = small(name)
+        model = small(name, mixed_precision=keras_ae.preset_config(name).mixed_precision)
     assert model.encoder.layers[-1].compute_dtype == policy.removeprefix("mixed_")
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer) == (policy == "mixed_float16")
     history = model.fit(x, epochs=2, batch_size=32, verbose=0)
@@ -215,6 +217,13 @@ def check_mixed_precision(name, policy: str, tmp_path: Path):
     results = model.evaluate(x, batch_size=32, verbose=0, return_dict=True)
     assert all(np.isfinite(v) for v in results.values())
     assert model(x[:2]).dtype == "float32" and model.anomaly_score(x[:2]).dtype == "float32"
+    codes = model.encode(x[:2])
+    assert codes.dtype in ("float32", "int32"), codes.dtype  # a VQ-VAE's codes are indices
+    assert model.decode(codes).dtype == "float32"
+    if hasattr(model, "sample"):
+        assert model.sample(2).dtype == "float32"
+    np.testing.assert_allclose(_keras_litert_output(model, tmp_path / "model.tflite", x[:4]),
+                               model(x[:4]), atol=0.05)  # float32 weights of the mixed model
     served = float32_copy(model)
     assert served is not model and all(layer.compute_dtype == "float32" for layer in served.layers)
     path = export_saved_model(model, tmp_path / "saved")

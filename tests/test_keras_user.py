@@ -176,3 +176,34 @@ def test_mixed_precision_takes_on_and_off_as_the_command_line_does():
     assert keras_ae.RunConfig(mixed_precision="off").mixed_precision is False
     assert keras_ae.RunConfig(mixed_precision="on").mixed_precision is True
     assert not keras_ae.precision.is_mixed(tiny("conv_plain", mixed_precision="off"))
+
+
+def _policies(model) -> list[str]:
+    return [layer.dtype_policy.name for net in (model.encoder, model.decoder) for layer in net.layers
+            if not isinstance(layer, keras.layers.InputLayer)]
+
+
+def test_a_mixed_model_loads_and_clones_as_it_was_saved_whatever_the_global_policy(tmp_path):
+    keras.config.set_dtype_policy("mixed_float16")  # the user's program-wide choice
+    try:
+        model = tiny("conv_plain")
+        assert "mixed_float16" in _policies(model)  # the user's policy, not the preset's own
+        model.fit(images(16), epochs=1, batch_size=8, verbose=0)
+        path = tmp_path / "model.keras"
+        model.save(path)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    for policy in ("float32", "mixed_bfloat16"):
+        keras.config.set_dtype_policy(policy)
+        try:
+            loaded = keras_ae.load_model(path)
+            clone = keras.models.clone_model(model)
+        finally:
+            keras.config.set_dtype_policy("float32")
+        clone.set_weights(model.get_weights())
+        for other in (loaded, clone):
+            assert _policies(other) == _policies(model), policy
+            np.testing.assert_array_equal(other.predict(images(4), verbose=0),
+                                          model.predict(images(4), verbose=0))
+            assert other(images(2)).dtype == "float32" and other.encode(images(2)).dtype == "float32"
+        assert isinstance(loaded.optimizer, keras.optimizers.LossScaleOptimizer), policy

@@ -31,6 +31,7 @@ from keras_ae.models.losses import (RECONSTRUCTION_LOSSES, per_sample_keras_loss
 from keras_ae.models.objective import Objective, Option, choice, optional
 from keras_ae.models.randomness import replica_seed
 from keras_ae.models.sparsity import Sparsity
+from keras_ae.precision import computes_in, float32_copy
 
 
 def _float32(x):
@@ -167,6 +168,9 @@ class Autoencoder(keras.Model):
 
     def __init__(self, encoder, decoder, loss="mse", denoise=None, sparsity=None, seed=None,
                  **kwargs):
+        # the model's own inputs and outputs are float32 whatever its nets compute in (Keras
+        # casts a layer's inputs to its dtype): what callers and exports see
+        kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         _check_nets(encoder, decoder)
         self.encoder = encoder
@@ -259,8 +263,8 @@ class Autoencoder(keras.Model):
                     check_pixel_values(np.asarray(value))
 
     def encode(self, x):
-        """The latent code of each image."""
-        return self.encoder(self.as_images(x))
+        """The latent code of each image, float32."""
+        return _float32(self.encoder(self.as_images(x)))
 
     def decode(self, z):
         """Images reconstructed from latent codes, shape (batch, *latent_shape)."""
@@ -362,10 +366,23 @@ class Autoencoder(keras.Model):
         return sum(terms.values())
 
     # --- training through Keras ----------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, **kwargs):
-        """Keras's `compile`; `loss` replaces the reconstruction term (any Keras loss)."""
+    def compile(self, optimizer="rmsprop", loss=None, *, auto_scale_loss=True, **kwargs):
+        """Keras's `compile`; `loss` replaces the reconstruction term (any Keras loss). Nets
+        computing in float16 get Keras's loss scaling, as a model under `mixed_float16` does
+        (the model itself keeps a float32 policy)."""
         self._compiled_reconstruction = None if loss is None else self._reconstruction_loss(loss)
-        super().compile(optimizer=optimizer, loss=loss, **kwargs)
+        if auto_scale_loss and computes_in(self, "float16"):
+            optimizer = keras.optimizers.get(optimizer)
+            if not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        super().compile(optimizer=optimizer, loss=loss, auto_scale_loss=auto_scale_loss, **kwargs)
+
+    def export(self, filepath, format="tf_saved_model", verbose=None, **kwargs):
+        """Keras's `export` of the model computing in float32 (a copy, under mixed precision):
+        the exported functions take and return float32, and a LiteRT file needs only builtin
+        ops (they have no bfloat16 kernels)."""
+        served = float32_copy(self)
+        return keras.Model.export(served, filepath, format=format, verbose=verbose, **kwargs)
 
     def compile_from_config(self, config):
         """Compile a loaded model as it was saved (Keras skips this for a custom `compile`)."""

@@ -90,8 +90,8 @@ class VariationalAutoencoder(Autoencoder):
 
     # --- the model -----------------------------------------------------------------------------
     def encode(self, x):
-        """The posterior mean of each image (the deterministic latent code)."""
-        return self.encoder(self.as_images(x))[0]
+        """The posterior mean of each image (the deterministic latent code), float32."""
+        return _float32(self.encoder(self.as_images(x))[0])
 
     def encode_distribution(self, x):
         """The posterior parameters `(z_mean, z_log_var)` of each image, in float32."""
