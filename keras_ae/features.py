@@ -36,7 +36,7 @@ __all__ = [
 SINGLE_THREAD_NUMBERS = 2**24
 """scikit-learn works on one thread on data of up to this many numbers (20,000 MNIST images
 are 15.7 million): on such small problems OpenMP's and BLAS's threads cost more than they save,
-many times more on a machine busy with other processes (README: "Speed of evaluate")."""
+many times more on a machine busy with other processes (docs/features.md: "Speed of evaluate")."""
 
 
 @contextlib.contextmanager

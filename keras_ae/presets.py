@@ -31,7 +31,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The DEC paper's autoencoder (dense 500-500-2000, a 10-d code): the codes to cluster.
     "dec": {"hidden_units": (500, 500, 2000), "latent_dim": 10},
     # Conv 32/64 as plain Keras writes it, trained in batches of 64 and, where the hardware
-    # computes bfloat16 or float16 natively, in mixed precision: faster and better (README).
+    # computes bfloat16 or float16 natively, in mixed precision: faster and better (docs/speed.md).
     "conv": {"architecture": "conv", "conv_filters": (32, 64), "batch_size": 64,
              "mixed_precision": "auto"},
     # The same network the way plain Keras trains it (float32, batches of 128): the baseline.
