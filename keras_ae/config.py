@@ -25,7 +25,6 @@ class RunConfig:
     `latent_activation` (None = linear, or as the objective needs) and `options`: the objective's
     own options (e.g. `loss`, `denoise`, `sparsity` of the autoencoder; `beta`, `likelihood` of
     the VAE), validated by the objective, with its defaults filled in.
-    Data: `dataset` (tfds name, folder or .npz), `data_dir`, `validation_fraction`.
     Data: `dataset` (tfds name, IDX or image folder, or .npz), `data_dir`, `validation_fraction`,
     `image_size` ((height, width) to resize to; None = the images' own), `color_mode`
     (grayscale | rgb | rgba; None = the source's own), `skip_bad_images` (leave out unreadable
@@ -33,7 +32,8 @@ class RunConfig:
     Training: `epochs`, `batch_size`, `learning_rate`, `seed`, `early_stopping` (patience in
     epochs, None = off), `mixed_precision` (True: float16 on a GPU, bfloat16 on a CPU; "auto":
     so where the hardware computes it natively, a GPU or a CPU with bfloat16 instructions, else
-    float32; "on" and "off" mean true and false), `jit_compile` and `steps_per_execution`
+    float32, or Keras's global policy when the program set one; "on" and "off" mean true and
+    false; False leaves Keras's global policy), `jit_compile` and `steps_per_execution`
     (Keras's compile options; None = what is fastest for the architecture, see
     `keras_ae.presets.compile_options`).
 

@@ -207,3 +207,21 @@ def test_a_mixed_model_loads_and_clones_as_it_was_saved_whatever_the_global_poli
                                           model.predict(images(4), verbose=0))
             assert other(images(2)).dtype == "float32" and other.encode(images(2)).dtype == "float32"
         assert isinstance(loaded.optimizer, keras.optimizers.LossScaleOptimizer), policy
+
+
+@pytest.mark.parametrize("cls, methods", [
+    (keras_ae.Autoencoder, ("__init__", "encode", "decode", "features", "anomaly_score")),
+    (keras_ae.ContractiveAutoencoder, ("__init__",)),
+    (keras_ae.VariationalAutoencoder, ("__init__", "encode", "encode_distribution", "sample",
+                                       "elbo", "nll")),
+    (keras_ae.VQVAE, ("__init__", "encode", "quantized", "features", "decode")),
+])
+def test_public_methods_are_annotated(cls, methods):
+    import inspect
+
+    for method in methods:
+        signature = inspect.signature(getattr(cls, method))
+        assert signature.return_annotation is not inspect.Signature.empty, (cls, method)
+        unannotated = [name for name, p in signature.parameters.items()
+                       if name != "self" and p.annotation is inspect.Parameter.empty]
+        assert not unannotated, (cls.__name__, method, unannotated)

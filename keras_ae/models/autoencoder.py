@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
 from keras import ops
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+    from numpy.typing import ArrayLike
 
 from keras_ae.data.noise import NOISE_KINDS, parse_noise
 from keras_ae.data.errors import DataError
@@ -166,8 +170,9 @@ class Autoencoder(keras.Model):
 
     trains_on_groups = False  # see keras_ae.models.batch_groups
 
-    def __init__(self, encoder, decoder, loss="mse", denoise=None, sparsity=None, seed=None,
-                 **kwargs):
+    def __init__(self, encoder: keras.Model, decoder: keras.Model, loss: str = "mse",
+                 denoise: str | None = None, sparsity: str | None = None, seed: int | None = None,
+                 **kwargs: Any) -> None:
         # the model's own inputs and outputs are float32 whatever its nets compute in (Keras
         # casts a layer's inputs to its dtype): what callers and exports see
         kwargs.setdefault("dtype", "float32")
@@ -262,12 +267,13 @@ class Autoencoder(keras.Model):
                 if "float" in keras.backend.standardize_dtype(value.dtype):
                     check_pixel_values(np.asarray(value))
 
-    def encode(self, x):
+    def encode(self, x: ArrayLike) -> tf.Tensor:
         """The latent code of each image, float32."""
         return _float32(self.encoder(self.as_images(x)))
 
-    def decode(self, z):
-        """Images reconstructed from latent codes, shape (batch, *latent_shape)."""
+    def decode(self, z: ArrayLike) -> tf.Tensor:
+        """Float32 images (batch, H, W, C) decoded from latent codes of shape
+        (batch, *latent_shape)."""
         return _float32(self.decoder(self.as_codes(z)))
 
     def as_codes(self, z):
@@ -303,7 +309,7 @@ class Autoencoder(keras.Model):
             kwargs["x"] = self.as_images(kwargs["x"])
         return super().__call__(*args, **kwargs)
 
-    def features(self, x):
+    def features(self, x: ArrayLike) -> tf.Tensor:
         """A flat float32 feature vector per image, (batch, n), for maps and projections of the
         codes: the latent code itself (a VAE's posterior mean)."""
         z = _float32(self.encode(x))
@@ -312,7 +318,7 @@ class Autoencoder(keras.Model):
     def call(self, x, training=False):
         return self.forward(self.as_images(x), training=training)["reconstruction"]
 
-    def anomaly_score(self, x):
+    def anomaly_score(self, x: ArrayLike) -> tf.Tensor:
         """Per-sample reconstruction error (the model's `loss` per pixel): shape (batch,)."""
         x = self.as_images(x)
         return self._error(x, self(x, training=False))

@@ -94,7 +94,8 @@ class ContractiveAutoencoder(Autoencoder):
     `encode`, the exports) computes no Jacobian.
     """
 
-    def __init__(self, encoder, decoder, loss="mse", contractive=1e-4, seed=None, **kwargs):
+    def __init__(self, encoder: keras.Model, decoder: keras.Model, loss: str = "mse",
+                 contractive: float = 1e-4, seed: int | None = None, **kwargs: Any) -> None:
         if not contractive >= 0:
             raise ValueError(f"the contractive weight must be >= 0, got {contractive}")
         self.contractive = float(contractive)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 from keras import ops
@@ -13,6 +13,10 @@ from keras_ae.models.autoencoder import DENOISE, Autoencoder
 from keras_ae.models.losses import EPSILON, weighted_mean
 from keras_ae.models.objective import Objective, Option, choice, number
 from keras_ae.models.randomness import replica_seed
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+    from numpy.typing import ArrayLike
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 LOG_2PI = math.log(2 * math.pi)
@@ -70,8 +74,9 @@ class VariationalAutoencoder(Autoencoder):
 
     SIGNATURES = Autoencoder.SIGNATURES + ("sample",)
 
-    def __init__(self, encoder, decoder, beta=1.0, likelihood="bernoulli", sigma=0.1,
-                 denoise=None, seed=None, **kwargs):
+    def __init__(self, encoder: keras.Model, decoder: keras.Model, beta: float = 1.0,
+                 likelihood: str = "bernoulli", sigma: float = 0.1, denoise: str | None = None,
+                 seed: int | None = None, **kwargs: Any) -> None:
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"unknown likelihood {likelihood!r}; choose one of {', '.join(LIKELIHOODS)}")
         if not beta >= 0:
@@ -89,16 +94,16 @@ class VariationalAutoencoder(Autoencoder):
         self.sampling = Sampling(seed=None if self.seed is None else self.seed + 1, dtype="float32")
 
     # --- the model -----------------------------------------------------------------------------
-    def encode(self, x):
+    def encode(self, x: ArrayLike) -> tf.Tensor:
         """The posterior mean of each image (the deterministic latent code), float32."""
         return _float32(self.encoder(self.as_images(x))[0])
 
-    def encode_distribution(self, x):
+    def encode_distribution(self, x: ArrayLike) -> tuple[tf.Tensor, tf.Tensor]:
         """The posterior parameters `(z_mean, z_log_var)` of each image, in float32."""
         z_mean, z_log_var = self.encoder(self.as_images(x))
         return _float32(z_mean), _float32(z_log_var)
 
-    def sample(self, n: int, seed=None):
+    def sample(self, n: int, seed: int | None = None) -> tf.Tensor:
         """Decode `n` codes drawn from the prior N(0, I)."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"the number of samples must be a positive integer, got {n!r}")
@@ -161,7 +166,7 @@ class VariationalAutoencoder(Autoencoder):
         return -ops.sum(per_pixel, axis=-1)
 
     # --- held-out scores -----------------------------------------------------------------------
-    def elbo(self, x, samples: int = 1, seed=None):
+    def elbo(self, x: ArrayLike, samples: int = 1, seed: int | None = None) -> tf.Tensor:
         """The evidence lower bound per image in nats (higher is better): shape (batch,).
 
         The expected log-likelihood is estimated with `samples` posterior draws; the KL term is
@@ -180,7 +185,7 @@ class VariationalAutoencoder(Autoencoder):
             expected = expected + self.log_likelihood(x, self.decoder(z))
         return expected / samples - gaussian_kl(z_mean, z_log_var)
 
-    def nll(self, x, k: int = 100, seed=None):
+    def nll(self, x: ArrayLike, k: int = 100, seed: int | None = None) -> tf.Tensor:
         """Importance-sampled negative log-likelihood -log p(x) per image in nats, with `k`
         samples from the posterior as the proposal: shape (batch,). Memory grows with batch * k."""
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
@@ -35,6 +35,10 @@ from keras import ops
 from keras_ae.models.autoencoder import LOSS, Autoencoder
 from keras_ae.models.losses import weighted_mean
 from keras_ae.models.objective import Objective, Option, integer, number
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+    from numpy.typing import ArrayLike
 
 __all__ = ["CODEBOOK_BYTES", "CodebookUsage", "OBJECTIVE", "VQVAE", "VectorQuantizer",
            "codebook_bytes"]
@@ -172,8 +176,9 @@ class VQVAE(Autoencoder):
         dead_code_steps: replace a code unused for this many training steps (0: never).
     """
 
-    def __init__(self, encoder, decoder, loss="mse", codebook_size=128, commitment=0.25,
-                 dead_code_steps=100, seed=None, **kwargs):
+    def __init__(self, encoder: keras.Model, decoder: keras.Model, loss: str = "mse",
+                 codebook_size: int = 128, commitment: float = 0.25, dead_code_steps: int = 100,
+                 seed: int | None = None, **kwargs: Any) -> None:
         if isinstance(codebook_size, bool) or int(codebook_size) != codebook_size or codebook_size < 2:
             raise ValueError(f"codebook_size must be an integer >= 2, got {codebook_size!r}")
         if not commitment >= 0:
@@ -208,20 +213,20 @@ class VQVAE(Autoencoder):
         """The bits of one image's code: H'·W'·log2(codebook_size)."""
         return math.prod(self.code_shape) * math.log2(self.codebook_size)
 
-    def encode(self, x):
+    def encode(self, x: ArrayLike) -> tf.Tensor:
         """The code indices (int32) of each image: shape (batch, H', W')."""
         return self.quantizer.indices(_float32(self.encoder(self.as_images(x))))
 
-    def quantized(self, x):
+    def quantized(self, x: ArrayLike) -> tf.Tensor:
         """The quantised feature map (float32) of each image: (batch, H', W', latent_dim)."""
         return self.quantizer(_float32(self.encoder(self.as_images(x))))
 
-    def features(self, x):
+    def features(self, x: ArrayLike) -> tf.Tensor:
         """The quantised map of each image, flattened: (batch, H'·W'·latent_dim), float32."""
         z = self.quantized(x)
         return ops.reshape(z, (ops.shape(z)[0], -1))
 
-    def decode(self, indices):
+    def decode(self, indices: ArrayLike) -> tf.Tensor:
         """Images decoded from code indices (batch, H', W') of integers in [0, codebook_size)."""
         if not isinstance(indices, keras.KerasTensor):
             indices = ops.convert_to_tensor(indices)
