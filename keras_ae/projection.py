@@ -52,8 +52,8 @@ def tsne(codes: np.ndarray, *, seed: int = 0, verbose: int = 1,
          iterations: int = TSNE_ITERATIONS, n_jobs: int = 1) -> np.ndarray:
     """t-SNE of `codes` with openTSNE (the `tsne` extra), showing a progress bar; scikit-learn's
     t-SNE (its own iteration count and progress messages) when openTSNE is not installed.
-    `iterations` follow 250 of early exaggeration; `n_jobs` threads (more than one only pays on an idle
-    machine: see benchmarks/tsne.py)."""
+    `iterations` follow 250 of early exaggeration; `n_jobs` threads (more than one only pays on
+    an idle machine: see benchmarks/tsne.py)."""
     codes = np.asarray(codes, dtype="float32")
     perplexity = float(min(30.0, (len(codes) - 1) / 3))
     try:

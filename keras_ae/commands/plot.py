@@ -78,6 +78,8 @@ def run(args) -> int:
     from keras_ae.extras import require
 
     require("matplotlib", "keras-ae plot")  # before any long step
+    if args.method == "umap" and args.what == "latent":
+        require("umap", "--method umap")
     model_path = run_model_path(args.model)
     output = check_output(Path(args.output or f"{run_name(model_path)}_{args.what}.png"),
                           ".png", args.overwrite)
@@ -93,8 +95,6 @@ def run(args) -> int:
         n = args.n
     if args.method and args.what != "latent":
         raise CLIError("--method applies to --what latent")
-    if args.method == "umap":
-        require("umap", "--method umap")
     check_seed(args.seed)
     if args.seed is not None and args.what in UNSEEDED:
         raise CLIError(f"--seed does not apply to --what {args.what}: nothing in it is drawn at "
