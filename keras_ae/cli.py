@@ -63,6 +63,7 @@ def _run(argv: list[str]) -> int:
     import_tensorflow_quietly()
     from keras_ae.commands.common import CLIError
     from keras_ae.data.errors import first_line
+    from keras_ae.extras import MissingExtra
     from keras_ae.strategies import start_strategy
 
     try:
@@ -72,8 +73,9 @@ def _run(argv: list[str]) -> int:
             start_strategy(getattr(args, "strategy", None))  # before devices: multiworker's
             initialise_devices_quietly()
             return modules[args.command].run(args)
-    except (CLIError, ValueError, OSError, RuntimeError) as err:
-        # RuntimeError covers ExportError and TensorFlow's errors (out of memory included)
+    except (CLIError, ValueError, OSError, RuntimeError, MissingExtra) as err:
+        # RuntimeError covers ExportError and TensorFlow's errors (out of memory included);
+        # MissingExtra names the extra of keras-ae to install
         print(f"keras-ae: error: {first_line(err, with_type=isinstance(err, OSError))}",
               file=sys.stderr)
         return 2

@@ -245,10 +245,9 @@ def fit_clusterer(codes: Any, k: int, *, manifold: str | None = None, dims: int 
         if len(x) <= neighbors:
             raise ValueError(f"a UMAP embedding with {neighbors} neighbours needs more than "
                              f"{neighbors} codes, got {len(x)}")
-        try:
-            import umap
-        except ImportError:
-            raise ValueError("manifold 'umap' needs umap-learn: pip install umap-learn") from None
+        from keras_ae.extras import require
+
+        umap = require("umap", "manifold 'umap'")
         reducer = umap.UMAP(n_components=dims, n_neighbors=neighbors, min_dist=0.0,
                             random_state=seed, verbose=verbose > 0, n_jobs=1).fit(x)
         x = reducer.embedding_

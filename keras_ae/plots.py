@@ -22,6 +22,7 @@ import numpy as np
 
 from keras_ae.arguments import check_autoencoder, check_int
 from keras_ae.data.validate import as_float_images, validate_images
+from keras_ae.extras import require
 from keras_ae.io import atomic_path
 
 if TYPE_CHECKING:
@@ -140,6 +141,7 @@ def draw_samples(model: Autoencoder, n: int, *, seed: int = 0) -> np.ndarray:
 
 # --- drawing helpers ---------------------------------------------------------------------------
 def _figure(width: float, height: float) -> Figure:
+    require("matplotlib", "drawing a figure")
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
@@ -188,6 +190,7 @@ def save_figure(fig: Figure, path: str | os.PathLike, *, overwrite: bool = False
     """Write `fig` to `path` as a PNG of exactly its size × dpi pixels, rendered by Agg,
     atomically; a figure with no colour is stored as a grey PNG (lossless, about half the
     bytes). Refuses an existing file unless `overwrite`."""
+    require("matplotlib", "drawing a figure")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image
 
@@ -242,6 +245,7 @@ def latent(model: Autoencoder, images: Any, labels: Any = None, *, method: str |
     `method`: `tsne`, `pca`, `umap` or `raw` (the plane itself, for a 2-d code); by default `raw`
     for a 2-d code and `tsne` otherwise.
     """
+    require("matplotlib", "drawing a figure")  # before the codes are projected
     from keras_ae.data.validate import validate_labels
     from keras_ae.projection import project_2d
 
@@ -378,6 +382,7 @@ def curves(history: str | os.PathLike | Sequence[dict[str, float]], *,
     """Training curves from a run folder, its history.csv or rows of it: one panel per logged
     term (loss, reconstruction_loss, kl_loss, …), training and validation, with the epoch of
     the best validation loss (the weights kept in model.keras) marked."""
+    require("matplotlib", "drawing a figure")
     from matplotlib.ticker import MaxNLocator
 
     from keras_ae.callbacks import read_history

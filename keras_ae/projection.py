@@ -50,10 +50,10 @@ def project_2d(codes: np.ndarray, method: str = "tsne", *, seed: int = 0,
 
 def tsne(codes: np.ndarray, *, seed: int = 0, verbose: int = 1,
          iterations: int = TSNE_ITERATIONS, n_jobs: int = 1) -> np.ndarray:
-    """t-SNE of `codes` with openTSNE, showing a progress bar; scikit-learn's t-SNE (its own
-    iteration count and progress messages) when openTSNE is not installed. `iterations`
-    follow 250 of early exaggeration; `n_jobs` threads (more than one only pays on an idle
-    machine: see benchmarks/tsne.py)."""
+    """t-SNE of `codes` with openTSNE (the `tsne` extra), showing a progress bar; scikit-learn's
+    t-SNE (its own iteration count and progress messages) when openTSNE is not installed.
+    `iterations` follow 250 of early exaggeration; `n_jobs` threads (more than one only pays on
+    an idle machine: see benchmarks/tsne.py)."""
     codes = np.asarray(codes, dtype="float32")
     perplexity = float(min(30.0, (len(codes) - 1) / 3))
     try:
@@ -84,10 +84,9 @@ def tsne(codes: np.ndarray, *, seed: int = 0, verbose: int = 1,
 
 
 def _umap(codes: np.ndarray, *, seed: int, verbose: int) -> np.ndarray:
-    try:
-        import umap
-    except ImportError:
-        raise ValueError("method 'umap' needs umap-learn: pip install umap-learn") from None
+    from keras_ae.extras import require
+
+    umap = require("umap", "method 'umap'")
     reducer = umap.UMAP(n_neighbors=min(15, len(codes) - 1), random_state=seed,
                         verbose=verbose > 0, n_jobs=1)
     return reducer.fit_transform(codes)

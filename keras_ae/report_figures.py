@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from keras_ae.data import as_float_images, validate_images
+from keras_ae.extras import require
 from keras_ae.models import Autoencoder
 
 __all__ = ["latent_scatter", "reconstructions"]
@@ -19,6 +20,7 @@ __all__ = ["latent_scatter", "reconstructions"]
 def reconstructions(model: Autoencoder, images: Any, n: int = 10):
     """The first `n` images (top row) over their reconstructions (bottom row), each
     reconstruction titled with its per-pixel MSE."""
+    require("matplotlib", "drawing a figure")
     from matplotlib.figure import Figure
 
     x = as_float_images(validate_images(images))[:n]
@@ -45,7 +47,7 @@ def latent_scatter(model: Autoencoder, images: Any, labels: Any = None, *, max_p
                    seed: int = 0):
     """The codes of `images` in 2-D (the raw plane for a 2-d code, else its first two principal
     components), coloured by label when labels are given; at most `max_points` points."""
-    import matplotlib
+    matplotlib = require("matplotlib", "drawing a figure")
     from matplotlib.figure import Figure
 
     from keras_ae.features import encode

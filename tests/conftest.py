@@ -17,6 +17,24 @@ LONGEST_FIRST = ("test_docs.py", "test_end_to_end.py", "test_examples.py")
 that the other files fill the time around them."""
 
 
+PARALLEL = {"numprocesses": 2, "dist": "loadfile", "loadscopereorder": False}
+"""With pytest-xdist installed and no `-n` given, the options `-n 2 --dist loadfile
+--no-loadscope-reorder`: two worker processes, one per core, each taking whole files (module
+fixtures built once), in the order `pytest_collection_modifyitems` gives them. Without
+pytest-xdist (or with `-p no:xdist`, `-n 0`) the tests run in one process."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which turns these options into workers
+def pytest_cmdline_main(config) -> None:
+    if (not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput")
+            or config.option.numprocesses is not None):
+        return  # no xdist, an xdist worker, or `-n` given
+    config.option.numprocesses = PARALLEL["numprocesses"]
+    if config.option.dist == "no":
+        config.option.dist = PARALLEL["dist"]
+    config.option.loadscopereorder = PARALLEL["loadscopereorder"]
+
+
 def pytest_collection_modifyitems(items) -> None:
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order kept within

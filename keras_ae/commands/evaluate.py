@@ -60,8 +60,13 @@ def _check(args) -> Path | None:
     check_seed(args.seed)
     if args.umap and args.no_features:
         raise CLIError("--umap clusters the codes; it cannot be combined with --no-features")
+    from keras_ae.extras import require
+
+    if args.umap:
+        require("umap", "--umap")
     if args.report is None:
         return None
+    require("matplotlib", "--report")  # its figures
     report = Path(args.report)
     if report.is_dir():
         raise CLIError(f"--report {report} is a folder; give a file name such as report.html")

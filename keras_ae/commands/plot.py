@@ -75,7 +75,11 @@ def check_output(path: Path, suffix: str, overwrite: bool) -> Path:
 
 def run(args) -> int:
     from keras_ae import plots
+    from keras_ae.extras import require
 
+    require("matplotlib", "keras-ae plot")  # before any long step
+    if args.method == "umap" and args.what == "latent":
+        require("umap", "--method umap")
     model_path = run_model_path(args.model)
     output = check_output(Path(args.output or f"{run_name(model_path)}_{args.what}.png"),
                           ".png", args.overwrite)
