@@ -174,7 +174,7 @@ class TimedBackup(keras.callbacks.BackupAndRestore):
         super().__init__(backup_dir, delete_checkpoint=False, double_checkpoint=True)
         self.records, self.every = tuple(records), float(every)
         self._written = time.monotonic()
-        self._finished = None  # the state after the last finished epoch, if not written yet
+        self._finished = None  # (epoch, state) of the last finished epoch, if not written yet
         self._trained = None  # (epoch, logs, state) of an epoch whose end is under way
 
     def on_train_begin(self, logs=None):
@@ -190,35 +190,37 @@ class TimedBackup(keras.callbacks.BackupAndRestore):
         self._trained = (epoch, dict(logs or {}), self._state())
 
     def on_epoch_end(self, epoch, logs=None):
-        self._current_epoch, self._trained = epoch + 1, None
+        self._trained = None
         if time.monotonic() - self._written >= self.every:
-            self.write()
+            self.write(epoch)
         else:
-            self._finished = self._state()
+            self._finished = (epoch, self._state())
 
     def on_train_end(self, logs=None):
         if self._finished is not None:
-            self.write()
+            self.write(self._finished[0])
 
-    def write(self) -> None:
-        """Write the records, then the backup of the model's present state."""
+    def write(self, epoch: int) -> None:
+        """Write the records, then (through Keras's own end of epoch `epoch`) the backup of the
+        model's present state, which a resumed run continues after `epoch`."""
         for record in self.records:
             record.write()
-        self._save_model()
+        super().on_epoch_end(epoch)
         self._written, self._finished = time.monotonic(), None
 
     def write_interrupted(self) -> None:
         """Write the backup of the last finished epoch, if it is not written yet."""
         if self._trained is not None:  # its end failed: recorded and backed up as trained
-            epoch, logs, self._finished = self._trained
-            with values_set(self._variables(), self._finished):
+            epoch, logs, state = self._trained
+            with values_set(self._variables(), state):
                 for record in self.records:
                     record.on_epoch_end(epoch, logs)
-            self._current_epoch = epoch + 1
+            self._finished = (epoch, state)
         if self._finished is None:
             return
-        with values_set(self._variables(), self._finished):
-            self.write()
+        epoch, state = self._finished
+        with values_set(self._variables(), state):
+            self.write(epoch)
 
     def _variables(self) -> list:
         return [*self.model.variables, *self.model.optimizer.variables]

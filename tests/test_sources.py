@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -309,6 +310,9 @@ def test_a_proxy_refusing_tfds_downloads_is_offline_and_asked_once(monkeypatch):
         assert tfds_source.network_reachable() is False
         assert tfds_source.network_reachable() is False
         load_arrays("mnist", "validation")  # offline: the bundled digits, with no further probe
+        deadline = time.monotonic() + 30  # on a busy machine the probe may give up before
+        while not connections and time.monotonic() < deadline:  # its request reaches the proxy
+            time.sleep(0.05)
     finally:
         server.close()
     assert len(connections) == 1 and connections[0].startswith(b"CONNECT storage.googleapis.com")
