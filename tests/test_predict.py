@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 import keras_ae
-from keras_ae.export import export_saved_model, export_tflite
-from keras_ae.predict import (
+from keras_ae.serving.export import export_saved_model, export_tflite
+from keras_ae.serving.predict import (
     SavedModelRunner,
     TFLiteRunner,
     load_exported,

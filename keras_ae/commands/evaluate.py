@@ -74,9 +74,9 @@ def _check(args) -> Path | None:
 
 
 def run(args) -> int:
-    from keras_ae.evaluate import FEATURE_IMAGES, evaluate_model
-    from keras_ae.report import format_tables, report_figures, write_report
-    from keras_ae.saving import load_model
+    from keras_ae.analysis.evaluate import FEATURE_IMAGES, evaluate_model
+    from keras_ae.visualization.report import format_tables, report_figures, write_report
+    from keras_ae.models.saving import load_model
 
     report = _check(args)  # before any long step
     model_path = run_model_path(args.model)

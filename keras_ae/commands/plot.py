@@ -8,8 +8,8 @@ from pathlib import Path
 
 from keras_ae.commands.common import (CLIError, RunData, add_data_options, check_seed,
                                      print_result, run_model_path)
-from keras_ae.plots import MOST, WHAT
-from keras_ae.projection import METHODS
+from keras_ae.visualization.plots import MOST, WHAT
+from keras_ae.analysis.projection import METHODS
 
 NAME = "plot"
 
@@ -74,7 +74,7 @@ def check_output(path: Path, suffix: str, overwrite: bool) -> Path:
 
 
 def run(args) -> int:
-    from keras_ae import plots
+    from keras_ae.visualization import plots
 
     model_path = run_model_path(args.model)
     output = check_output(Path(args.output or f"{run_name(model_path)}_{args.what}.png"),
@@ -113,8 +113,8 @@ def run(args) -> int:
 def _model_figure(args, model_path: Path, n: int | None):
     import numpy as np
 
-    from keras_ae import plots
-    from keras_ae.saving import load_model
+    from keras_ae.visualization import plots
+    from keras_ae.models.saving import load_model
 
     model = load_model(model_path, compile=False)
     if args.what == "manifold":  # plots refuse a model without a 2-d prior in one line

@@ -136,7 +136,7 @@ def _check_nets(encoder, decoder) -> None:
         latent = tuple(decoder.inputs[0].shape[1:])
     except (AttributeError, IndexError, TypeError, ValueError):
         raise ValueError("the encoder and decoder must be built Keras models with known inputs "
-                         "(e.g. functional models from keras_ae.nets)") from None
+                         "(e.g. functional models from keras_ae.models.nets)") from None
     if len(image) != 3 or len(latent) not in (1, 3) or None in image + latent:
         raise ValueError("the encoder must take images of a fixed (height, width, channels) and "
                          "the decoder a code of a fixed shape (a vector or a feature map); got "
@@ -613,3 +613,11 @@ OBJECTIVE = Objective(
     check=_check,
     regularises=lambda options: bool(options.get("sparsity") or options.get("denoise")),
 )
+
+
+def check_autoencoder(model: Any):
+    """`model`, or ValueError unless it is a keras_ae Autoencoder (or VariationalAutoencoder)."""
+    if not isinstance(model, Autoencoder):
+        raise ValueError(f"expected a keras_ae Autoencoder (from keras_ae.build or "
+                         f"keras_ae.load_model), got {type(model).__name__}")
+    return model

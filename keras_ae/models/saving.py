@@ -6,14 +6,14 @@ import os
 import zipfile
 from pathlib import Path
 
-from keras_ae.backend import require_tensorflow
+from keras_ae.utils.backend import require_tensorflow
 
 require_tensorflow()  # before Keras is imported
 
 import keras  # noqa: E402
 
 from keras_ae.data.errors import first_line
-from keras_ae.io import atomic_path
+from keras_ae.utils.io import atomic_path
 
 MODEL_FILE = "model.keras"
 

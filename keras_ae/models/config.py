@@ -20,7 +20,7 @@ class RunConfig:
     """Everything needed to build, train and reproduce one model.
 
     Model: `architecture` (dense | conv | linear), `objective` (a name in
-    `keras_ae.objectives.OBJECTIVES`), `latent_dim`, `hidden_units` (dense layer sizes, encoder
+    `keras_ae.models.objectives.OBJECTIVES`), `latent_dim`, `hidden_units` (dense layer sizes, encoder
     side; the decoder mirrors them), `conv_filters` (conv layers, encoder side),
     `latent_activation` (None = linear, or as the objective needs) and `options`: the objective's
     own options (e.g. `loss`, `denoise`, `sparsity` of the autoencoder; `beta`, `likelihood` of
@@ -35,7 +35,7 @@ class RunConfig:
     so where the hardware computes it natively, a GPU or a CPU with bfloat16 instructions, else
     float32; "on" and "off" mean true and false), `jit_compile` and `steps_per_execution`
     (Keras's compile options; None = what is fastest for the architecture, see
-    `keras_ae.presets.compile_options`).
+    `keras_ae.models.presets.compile_options`).
 
     `replace(beta=4)` and `preset_config("vae", beta=4)` take objective options by name, beside
     the fields; an option of another objective is a ValueError naming the objective.
@@ -85,7 +85,7 @@ class RunConfig:
     @property
     def objective_spec(self):
         """The registry entry of this config's objective."""
-        from keras_ae.objectives import get_objective
+        from keras_ae.models.objectives import get_objective
 
         return get_objective(self.objective)
 
@@ -153,7 +153,7 @@ class RunConfig:
     def replace(self, **changes: Any) -> "RunConfig":
         """A copy with `changes` applied (None values are ignored): fields by name, and the
         objective's options by name. Changing the objective starts from its default options."""
-        from keras_ae.objectives import all_options
+        from keras_ae.models.objectives import all_options
 
         changes = {k: v for k, v in changes.items() if v is not None}
         fields = {f.name for f in dataclasses.fields(self)}
@@ -192,7 +192,7 @@ class RunConfig:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the config as JSON, atomically."""
-        from keras_ae.io import atomic_write_text
+        from keras_ae.utils.io import atomic_write_text
 
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
 

@@ -58,7 +58,7 @@ class RunLock:
                            "releasing it", self.run_dir, self.taken_over_from)
         owner = {"pid": os.getpid(), "host": socket.gethostname(),
                  "since": time.strftime("%Y-%m-%d %H:%M:%S")}
-        from keras_ae.io import atomic_write_text
+        from keras_ae.utils.io import atomic_write_text
 
         atomic_write_text(self.run_dir / OWNER_FILE, json.dumps(owner) + "\n")
         return self

@@ -48,7 +48,7 @@ def latent_scatter(model: Autoencoder, images: Any, labels: Any = None, *, max_p
     import matplotlib
     from matplotlib.figure import Figure
 
-    from keras_ae.features import encode
+    from keras_ae.analysis.features import encode
 
     images = validate_images(images)
     keep = np.arange(len(images))
