@@ -31,9 +31,9 @@ from pathlib import Path
 
 import keras
 
+from keras_ae.models.presets import preset_config
 from keras_ae.training import train as keras_ae_train
 from keras_ae.training.callbacks import AtomicBestCheckpoint, TimedBackup
-from keras_ae.models.presets import preset_config
 from keras_ae.training.train import train
 
 

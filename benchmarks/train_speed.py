@@ -34,8 +34,8 @@ import numpy as np
 from keras import layers, ops
 
 from keras_ae import data
-from keras_ae.training import train as keras_ae_train
 from keras_ae.models.presets import preset_config
+from keras_ae.training import train as keras_ae_train
 from keras_ae.training.train import train
 
 BATCH = 128

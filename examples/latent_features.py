@@ -10,9 +10,9 @@ The local MNIST folder holds only the 10k test set, so `load_arrays(..., "train"
 `"validation"` carve it deterministically into 9,000 training and 1,000 held-out digits; every
 number printed is on the held-out ones. Without --data-dir, MNIST comes from tensorflow-datasets.
 
-Deep embedded clustering (`keras_ae.analysis.deep_clustering`, IDEC) then trains a copy of the encoder
-with ten cluster centres placed at the UMAP clusters, on the same shifted and rotated digits, for
-`--dec-updates` target updates (0 skips it).
+Deep embedded clustering (`keras_ae.analysis.deep_clustering`, IDEC) then trains a copy of the
+encoder with ten cluster centres placed at the UMAP clusters, on the same shifted and rotated
+digits, for `--dec-updates` target updates (0 skips it).
 """
 
 import argparse

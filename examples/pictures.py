@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 from keras_ae import data
-from keras_ae.visualization import plots
 from keras_ae.models.presets import preset_config
 from keras_ae.training.train import train
+from keras_ae.visualization import plots
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--data-dir")

@@ -58,7 +58,7 @@ def _run(argv: list[str]) -> int:
         print(f"keras-ae: error: {err}", file=sys.stderr)
         return 2
     from keras_ae.utils.quiet import (command_streams, import_tensorflow_quietly,
-                                initialise_devices_quietly, quiet_python_logs)
+                                      initialise_devices_quietly, quiet_python_logs)
 
     import_tensorflow_quietly()
     from keras_ae.commands.common import CLIError

@@ -1,5 +1,5 @@
-"""keras_ae.analysis.deep_clustering: the Student's t assignments, DEC's targets, and IDEC training from a
-trained autoencoder."""
+"""keras_ae.analysis.deep_clustering: the Student's t assignments, DEC's targets, and IDEC
+training from a trained autoencoder."""
 
 import subprocess
 import sys

@@ -18,14 +18,9 @@ import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
 import keras_ae
-from keras_ae.serving.export import (
-    ExportError,
-    builtin_ops,
-    export_saved_model,
-    export_tflite,
-    signature_names,
-)
 from keras_ae.models.precision import float32_copy, is_mixed
+from keras_ae.serving.export import (ExportError, builtin_ops, export_saved_model, export_tflite,
+                                     signature_names)
 from keras_ae.serving.predict import parity
 
 REPO = Path(__file__).resolve().parents[1]

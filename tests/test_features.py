@@ -1,4 +1,5 @@
-"""keras_ae.analysis.features: the encoder as a Keras model, clustering scores and few-label probes."""
+"""keras_ae.analysis.features: the encoder as a Keras model, clustering scores and few-label
+probes."""
 
 import keras
 import numpy as np

@@ -289,8 +289,8 @@ def test_history_rows_wait_for_their_interval_or_a_write(tmp_path):
 
 
 def test_values_read_keep_while_the_variables_train_on():
-    from keras_ae.training.callbacks import read_values, values_set
     from keras_ae.models.presets import build
+    from keras_ae.training.callbacks import read_values, values_set
 
     model = build("seed", input_shape=(8, 8, 1), hidden_units=(16,), latent_dim=2,
                   steps_per_execution=2)  # XLA, several steps a call, as train compiles it

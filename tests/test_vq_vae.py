@@ -15,8 +15,8 @@ import tensorflow as tf
 import keras
 import keras_ae
 from keras_ae.cli import main
-from keras_ae.serving.export import builtin_ops, export_saved_model, export_tflite
 from keras_ae.models.vq_vae import VQVAE
+from keras_ae.serving.export import builtin_ops, export_saved_model, export_tflite
 from keras_ae.serving.predict import load_exported
 
 from harness import small, structured_images

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from keras_ae.utils.arguments import check_int
 from keras_ae.data.errors import DataError, with_article
+from keras_ae.utils.arguments import check_int
 from keras_ae.utils.io import atomic_write_text
 
 __all__ = [

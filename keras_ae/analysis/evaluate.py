@@ -147,8 +147,8 @@ def feature_metrics(model: Autoencoder, images: np.ndarray, labels: np.ndarray, 
     pixels and PCA (`clustering`; with `manifold="umap"` also on a UMAP embedding of the codes
     fitted on `train_images`), and with `train_labels` the few-label probes (`probes`):
     logistic regression on codes and on pixels, the encoder fine-tuned and trained from scratch,
-    on `labels_per_class` training images per class. See `keras_ae.analysis.features`; the classifiers
-    seed Keras's global random state with `seed`, as `keras_ae.build` does."""
+    on `labels_per_class` training images per class. See `keras_ae.analysis.features`; the
+    classifiers seed Keras's global random state with `seed`, as `keras_ae.build` does."""
     if len(np.unique(labels)) < 2:
         return {"features_skipped": "the held-out labels have fewer than two classes"}
     clustering = features.compare_clustering(model, images, labels, train_images=train_images,

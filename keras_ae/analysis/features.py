@@ -19,9 +19,10 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_ae.utils.arguments import check_int
 from keras_ae.data import as_float_images, validate_images, validate_labels
 from keras_ae.models import Autoencoder
+from keras_ae.models.saving import load_model
+from keras_ae.utils.arguments import check_int
 
 __all__ = [
     "Clusterer", "Clustering", "FineTuned", "MANIFOLDS", "classifier", "cluster",
@@ -52,8 +53,6 @@ def few_threads(data: Any) -> Iterator[None]:
 # --- the encoder ----------------------------------------------------------------------------------
 def _as_model(model: Autoencoder | str | os.PathLike) -> Autoencoder:
     if isinstance(model, (str, os.PathLike)):
-        from keras_ae.models.saving import load_model
-
         model = load_model(model, compile=False)
     if not isinstance(model, Autoencoder):
         raise ValueError(f"expected a keras_ae autoencoder, got {type(model).__name__}")

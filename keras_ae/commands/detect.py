@@ -6,8 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from keras_ae.commands.common import (CLIError, RunData, add_data_options,
-                                     data_options_given, print_result, run_model_path)
+from keras_ae.commands.common import (CLIError, RunData, add_data_options, data_options_given,
+                                      print_result, run_model_path)
 from keras_ae.data.errors import plural
 
 NAME = "detect"
@@ -88,8 +88,8 @@ def _fit(args, model_path: Path) -> int:
 
 def _detect(args, model_path: Path) -> int:
     from keras_ae.analysis.detect import detect, load_threshold
-    from keras_ae.serving.predict import read_named_inputs
     from keras_ae.models.saving import load_model
+    from keras_ae.serving.predict import read_named_inputs
 
     model = load_model(model_path, compile=False)  # a file that is no model is named as such
     threshold = load_threshold(model_path)

@@ -9,8 +9,8 @@ import json
 from inspect import signature
 from pathlib import Path
 
-from keras_ae.commands.common import (CLIError, RunData, add_data_options, check_seed,
-                                     print_result, run_model_path)
+from keras_ae.commands.common import (CLIError, RunData, add_data_options, check_seed, print_result,
+                                      run_model_path)
 from keras_ae.data.errors import plural, with_article
 
 NAME = "evaluate"
@@ -75,8 +75,8 @@ def _check(args) -> Path | None:
 
 def run(args) -> int:
     from keras_ae.analysis.evaluate import FEATURE_IMAGES, evaluate_model
-    from keras_ae.visualization.report import format_tables, report_figures, write_report
     from keras_ae.models.saving import load_model
+    from keras_ae.visualization.report import format_tables, report_figures, write_report
 
     report = _check(args)  # before any long step
     model_path = run_model_path(args.model)

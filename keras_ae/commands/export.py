@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from keras_ae.commands.common import (CLIError, add_data_options, data_of_run, print_result,
-                                     run_model_path)
+                                      run_model_path)
 from keras_ae.serving.export import QUANTIZATIONS
 
 NAME = "export"
@@ -37,8 +37,8 @@ def saved_threshold(model_path: Path):
 
 def run(args) -> int:
     from keras_ae import data
-    from keras_ae.serving import export
     from keras_ae.models.saving import load_model
+    from keras_ae.serving import export
 
     model_path = run_model_path(args.model)
     name = model_path.parent.name if model_path.name == "model.keras" else model_path.stem

@@ -6,10 +6,10 @@ import argparse
 import logging
 from pathlib import Path
 
-from keras_ae.commands.common import (CLIError, RunData, add_data_options, check_seed,
-                                     print_result, run_model_path)
-from keras_ae.visualization.plots import MOST, WHAT
 from keras_ae.analysis.projection import METHODS
+from keras_ae.commands.common import (CLIError, RunData, add_data_options, check_seed, print_result,
+                                      run_model_path)
+from keras_ae.visualization.plots import MOST, WHAT
 
 NAME = "plot"
 
@@ -113,8 +113,8 @@ def run(args) -> int:
 def _model_figure(args, model_path: Path, n: int | None):
     import numpy as np
 
-    from keras_ae.visualization import plots
     from keras_ae.models.saving import load_model
+    from keras_ae.visualization import plots
 
     model = load_model(model_path, compile=False)
     if args.what == "manifold":  # plots refuse a model without a 2-d prior in one line

@@ -41,9 +41,9 @@ def run(args) -> int:
 
     import numpy as np
 
+    from keras_ae.models.saving import load_model
     from keras_ae.utils.io import atomic_path
     from keras_ae.visualization.plots import sample_batches, save_image_grid
-    from keras_ae.models.saving import load_model
 
     if args.n < 1:
         raise CLIError(f"-n must be >= 1, got {args.n}")

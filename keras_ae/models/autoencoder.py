@@ -21,8 +21,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_ae.data.noise import NOISE_KINDS, parse_noise
 from keras_ae.data.errors import DataError
+from keras_ae.data.noise import NOISE_KINDS, parse_noise
 from keras_ae.data.validate import check_pixel_values, pixel_value_problem
 from keras_ae.models.batch_groups import grouped_function
 from keras_ae.models.losses import (RECONSTRUCTION_LOSSES, per_sample_keras_loss,

@@ -1,5 +1,6 @@
-"""The soft cluster assignment of deep embedded clustering (see `keras_ae.analysis.deep_clustering`),
-registered so that a saved clustering model loads wherever keras_ae is imported."""
+"""The soft cluster assignment of deep embedded clustering (see
+`keras_ae.analysis.deep_clustering`), registered so that a saved clustering model loads wherever
+keras_ae is imported."""
 
 from __future__ import annotations
 

@@ -14,8 +14,8 @@ require_tensorflow()  # before Keras is imported
 import keras  # noqa: E402
 
 from keras_ae.models import nets
-from keras_ae.models.config import RunConfig
 from keras_ae.models import Autoencoder
+from keras_ae.models.config import RunConfig
 from keras_ae.models.objectives import OBJECTIVES
 from keras_ae.models.precision import policy_for, precision_policy
 
@@ -132,8 +132,8 @@ def build(
 
 
 STEPS_PER_EXECUTION = 32
-"""Training steps per call of the compiled training function (`keras_ae.training.train` reads them from
-memory as one group of batches: `keras_ae.models.batch_groups`)."""
+"""Training steps per call of the compiled training function (`keras_ae.training.train` reads
+them from memory as one group of batches: `keras_ae.models.batch_groups`)."""
 
 
 def build_compile_options(config: RunConfig) -> dict[str, Any]:
@@ -145,8 +145,8 @@ def build_compile_options(config: RunConfig) -> dict[str, Any]:
 
 
 def compile_options(config: RunConfig) -> dict[str, Any]:
-    """Keras's `jit_compile` and `steps_per_execution` that `keras_ae.training.train` compiles with: as
-    set in `config`, or what trains its architecture fastest on a CPU (benchmarks/train_speed.py): 32 steps per call for every
+    """Keras's `jit_compile` and `steps_per_execution` that `keras_ae.training.train` compiles
+    with: as set in `config`, or what trains its architecture fastest on a CPU (benchmarks/train_speed.py): 32 steps per call for every
     network, so that Python's per-step work is paid once per 32 steps; XLA for dense and linear
     networks, not for convolutions, which XLA compiles slower than oneDNN runs them, nor for an
     objective that refuses it (the contractive penalty)."""

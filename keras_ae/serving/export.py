@@ -16,7 +16,7 @@ encode (VQ-VAE) image (batch, H, W, C)          indices (batch, H', W') int32: t
                                                 each position of the encoder's feature map
 decode (VQ-VAE) indices (batch, H', W') int32   image (batch, H, W, C)
 is_anomaly     image (batch, H, W, C)           score (batch,) and is_anomaly (batch,) bool:
-(threshold=)                                    score > the fitted threshold (keras_ae.analysis.detect)
+(threshold=)                                    score > the fitted threshold (analysis.detect)
 ============== ================================ ===========================================
 
 Images are float32 in [0, 1]. A SavedModel runs with plain TensorFlow, without this package:
@@ -43,12 +43,12 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_ae.data.errors import first_line, with_article
 from keras_ae.analysis.detect import Threshold, detection_outputs
-from keras_ae.utils.io import atomic_path
+from keras_ae.data.errors import first_line, with_article
 from keras_ae.models import Autoencoder
 from keras_ae.models.objectives import OBJECTIVES, objective_of
 from keras_ae.models.precision import float32_copy
+from keras_ae.utils.io import atomic_path
 from keras_ae.utils.quiet import native_logs_muted
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
@@ -314,8 +314,8 @@ def export_tflite(
 
     `quantize` is `none` (float32), `float16`, `dynamic` (int8 weights) or `int8` (int8 weights
     and activations with float32 inputs/outputs, calibrated on up to 200 of the images in
-    `representative_data`, which int8 requires). A fitted `threshold` (keras_ae.analysis.detect) adds
-    the `is_anomaly` signature when exporting a model.
+    `representative_data`, which int8 requires). A fitted `threshold` (keras_ae.analysis.detect)
+    adds the `is_anomaly` signature when exporting a model.
     """
     path = Path(path)
     if path.suffix != TFLITE_SUFFIX:

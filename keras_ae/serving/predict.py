@@ -248,8 +248,8 @@ def parity(model: Autoencoder, path: str | os.PathLike, images: np.ndarray, *,
     `model`, per signature, on `images` (and their codes / seeded noise, see `signature_inputs`);
     `is_anomaly` is compared with the Keras model and `threshold` (a decision counts as 0 or 1).
     A mixed-precision model is compared in float32, as its exports serve it."""
-    from keras_ae.serving.export import reference_outputs
     from keras_ae.models.precision import float32_copy
+    from keras_ae.serving.export import reference_outputs
 
     model = float32_copy(model)
     exported = load_exported(path)

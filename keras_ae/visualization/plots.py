@@ -249,8 +249,8 @@ def latent(model: Autoencoder, images: Any, labels: Any = None, *, method: str |
     `method`: `tsne`, `pca`, `umap` or `raw` (the plane itself, for a 2-d code); by default `raw`
     for a 2-d code and `tsne` otherwise.
     """
-    from keras_ae.data.validate import validate_labels
     from keras_ae.analysis.projection import project_2d
+    from keras_ae.data.validate import validate_labels
 
     x = _check_images(model, images)
     codes = latent_codes(model, x)
