@@ -62,8 +62,8 @@ def _run(argv: list[str]) -> int:
 
     import_tensorflow_quietly()
     from keras_ae.commands.common import CLIError
-    from keras_ae.data.errors import first_line
     from keras_ae.training.strategies import start_strategy
+    from keras_ae.utils.text import first_line
 
     try:
         modules = commands()

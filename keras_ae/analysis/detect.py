@@ -24,9 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from keras_ae.data.errors import DataError, with_article
+from keras_ae.data.errors import DataError
+
 from keras_ae.utils.arguments import check_int
 from keras_ae.utils.io import atomic_write_text
+from keras_ae.utils.text import with_article
 
 __all__ = [
     "DEFAULT_PERCENTILE", "DETECTOR_FILE", "ELBO_SAMPLES", "SCORES", "Detection",

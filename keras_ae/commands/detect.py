@@ -8,7 +8,7 @@ from pathlib import Path
 
 from keras_ae.commands.common import (CLIError, RunData, add_data_options, data_options_given,
                                       print_result, run_model_path)
-from keras_ae.data.errors import plural
+from keras_ae.utils.text import plural
 
 NAME = "detect"
 

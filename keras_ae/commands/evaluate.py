@@ -11,7 +11,7 @@ from pathlib import Path
 
 from keras_ae.commands.common import (CLIError, RunData, add_data_options, check_seed, print_result,
                                       run_model_path)
-from keras_ae.data.errors import plural, with_article
+from keras_ae.utils.text import plural, with_article
 
 NAME = "evaluate"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from keras_ae.commands.common import CLIError, print_result
-from keras_ae.data.errors import plural
+from keras_ae.utils.text import plural
 
 NAME = "predict"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from keras_ae.commands.common import CLIError, check_seed, print_result, run_model_path
 from keras_ae.commands.plot import check_output, run_name
-from keras_ae.data.errors import plural
+from keras_ae.utils.text import plural
 
 NAME = "sample"
 SAMPLE_BYTES = 2**30

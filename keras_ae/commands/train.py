@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 
 from keras_ae.commands.common import CLIError, absolute_if_path, add_data_options, print_result
-from keras_ae.data.errors import plural
 from keras_ae.models.objectives import OBJECTIVES, all_options
 from keras_ae.models.presets import PRESETS
 from keras_ae.training.strategies import STRATEGIES
+from keras_ae.utils.text import plural
 
 NAME = "train"
 

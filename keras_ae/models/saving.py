@@ -12,9 +12,9 @@ require_tensorflow()  # before Keras is imported
 
 import keras  # noqa: E402
 
-from keras_ae.data.errors import first_line
 from keras_ae.models.autoencoder import Autoencoder
 from keras_ae.utils.io import atomic_path
+from keras_ae.utils.text import first_line
 
 MODEL_FILE = "model.keras"
 

@@ -44,12 +44,12 @@ import tensorflow as tf
 from keras import ops
 
 from keras_ae.analysis.detect import Threshold, detection_outputs
-from keras_ae.data.errors import first_line, with_article
 from keras_ae.models import Autoencoder
 from keras_ae.models.objectives import OBJECTIVES, objective_of
 from keras_ae.models.precision import float32_copy
 from keras_ae.utils.io import atomic_path
 from keras_ae.utils.quiet import native_logs_muted
+from keras_ae.utils.text import first_line, with_article
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 SIGNATURES = tuple(dict.fromkeys(

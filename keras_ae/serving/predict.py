@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from keras_ae.data import images as data_images
-from keras_ae.data.errors import first_line
 from keras_ae.data.folder import files_below
 from keras_ae.utils.io import atomic_path
 from keras_ae.utils.quiet import native_logs_muted
+from keras_ae.utils.text import first_line
 
 if TYPE_CHECKING:
     from keras_ae.models import Autoencoder

@@ -28,11 +28,11 @@ import keras
 import numpy as np
 
 from keras_ae.data import open_split
-from keras_ae.data.errors import first_line
 from keras_ae.data.pipeline import float_bytes
 from keras_ae.data.validate import as_float_images, validate_images, validate_labels
 from keras_ae.training.callbacks import values_set
 from keras_ae.utils.io import atomic_path, atomic_write_text
+from keras_ae.utils.text import first_line
 from keras_ae.visualization.plots import image_grid, latent_codes
 
 __all__ = ["EpochTensorBoard", "HeldOutPictures", "PICTURES_DIR", "PROJECTOR_BYTES",
