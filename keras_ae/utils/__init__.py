@@ -1,2 +1,3 @@
-"""Helpers every layer uses: atomic file writes, quiet native logs, argument checks, the
-backend check and the training history reader. Nothing here imports another keras_ae package."""
+"""Helpers of every layer: atomic file writes, quiet native logs, argument checks, the wording
+of one-line messages, the backend check and the training history reader. Nothing here imports
+another keras_ae package."""
