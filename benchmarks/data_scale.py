@@ -135,7 +135,7 @@ def pipeline_images_per_second(folder: Path) -> tuple[float, int]:
     import tensorflow as tf
 
     from keras_ae import data
-    from keras_ae.presets import preset_config
+    from keras_ae.models.presets import preset_config
 
     tf.config.experimental.enable_op_determinism()  # as `train` runs with a seed
     config = preset_config("conv", dataset=str(folder), epochs=1)
@@ -151,7 +151,7 @@ def model_images_per_second(steps: int) -> float:
     """Images per second the conv preset trains on at 64x64x3, inputs already in memory."""
     import tensorflow as tf
 
-    from keras_ae.presets import build, compile_options, preset_config
+    from keras_ae.models.presets import build, compile_options, preset_config
 
     config = preset_config("conv")
     model = build(config, input_shape=(SIDE, SIDE, 3))

@@ -27,8 +27,8 @@ import tensorflow as tf  # noqa: E402
 
 import keras_ae  # noqa: E402
 from keras_ae import data  # noqa: E402
-from keras_ae.export import export_saved_model, export_tflite  # noqa: E402
-from keras_ae.predict import load_exported, parity  # noqa: E402
+from keras_ae.serving.export import export_saved_model, export_tflite  # noqa: E402
+from keras_ae.serving.predict import load_exported, parity  # noqa: E402
 
 MODELS = ("seed", "conv", "conv_vae")
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")

@@ -22,8 +22,8 @@ import numpy as np
 import tensorflow as tf
 
 import keras_ae
-from keras_ae.export import export_saved_model, export_tflite
-from keras_ae.predict import load_exported
+from keras_ae.serving.export import export_saved_model, export_tflite
+from keras_ae.serving.predict import load_exported
 
 
 def runners(model, folder: Path) -> dict:

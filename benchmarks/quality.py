@@ -18,9 +18,9 @@ import time
 import numpy as np
 
 from keras_ae import data
-from keras_ae.evaluate import evaluate_model, pca_baseline, reconstruct
-from keras_ae.presets import preset_config
-from keras_ae.train import train
+from keras_ae.analysis.evaluate import evaluate_model, pca_baseline, reconstruct
+from keras_ae.models.presets import preset_config
+from keras_ae.training.train import train
 
 # (row label, preset, overrides); every autoencoder at latent 32 but dec (10, its paper's),
 # the two VAEs at latent 2

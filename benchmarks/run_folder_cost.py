@@ -31,10 +31,10 @@ from pathlib import Path
 
 import keras
 
-from keras_ae import train as keras_ae_train
-from keras_ae.callbacks import AtomicBestCheckpoint, TimedBackup
-from keras_ae.presets import preset_config
-from keras_ae.train import train
+from keras_ae.models.presets import preset_config
+from keras_ae.training import train as keras_ae_train
+from keras_ae.training.callbacks import AtomicBestCheckpoint, TimedBackup
+from keras_ae.training.train import train
 
 
 class EpochTimes(keras.callbacks.Callback):

@@ -25,8 +25,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_ae import data
-from keras_ae.presets import preset_config
-from keras_ae.train import train
+from keras_ae.models.presets import preset_config
+from keras_ae.training.train import train
 from train_speed import BATCH, plain_seed
 
 

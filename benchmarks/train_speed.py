@@ -6,7 +6,7 @@ For each preset (seed, conv, conv_vae) it trains, in this one process and altern
 - plain Keras: the same network as a functional model, `compile(Adam(1e-3), "mse")` and
   `fit(x, x, batch_size=128)` on NumPy arrays (for the VAE, the keras.io example's model
   class with its own `train_step`);
-- keras_ae: `keras_ae.train.train(config, run_dir)`, what `keras-ae train` does, run folder
+- keras_ae: `keras_ae.training.train.train(config, run_dir)`, what `keras-ae train` does, run folder
   included.
 Each path first trains 2 epochs once, uncounted (its first run in the process pays one-off costs
 at its end too). Samples per second leave out the first epoch (tracing, XLA compilation); the
@@ -34,9 +34,9 @@ import numpy as np
 from keras import layers, ops
 
 from keras_ae import data
-from keras_ae import train as keras_ae_train
-from keras_ae.presets import preset_config
-from keras_ae.train import train
+from keras_ae.models.presets import preset_config
+from keras_ae.training import train as keras_ae_train
+from keras_ae.training.train import train
 
 BATCH = 128
 

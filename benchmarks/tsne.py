@@ -19,10 +19,11 @@ import numpy as np
 from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 
-from keras_ae import data, projection
-from keras_ae.plots import latent_codes
-from keras_ae.presets import preset_config
-from keras_ae.train import train
+from keras_ae import data
+from keras_ae.analysis import projection
+from keras_ae.models.presets import preset_config
+from keras_ae.training.train import train
+from keras_ae.visualization.plots import latent_codes
 
 
 def knn_accuracy(points: np.ndarray, labels: np.ndarray) -> float:

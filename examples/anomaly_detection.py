@@ -19,7 +19,8 @@ import keras
 import numpy as np
 
 import keras_ae
-from keras_ae import data, detect
+from keras_ae import data
+from keras_ae.analysis import detect
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--data-dir", help="folder holding mnist/ and fashion-mnist/ IDX files")

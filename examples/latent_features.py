@@ -10,9 +10,9 @@ The local MNIST folder holds only the 10k test set, so `load_arrays(..., "train"
 `"validation"` carve it deterministically into 9,000 training and 1,000 held-out digits; every
 number printed is on the held-out ones. Without --data-dir, MNIST comes from tensorflow-datasets.
 
-Deep embedded clustering (`keras_ae.deep_clustering`, IDEC) then trains a copy of the encoder
-with ten cluster centres placed at the UMAP clusters, on the same shifted and rotated digits, for
-`--dec-updates` target updates (0 skips it).
+Deep embedded clustering (`keras_ae.analysis.deep_clustering`, IDEC) then trains a copy of the
+encoder with ten cluster centres placed at the UMAP clusters, on the same shifted and rotated
+digits, for `--dec-updates` target updates (0 skips it).
 """
 
 import argparse
@@ -22,9 +22,10 @@ import keras
 import tensorflow as tf
 
 import keras_ae
-from keras_ae import data, deep_clustering, features
-from keras_ae.evaluate import evaluate_model
-from keras_ae.report import format_tables
+from keras_ae import data
+from keras_ae.analysis import deep_clustering, features
+from keras_ae.analysis.evaluate import evaluate_model
+from keras_ae.visualization.report import format_tables
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--data-dir")

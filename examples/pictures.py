@@ -12,9 +12,10 @@ import argparse
 import time
 from pathlib import Path
 
-from keras_ae import data, plots
-from keras_ae.presets import preset_config
-from keras_ae.train import train
+from keras_ae import data
+from keras_ae.models.presets import preset_config
+from keras_ae.training.train import train
+from keras_ae.visualization import plots
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--data-dir")

@@ -9,7 +9,7 @@ import argparse
 
 import keras_ae
 from keras_ae import data
-from keras_ae.evaluate import evaluate_model
+from keras_ae.analysis.evaluate import evaluate_model
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--data-dir")

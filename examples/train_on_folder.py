@@ -17,9 +17,9 @@ import numpy as np
 from PIL import Image
 
 from keras_ae import data
-from keras_ae.evaluate import evaluate_model
-from keras_ae.presets import preset_config
-from keras_ae.train import train
+from keras_ae.analysis.evaluate import evaluate_model
+from keras_ae.models.presets import preset_config
+from keras_ae.training.train import train
 
 CLASSES = ("t-shirt", "trouser", "pullover", "dress", "coat",
            "sandal", "shirt", "sneaker", "bag", "ankle-boot")

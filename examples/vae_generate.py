@@ -10,7 +10,7 @@ from PIL import Image
 
 import keras_ae
 from keras_ae import data
-from keras_ae.evaluate import vae_metrics
+from keras_ae.analysis.evaluate import vae_metrics
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--data-dir")

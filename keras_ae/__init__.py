@@ -16,29 +16,51 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from keras_ae.quiet import native_logs_muted  # noqa: E402 - standard library only
+from keras_ae.utils.quiet import native_logs_muted  # noqa: E402 - standard library only
 
 __version__ = "0.1.0"
 
 _PUBLIC = {
-    "PRESETS": "keras_ae.presets", "Autoencoder": "keras_ae.models",
+    "PRESETS": "keras_ae.models.presets", "Autoencoder": "keras_ae.models",
     "ContractiveAutoencoder": "keras_ae.models", "Noise": "keras_ae.data.noise",
-    "RunConfig": "keras_ae.config", "Sampling": "keras_ae.models", "Sparsity": "keras_ae.models",
-    "VQVAE": "keras_ae.models", "VariationalAutoencoder": "keras_ae.models",
-    "build": "keras_ae.presets", "load_model": "keras_ae.saving",
-    "preset_config": "keras_ae.presets",
+    "RunConfig": "keras_ae.models.config", "Sampling": "keras_ae.models",
+    "Sparsity": "keras_ae.models", "VQVAE": "keras_ae.models",
+    "VariationalAutoencoder": "keras_ae.models", "build": "keras_ae.models.presets",
+    "load_model": "keras_ae.models.saving", "preset_config": "keras_ae.models.presets",
 }
 __all__ = sorted(_PUBLIC)
 
+_MODULES = {
+    # short names of modules, `from keras_ae import plots` or `keras_ae.export.export_tflite`
+    "arguments": "keras_ae.utils.arguments", "backend": "keras_ae.utils.backend",
+    "io": "keras_ae.utils.io", "quiet": "keras_ae.utils.quiet",
+    "config": "keras_ae.models.config", "nets": "keras_ae.models.nets",
+    "objectives": "keras_ae.models.objectives", "precision": "keras_ae.models.precision",
+    "presets": "keras_ae.models.presets", "saving": "keras_ae.models.saving",
+    "deep_clustering": "keras_ae.analysis.deep_clustering", "detect": "keras_ae.analysis.detect",
+    "evaluate": "keras_ae.analysis.evaluate", "features": "keras_ae.analysis.features",
+    "projection": "keras_ae.analysis.projection",
+    "plots": "keras_ae.visualization.plots", "report": "keras_ae.visualization.report",
+    "report_figures": "keras_ae.visualization.report_figures",
+    "callbacks": "keras_ae.training.callbacks",
+    "distributed_fit": "keras_ae.training.distributed_fit",
+    "divergence": "keras_ae.training.divergence", "run_folder": "keras_ae.training.run_folder",
+    "runlock": "keras_ae.training.runlock", "strategies": "keras_ae.training.strategies",
+    "tensorboard": "keras_ae.training.tensorboard", "train": "keras_ae.training.train",
+    "export": "keras_ae.serving.export", "predict": "keras_ae.serving.predict",
+}
+
 
 def __getattr__(name: str):
-    """A public name or a submodule, imported on first use (PEP 562)."""
+    """A public name, a module by its short name or a subpackage, imported on first use
+    (PEP 562)."""
     if name in _PUBLIC:
-        if _PUBLIC[name] != "keras_ae.config":
-            from keras_ae.backend import require_tensorflow
+        from keras_ae.utils.backend import require_tensorflow
 
-            require_tensorflow()  # before Keras is imported: one line, not a failure inside it
+        require_tensorflow()  # before Keras is imported: one line, not a failure inside it
         value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    elif name in _MODULES:
+        value = importlib.import_module(_MODULES[name])
     elif (name.isidentifier() and not name.startswith("_")
           and importlib.util.find_spec(f"{__name__}.{name}") is not None):
         value = importlib.import_module(f"{__name__}.{name}")
@@ -90,7 +112,7 @@ class _RegisterWithKeras:
 
 
 def _register_models() -> None:
-    from keras_ae.backend import keras_backend
+    from keras_ae.utils.backend import keras_backend
 
     sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _RegisterWithKeras)]
     if keras_backend() == "tensorflow":  # on another backend, the model API refuses to start

@@ -50,21 +50,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: list[str]) -> int:
-    from keras_ae.backend import require_tensorflow
+    from keras_ae.utils.backend import require_tensorflow
 
     try:
         require_tensorflow()
     except RuntimeError as err:
         print(f"keras-ae: error: {err}", file=sys.stderr)
         return 2
-    from keras_ae.quiet import (command_streams, import_tensorflow_quietly,
-                                initialise_devices_quietly, quiet_python_logs)
+    from keras_ae.utils.quiet import (command_streams, import_tensorflow_quietly,
+                                      initialise_devices_quietly, quiet_python_logs)
 
     import_tensorflow_quietly()
     from keras_ae.commands.common import CLIError
-    from keras_ae.data.errors import first_line
-    from keras_ae.extras import MissingExtra
-    from keras_ae.strategies import start_strategy
+    from keras_ae.training.strategies import start_strategy
+    from keras_ae.utils.extras import MissingExtra
+    from keras_ae.utils.text import first_line
 
     try:
         modules = commands()

@@ -76,10 +76,10 @@ def build_world(root: Path, hold_lock) -> SimpleNamespace:
     import keras
 
     import keras_ae
-    from keras_ae.config import RunConfig
-    from keras_ae.detect import fit_threshold
-    from keras_ae.export import export_saved_model, export_tflite
-    from keras_ae.train import train
+    from keras_ae.analysis.detect import fit_threshold
+    from keras_ae.models.config import RunConfig
+    from keras_ae.serving.export import export_saved_model, export_tflite
+    from keras_ae.training.train import train
 
     w = SimpleNamespace(root=root)
     for name in ("data", "runs", "exports", "models", "inputs", "configs", "work"):
@@ -249,16 +249,19 @@ def build_world(root: Path, hold_lock) -> SimpleNamespace:
 # --- the Python API -----------------------------------------------------------------------------
 def _api_cases() -> list[ApiCase]:
     import keras_ae
-    from keras_ae import data, detect, evaluate, export, features, plots, predict
-    from keras_ae.config import RunConfig
+    from keras_ae import data
+    from keras_ae.analysis import detect, evaluate, features
+    from keras_ae.analysis.detect import NoThresholdError, Threshold
     from keras_ae.data import DataError
     from keras_ae.data.idx import read_idx_images
-    from keras_ae.detect import NoThresholdError, Threshold
-    from keras_ae.export import ExportError
-    from keras_ae.presets import build, preset_config
-    from keras_ae.runlock import RunInUseError
-    from keras_ae.saving import save_model
-    from keras_ae.train import RunFolderError, train
+    from keras_ae.models.config import RunConfig
+    from keras_ae.models.presets import build, preset_config
+    from keras_ae.models.saving import save_model
+    from keras_ae.serving import export, predict
+    from keras_ae.serving.export import ExportError
+    from keras_ae.training.runlock import RunInUseError
+    from keras_ae.training.train import RunFolderError, train
+    from keras_ae.visualization import plots
 
     def imgs(value, shape=(2, *IMAGE), dtype="float32"):
         return np.full(shape, value, dtype)

@@ -14,7 +14,7 @@ os.environ["TF_CONFIG"] = json.dumps({
 import numpy as np  # noqa: E402
 
 import keras_ae  # noqa: E402
-from keras_ae.train import train  # noqa: E402
+from keras_ae.training.train import train  # noqa: E402
 
 config = keras_ae.preset_config("seed", dataset=dataset, epochs=int(epochs), batch_size=64,
                                 latent_dim=8)

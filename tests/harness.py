@@ -13,10 +13,10 @@ import tensorflow as tf
 import keras
 import keras_ae
 from keras_ae.models import Sampling
-from keras_ae.objectives import objective_of
-from keras_ae.precision import float32_copy, precision_policy
-from keras_ae.saving import save_model
-from keras_ae.strategies import get_strategy
+from keras_ae.models.objectives import objective_of
+from keras_ae.models.precision import float32_copy, precision_policy
+from keras_ae.models.saving import save_model
+from keras_ae.training.strategies import get_strategy
 
 SMALL = (12, 12, 1)
 
@@ -187,8 +187,8 @@ def check_keras_export(name, tmp_path: Path):
 
 
 def check_export_parity(name, tmp_path: Path):
-    from keras_ae.export import export_saved_model, export_tflite, signature_names
-    from keras_ae.predict import parity
+    from keras_ae.serving.export import export_saved_model, export_tflite, signature_names
+    from keras_ae.serving.predict import parity
 
     x = structured_images(8)
     model = small(name)
@@ -204,8 +204,8 @@ def check_mixed_precision(name, policy: str, tmp_path: Path):
     """Two training steps under a global `policy` (the preset's own setting gives way to it);
     losses, metrics, public outputs and exports (keras_ae's and Keras's own LiteRT file, with
     builtin ops only) stay float32."""
-    from keras_ae.export import export_saved_model
-    from keras_ae.predict import parity
+    from keras_ae.serving.export import export_saved_model
+    from keras_ae.serving.predict import parity
 
     x = structured_images(32)
     with precision_policy(policy):

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from keras_ae.cli import main
-from keras_ae.runlock import RunLock
+from keras_ae.training.runlock import RunLock
 
 from bad_input_cases import _api_cases, _cli_cases, build_world, counts_table, raised_by_keras_ae
 

@@ -7,13 +7,14 @@ import keras
 import numpy as np
 import pytest
 
-from keras_ae import data, train
-from keras_ae.callbacks import EpochOrder
+from keras_ae import data
 from keras_ae.data import pipeline
 from keras_ae.data.sources import ArraySource, IndexedSplit, group_count
 from keras_ae.models.batch_groups import training_on_groups
-from keras_ae.presets import build
-from keras_ae.strategies import get_strategy
+from keras_ae.models.presets import build
+from keras_ae.training import train
+from keras_ae.training.callbacks import EpochOrder
+from keras_ae.training.strategies import get_strategy
 
 from test_train import config
 

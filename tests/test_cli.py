@@ -261,7 +261,7 @@ def test_progress_in_a_log_file_is_plain_lines_and_stdout_only_results(npz_datas
 def test_plain_lines_keep_the_last_state_of_a_line_rewritten_in_place():
     import io
 
-    from keras_ae.quiet import PlainLines
+    from keras_ae.utils.quiet import PlainLines
 
     log = io.StringIO()
     stream = PlainLines(log)

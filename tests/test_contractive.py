@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import keras_ae
-from keras_ae import nets
+from keras_ae.models import nets
 from keras_ae.models.contractive import ContractiveAutoencoder, closed_form_layer, jacobian_norm
 
 from harness import SMALL, structured_images

@@ -1,5 +1,5 @@
-"""keras_ae.deep_clustering: the Student's t assignments, DEC's targets, and IDEC training from a
-trained autoencoder."""
+"""keras_ae.analysis.deep_clustering: the Student's t assignments, DEC's targets, and IDEC
+training from a trained autoencoder."""
 
 import subprocess
 import sys
@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_ae import deep_clustering, features
+from keras_ae.analysis import deep_clustering, features
 
 from test_features import SHAPE, blobs, tiny
 

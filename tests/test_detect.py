@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 import keras_ae
-from keras_ae import detect
+from keras_ae.analysis import detect
 from keras_ae.cli import main
 from keras_ae.data import DataError
-from keras_ae.export import export_saved_model, export_tflite, signature_names
-from keras_ae.predict import load_exported
+from keras_ae.serving.export import export_saved_model, export_tflite, signature_names
+from keras_ae.serving.predict import load_exported
 
 from test_models import SMALL, small, structured_images
 
@@ -250,7 +250,7 @@ def test_detect_json_matches_the_python_api(ae_run, inputs, capsys):
     assert main(["detect", str(ae_run), "--input", *files, "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert [row["name"] for row in result["inputs"]] == ["c_noise", "a_normal"]
-    from keras_ae.predict import read_inputs
+    from keras_ae.serving.predict import read_inputs
 
     found = detect.detect(ae_run, read_inputs(files))
     assert [row["score"] for row in result["inputs"]] == pytest.approx(found.scores.tolist(), rel=1e-6)

@@ -17,7 +17,7 @@ import pytest
 
 import keras_ae
 from keras_ae.cli import main
-from keras_ae.train import train
+from keras_ae.training.train import train
 
 from harness import structured_images
 

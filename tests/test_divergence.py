@@ -7,12 +7,12 @@ import pytest
 
 import keras
 import keras_ae
-from keras_ae.callbacks import read_history
 from keras_ae.cli import main
-from keras_ae.config import RunConfig
-from keras_ae.divergence import TrainingDivergedError
-from keras_ae.run_folder import completed_epochs
-from keras_ae.train import train
+from keras_ae.models.config import RunConfig
+from keras_ae.training.divergence import TrainingDivergedError
+from keras_ae.training.run_folder import completed_epochs
+from keras_ae.training.train import train
+from keras_ae.utils.history import read_history
 
 from harness import structured_images
 

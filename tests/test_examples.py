@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import keras_ae
-from keras_ae.export import export_tflite
+from keras_ae.serving.export import export_tflite
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

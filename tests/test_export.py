@@ -18,15 +18,10 @@ import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
 import keras_ae
-from keras_ae.export import (
-    ExportError,
-    builtin_ops,
-    export_saved_model,
-    export_tflite,
-    signature_names,
-)
-from keras_ae.precision import float32_copy, is_mixed
-from keras_ae.predict import parity
+from keras_ae.models.precision import float32_copy, is_mixed
+from keras_ae.serving.export import (ExportError, builtin_ops, export_saved_model, export_tflite,
+                                     signature_names)
+from keras_ae.serving.predict import parity
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIRS = [Path(os.environ["KERAS_AE_DATA_DIR"])] if os.environ.get("KERAS_AE_DATA_DIR") else []

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from keras_ae.cli import main
-from keras_ae.config import RunConfig
-from keras_ae.run_folder import RunFolderError
-from keras_ae.train import train
+from keras_ae.models.config import RunConfig
+from keras_ae.training.run_folder import RunFolderError
+from keras_ae.training.train import train
 
 
 def config(data, **changes):

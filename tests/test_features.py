@@ -1,11 +1,12 @@
-"""keras_ae.features: the encoder as a Keras model, clustering scores and few-label probes."""
+"""keras_ae.analysis.features: the encoder as a Keras model, clustering scores and few-label
+probes."""
 
 import keras
 import numpy as np
 import pytest
 
 import keras_ae
-from keras_ae import features
+from keras_ae.analysis import features
 from keras_ae.data import DataError
 
 SHAPE = (12, 12, 1)

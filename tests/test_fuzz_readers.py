@@ -24,12 +24,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from keras_ae.config import RunConfig
+from keras_ae.analysis.detect import Threshold
 from keras_ae.data import DataError
 from keras_ae.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx_images, read_idx_labels
 from keras_ae.data.npz import read_npz
-from keras_ae.detect import Threshold
-from keras_ae.predict import read_inputs
+from keras_ae.models.config import RunConfig
+from keras_ae.serving.predict import read_inputs
 
 from bad_input_cases import raised_by_keras_ae
 

@@ -153,7 +153,7 @@ BACKEND_ERROR = ("keras_ae needs the TensorFlow backend of Keras (KERAS_BACKEND=
 
 
 @pytest.mark.parametrize("code", ["keras_ae.build('seed')", "keras_ae.load_model('m.keras')",
-                                  "keras_ae.Autoencoder", "__import__('keras_ae.presets')"])
+                                  "keras_ae.Autoencoder", "__import__('keras_ae.models.presets')"])
 def test_another_backend_is_refused_in_one_line(code):
     done = subprocess.run([sys.executable, "-c", f"import keras_ae\ntry:\n {code}\nexcept "
                            "RuntimeError as err:\n print(err)"], capture_output=True, text=True,
@@ -175,7 +175,7 @@ def test_the_command_line_refuses_another_backend(tmp_path):
 def test_mixed_precision_takes_on_and_off_as_the_command_line_does():
     assert keras_ae.RunConfig(mixed_precision="off").mixed_precision is False
     assert keras_ae.RunConfig(mixed_precision="on").mixed_precision is True
-    assert not keras_ae.precision.is_mixed(tiny("conv_plain", mixed_precision="off"))
+    assert not keras_ae.models.precision.is_mixed(tiny("conv_plain", mixed_precision="off"))
 
 
 def _policies(model) -> list[str]:

@@ -3,7 +3,7 @@
 import pytest
 
 import keras_ae
-from keras_ae.presets import PRESETS, parameter_count, preset_config
+from keras_ae.models.presets import PRESETS, parameter_count, preset_config
 
 
 @pytest.mark.parametrize("name", list(PRESETS))

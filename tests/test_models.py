@@ -8,7 +8,7 @@ import scipy.linalg
 import keras
 import keras_ae
 from keras_ae.models import gaussian_kl
-from keras_ae.saving import save_model
+from keras_ae.models.saving import save_model
 
 from harness import SMALL, small, structured_images  # noqa: F401 (test_cli uses it)
 

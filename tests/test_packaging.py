@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from keras_ae.cli import main
-from keras_ae.extras import MissingExtra, require
+from keras_ae.utils.extras import MissingExtra, require
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -43,7 +43,7 @@ def test_figures_without_matplotlib_name_the_plots_extra(monkeypatch):
 
 
 def test_umap_without_umap_learn_names_the_umap_extra(monkeypatch):
-    from keras_ae.projection import project_2d
+    from keras_ae.analysis.projection import project_2d
 
     monkeypatch.setitem(sys.modules, "umap", None)
     with pytest.raises(MissingExtra, match=r'pip install "keras-ae\[umap\]"'):

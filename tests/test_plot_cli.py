@@ -6,7 +6,7 @@ from PIL import Image
 
 import keras_ae
 from keras_ae.cli import main
-from keras_ae.plots import WHAT
+from keras_ae.visualization.plots import WHAT
 
 from test_models import structured_images
 

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_ae import plots, projection
-from keras_ae.callbacks import AtomicCSVLogger
+from keras_ae.analysis import projection
+from keras_ae.training.callbacks import AtomicCSVLogger
+from keras_ae.visualization import plots
 
 from test_models import SMALL, small, structured_images
 

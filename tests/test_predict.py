@@ -7,16 +7,9 @@ import pytest
 from PIL import Image
 
 import keras_ae
-from keras_ae.export import export_saved_model, export_tflite
-from keras_ae.predict import (
-    SavedModelRunner,
-    TFLiteRunner,
-    load_exported,
-    parity,
-    read_inputs,
-    read_named_inputs,
-    write_outputs,
-)
+from keras_ae.serving.export import export_saved_model, export_tflite
+from keras_ae.serving.predict import (SavedModelRunner, TFLiteRunner, load_exported, parity,
+                                      read_inputs, read_named_inputs, write_outputs)
 
 SHAPE = (28, 28, 1)
 

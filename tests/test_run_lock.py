@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from keras_ae.cli import main
-from keras_ae.config import RunConfig
-from keras_ae.runlock import RunInUseError, RunLock
-from keras_ae.train import train
+from keras_ae.models.config import RunConfig
+from keras_ae.training.runlock import RunInUseError, RunLock
+from keras_ae.training.train import train
 
 from harness import structured_images
 
@@ -25,8 +25,8 @@ TRAINER = """
 import sys, time
 from pathlib import Path
 import keras
-from keras_ae.config import RunConfig
-from keras_ae.train import train
+from keras_ae.models.config import RunConfig
+from keras_ae.training.train import train
 
 config_path, run, ready = sys.argv[1:]
 

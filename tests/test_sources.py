@@ -183,7 +183,7 @@ def test_damaged_pixels_behind_a_good_header_are_named_or_skipped(tmp_path, capl
 
 
 def test_damaged_image_stops_training_with_its_path(tmp_path):
-    from keras_ae.train import train
+    from keras_ae.training.train import train
 
     paths = write_folder(tmp_path / "images", pixels(24, (32, 32, 1), seed=12), suffix=".jpg")
     whole = paths[5].read_bytes()
@@ -220,7 +220,7 @@ def test_folder_pipelines_give_the_batches_of_the_same_images_in_memory(tmp_path
 
 
 def test_folder_run_resumes_exactly(tmp_path):
-    from keras_ae.train import train
+    from keras_ae.training.train import train
 
     folder = tmp_path / "images"
     write_folder(folder, (pixels(40, (6, 6, 1), seed=14) // 2 + 64).astype(np.uint8))

@@ -12,9 +12,9 @@ from google.protobuf import text_format
 from PIL import Image
 from tensorboard.plugins import projector
 
-from keras_ae.presets import preset_config
-from keras_ae.tensorboard import HeldOutPictures
-from keras_ae.train import train
+from keras_ae.models.presets import preset_config
+from keras_ae.training.tensorboard import HeldOutPictures
+from keras_ae.training.train import train
 
 from test_models import SMALL, small, structured_images
 
@@ -102,7 +102,7 @@ def test_training_run_writes_pictures_and_projector(tmp_path):
 
 
 def test_projector_without_labels_lists_each_image_by_index(tmp_path):
-    from keras_ae.tensorboard import write_projector
+    from keras_ae.training.tensorboard import write_projector
 
     model = small("seed", latent_dim=2)
     x = structured_images(5, shape=SMALL)
@@ -128,7 +128,7 @@ def scalar_tags(folder):
 def test_epoch_tensorboard_writes_keras_scalars_without_per_batch_calls(tmp_path, monkeypatch):
     import keras
 
-    from keras_ae.tensorboard import EpochTensorBoard
+    from keras_ae.training.tensorboard import EpochTensorBoard
 
     x = structured_images(32, shape=SMALL)
     batch_logs = []  # what Keras's own per-batch hook is given
@@ -172,7 +172,7 @@ def test_linear_preset_trains_from_the_command_line(digits_npz, tmp_path):
 
 def test_a_failing_picture_is_one_note_and_training_goes_on(digits_npz, tmp_path, capsys,
                                                            monkeypatch):
-    import keras_ae.tensorboard as tensorboard
+    import keras_ae.training.tensorboard as tensorboard
     from keras_ae.cli import main
 
     def fail(*args, **kwargs):
@@ -196,7 +196,7 @@ def test_projector_reads_held_out_images_a_bounded_batch_at_a_time(tmp_path, mon
     """At the end of training the projector calls the model on at most PROJECTOR_BYTES of
     input at a time (one eager call of all 2,000 held-out 64x64x3 images held their activations:
     1.1 GB more), and uint8 held-out images are kept uint8, not as a float copy."""
-    import keras_ae.tensorboard as tensorboard
+    import keras_ae.training.tensorboard as tensorboard
     from keras_ae.data.pipeline import float_bytes
 
     model = small("seed", latent_dim=3)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import keras
-from keras_ae.config import RunConfig
-from keras_ae.train import RunFolderError, train
+from keras_ae.models.config import RunConfig
+from keras_ae.training.train import RunFolderError, train
 
 from test_models import structured_images
 
@@ -142,7 +142,7 @@ def test_interrupted_run_resumes_where_it_stopped(npz_dataset, tmp_path):
 
 
 def test_crash_while_recording_an_epoch_loses_no_history_row(npz_dataset, tmp_path, monkeypatch):
-    from keras_ae import callbacks
+    from keras_ae.training import callbacks
 
     original = callbacks.AtomicCSVLogger.on_epoch_end
 
@@ -160,7 +160,7 @@ def test_crash_while_recording_an_epoch_loses_no_history_row(npz_dataset, tmp_pa
 
 
 def test_crash_after_the_last_epoch_resumes_without_retraining(npz_dataset, tmp_path, monkeypatch):
-    import keras_ae.train as train_module
+    import keras_ae.training.train as train_module
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
@@ -185,7 +185,7 @@ def test_early_stopping_ends_training_when_validation_stops_improving(npz_datase
 
 def test_backups_are_written_every_so_often_and_when_training_ends(npz_dataset, tmp_path,
                                                                    monkeypatch):
-    from keras_ae.callbacks import AtomicBestCheckpoint, TimedBackup
+    from keras_ae.training.callbacks import AtomicBestCheckpoint, TimedBackup
 
     writes = {"backup": 0, "best": 0}
     save_backup, save_best = TimedBackup._save_model, AtomicBestCheckpoint.write
@@ -249,8 +249,9 @@ def test_ctrl_c_mid_epoch_keeps_the_last_finished_epoch(npz_dataset, tmp_path):
 def test_a_killed_run_resumes_with_the_history_of_its_backup(npz_dataset, tmp_path, monkeypatch):
     """Killed without the interrupted-run write: the history written with each backup holds
     every epoch the backup does, however rarely history.csv is written otherwise."""
-    import keras_ae.train as train_module
-    from keras_ae.callbacks import TimedBackup, read_history
+    import keras_ae.training.train as train_module
+    from keras_ae.training.callbacks import TimedBackup
+    from keras_ae.utils.history import read_history
 
     monkeypatch.setattr(train_module, "HISTORY_EVERY", 3600.0)
     monkeypatch.setattr(TimedBackup, "write_interrupted", lambda self: None)  # as if killed
@@ -267,7 +268,8 @@ def test_a_killed_run_resumes_with_the_history_of_its_backup(npz_dataset, tmp_pa
 
 
 def test_history_rows_wait_for_their_interval_or_a_write(tmp_path):
-    from keras_ae.callbacks import AtomicCSVLogger, read_history
+    from keras_ae.training.callbacks import AtomicCSVLogger
+    from keras_ae.utils.history import read_history
 
     path = tmp_path / "history.csv"
     logger = AtomicCSVLogger(path, every=3600)
@@ -287,8 +289,8 @@ def test_history_rows_wait_for_their_interval_or_a_write(tmp_path):
 
 
 def test_values_read_keep_while_the_variables_train_on():
-    from keras_ae.callbacks import read_values, values_set
-    from keras_ae.presets import build
+    from keras_ae.models.presets import build
+    from keras_ae.training.callbacks import read_values, values_set
 
     model = build("seed", input_shape=(8, 8, 1), hidden_units=(16,), latent_dim=2,
                   steps_per_execution=2)  # XLA, several steps a call, as train compiles it
@@ -314,7 +316,7 @@ def test_a_run_whose_logging_callback_fails_keeps_the_epoch_and_resumes(npz_data
     """A callback failing at the end of the first epoch (TensorBoard on a full disk) loses no
     epoch: the backup holds it, and the same command resumes after it."""
     from keras_ae.cli import main
-    from keras_ae.tensorboard import EpochTensorBoard
+    from keras_ae.training.tensorboard import EpochTensorBoard
 
     def fail(self, epoch, logs=None):
         raise RuntimeError("planted failure while logging")

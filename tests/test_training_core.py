@@ -11,7 +11,7 @@ import pytest
 import keras
 import keras_ae
 from keras_ae.cli import main
-from keras_ae.objectives import OBJECTIVES, all_options, get_objective, objective_of
+from keras_ae.models.objectives import OBJECTIVES, all_options, get_objective, objective_of
 
 from harness import SMALL, small, structured_images
 
@@ -202,7 +202,7 @@ def test_cli_trains_with_mixed_precision(tmp_path, capsys):
 
 @pytest.mark.parametrize("native", [True, False])
 def test_auto_mixed_precision_follows_the_hardware(native, monkeypatch):
-    from keras_ae import precision
+    from keras_ae.models import precision
 
     monkeypatch.setattr(precision, "native_bfloat16_cpu", lambda: native)
     assert precision.policy_for("auto") == ("mixed_bfloat16" if native else "float32")  # no GPU here
@@ -213,7 +213,7 @@ def test_auto_mixed_precision_follows_the_hardware(native, monkeypatch):
 
 
 def test_compile_options_are_chosen_per_architecture_and_objective():
-    from keras_ae.presets import STEPS_PER_EXECUTION, compile_options, preset_config
+    from keras_ae.models.presets import STEPS_PER_EXECUTION, compile_options, preset_config
 
     fast = {"jit_compile": True, "steps_per_execution": STEPS_PER_EXECUTION}
     assert compile_options(preset_config("seed")) == fast
@@ -260,7 +260,7 @@ def test_importing_keras_ae_leaves_devices_configurable():
 
 
 def test_a_fresh_process_loads_a_model_of_every_objective(tmp_path):
-    from keras_ae.saving import save_model
+    from keras_ae.models.saving import save_model
 
     paths = []
     for name in ("seed", "vae", "contractive", "vq_vae"):

@@ -15,12 +15,12 @@ import tensorflow as tf
 import keras
 import keras_ae
 from keras_ae.cli import main
-from keras_ae.export import builtin_ops, export_saved_model, export_tflite
 from keras_ae.models.vq_vae import VQVAE
-from keras_ae.predict import load_exported
+from keras_ae.serving.export import builtin_ops, export_saved_model, export_tflite
+from keras_ae.serving.predict import load_exported
 
 from harness import small, structured_images
-from keras_ae.strategies import get_strategy
+from keras_ae.training.strategies import get_strategy
 
 
 def test_codes_are_the_nearest_codebook_vectors_as_int32_indices():
@@ -227,7 +227,7 @@ def test_evaluate_clusters_and_probes_the_flat_codes_of_a_labelled_run(tmp_path)
 
 
 def test_pictures_map_the_quantised_codes_and_refuse_to_interpolate_indices(tmp_path):
-    from keras_ae import plots
+    from keras_ae.visualization import plots
 
     x = structured_images(16)
     model = small("vq_vae")

@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 
 from keras_ae.data.images import COLOR_MODES
-from keras_ae.quiet import results_stream
+from keras_ae.utils.quiet import results_stream
 
 
 class CLIError(Exception):
@@ -62,7 +62,7 @@ def run_config_beside(model_path: Path):
     """The RunConfig of the run a model file belongs to (RUN/model.keras or
     RUN/checkpoints/*.keras), or None for a model file outside a run folder; a run's
     config.json that is not a valid config is a ValueError naming it."""
-    from keras_ae.config import RunConfig
+    from keras_ae.models.config import RunConfig
 
     if model_path.name == "model.keras":
         config_path = model_path.parent / "config.json"
@@ -76,7 +76,7 @@ def run_config_beside(model_path: Path):
 def run_model_path(model: str) -> Path:
     """The model file a command's RUN_DIR_OR_MODEL argument names, with its run's config.json
     checked, so that every command accepts or refuses a run folder alike."""
-    from keras_ae.saving import resolve_model_path
+    from keras_ae.models.saving import resolve_model_path
 
     path = resolve_model_path(model)
     run_config_beside(path)

@@ -6,9 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
-from keras_ae.commands.common import (CLIError, RunData, add_data_options,
-                                     data_options_given, print_result, run_model_path)
-from keras_ae.data.errors import plural
+from keras_ae.commands.common import (CLIError, RunData, add_data_options, data_options_given,
+                                      print_result, run_model_path)
+from keras_ae.utils.text import plural
 
 NAME = "detect"
 
@@ -62,8 +62,8 @@ def run(args) -> int:
 
 
 def _fit(args, model_path: Path) -> int:
-    from keras_ae.detect import fit_threshold, threshold_path
-    from keras_ae.saving import load_model
+    from keras_ae.analysis.detect import fit_threshold, threshold_path
+    from keras_ae.models.saving import load_model
 
     model = load_model(model_path, compile=False)
     split = args.split or "validation"
@@ -87,9 +87,9 @@ def _fit(args, model_path: Path) -> int:
 
 
 def _detect(args, model_path: Path) -> int:
-    from keras_ae.detect import detect, load_threshold
-    from keras_ae.predict import read_named_inputs
-    from keras_ae.saving import load_model
+    from keras_ae.analysis.detect import detect, load_threshold
+    from keras_ae.models.saving import load_model
+    from keras_ae.serving.predict import read_named_inputs
 
     model = load_model(model_path, compile=False)  # a file that is no model is named as such
     threshold = load_threshold(model_path)

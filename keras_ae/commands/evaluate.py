@@ -9,9 +9,9 @@ import json
 from inspect import signature
 from pathlib import Path
 
-from keras_ae.commands.common import (CLIError, RunData, add_data_options, check_seed,
-                                     print_result, run_model_path)
-from keras_ae.data.errors import plural, with_article
+from keras_ae.commands.common import (CLIError, RunData, add_data_options, check_seed, print_result,
+                                      run_model_path)
+from keras_ae.utils.text import plural, with_article
 
 NAME = "evaluate"
 
@@ -60,7 +60,7 @@ def _check(args) -> Path | None:
     check_seed(args.seed)
     if args.umap and args.no_features:
         raise CLIError("--umap clusters the codes; it cannot be combined with --no-features")
-    from keras_ae.extras import require
+    from keras_ae.utils.extras import require
 
     if args.umap:
         require("umap", "--umap")
@@ -79,9 +79,9 @@ def _check(args) -> Path | None:
 
 
 def run(args) -> int:
-    from keras_ae.evaluate import FEATURE_IMAGES, evaluate_model
-    from keras_ae.report import format_tables, report_figures, write_report
-    from keras_ae.saving import load_model
+    from keras_ae.analysis.evaluate import FEATURE_IMAGES, evaluate_model
+    from keras_ae.models.saving import load_model
+    from keras_ae.visualization.report import format_tables, report_figures, write_report
 
     report = _check(args)  # before any long step
     model_path = run_model_path(args.model)

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from keras_ae.commands.common import (CLIError, add_data_options, data_of_run, print_result,
-                                     run_model_path)
-from keras_ae.export import QUANTIZATIONS
+                                      run_model_path)
+from keras_ae.serving.export import QUANTIZATIONS
 
 NAME = "export"
 
@@ -30,14 +30,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def saved_threshold(model_path: Path):
     """The anomaly threshold fitted for this model (`keras-ae detect --fit`), or None."""
-    from keras_ae.detect import load_threshold, threshold_path
+    from keras_ae.analysis.detect import load_threshold, threshold_path
 
     return load_threshold(model_path) if threshold_path(model_path).is_file() else None
 
 
 def run(args) -> int:
-    from keras_ae import data, export
-    from keras_ae.saving import load_model
+    from keras_ae import data
+    from keras_ae.models.saving import load_model
+    from keras_ae.serving import export
 
     model_path = run_model_path(args.model)
     name = model_path.parent.name if model_path.name == "model.keras" else model_path.stem

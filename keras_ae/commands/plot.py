@@ -6,10 +6,10 @@ import argparse
 import logging
 from pathlib import Path
 
-from keras_ae.commands.common import (CLIError, RunData, add_data_options, check_seed,
-                                     print_result, run_model_path)
-from keras_ae.plots import MOST, WHAT
-from keras_ae.projection import METHODS
+from keras_ae.analysis.projection import METHODS
+from keras_ae.commands.common import (CLIError, RunData, add_data_options, check_seed, print_result,
+                                      run_model_path)
+from keras_ae.visualization.plots import MOST, WHAT
 
 NAME = "plot"
 
@@ -74,8 +74,8 @@ def check_output(path: Path, suffix: str, overwrite: bool) -> Path:
 
 
 def run(args) -> int:
-    from keras_ae import plots
-    from keras_ae.extras import require
+    from keras_ae.utils.extras import require
+    from keras_ae.visualization import plots
 
     require("matplotlib", "keras-ae plot")  # before any long step
     if args.method == "umap" and args.what == "latent":
@@ -117,8 +117,8 @@ def run(args) -> int:
 def _model_figure(args, model_path: Path, n: int | None):
     import numpy as np
 
-    from keras_ae import plots
-    from keras_ae.saving import load_model
+    from keras_ae.models.saving import load_model
+    from keras_ae.visualization import plots
 
     model = load_model(model_path, compile=False)
     if args.what == "manifold":  # plots refuse a model without a 2-d prior in one line

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from keras_ae.commands.common import CLIError, print_result
-from keras_ae.data.errors import plural
+from keras_ae.utils.text import plural
 
 NAME = "predict"
 
@@ -34,7 +34,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args) -> int:
     import numpy as np
 
-    from keras_ae.predict import load_exported, read_named_inputs, write_outputs
+    from keras_ae.serving.predict import load_exported, read_named_inputs, write_outputs
 
     exported = load_exported(args.model)
     inputs = exported.inputs(args.signature)

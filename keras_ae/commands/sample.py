@@ -8,7 +8,7 @@ from pathlib import Path
 
 from keras_ae.commands.common import CLIError, check_seed, print_result, run_model_path
 from keras_ae.commands.plot import check_output, run_name
-from keras_ae.data.errors import plural
+from keras_ae.utils.text import plural
 
 NAME = "sample"
 SAMPLE_BYTES = 2**30
@@ -41,9 +41,9 @@ def run(args) -> int:
 
     import numpy as np
 
-    from keras_ae.io import atomic_path
-    from keras_ae.plots import sample_batches, save_image_grid
-    from keras_ae.saving import load_model
+    from keras_ae.models.saving import load_model
+    from keras_ae.utils.io import atomic_path
+    from keras_ae.visualization.plots import sample_batches, save_image_grid
 
     if args.n < 1:
         raise CLIError(f"-n must be >= 1, got {args.n}")

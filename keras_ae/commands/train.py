@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 
 from keras_ae.commands.common import CLIError, absolute_if_path, add_data_options, print_result
-from keras_ae.data.errors import plural
-from keras_ae.objectives import OBJECTIVES, all_options
-from keras_ae.presets import PRESETS
-from keras_ae.strategies import STRATEGIES
+from keras_ae.models.objectives import OBJECTIVES, all_options
+from keras_ae.models.presets import PRESETS
+from keras_ae.training.strategies import STRATEGIES
+from keras_ae.utils.text import plural
 
 NAME = "train"
 
@@ -73,8 +73,8 @@ def _add_objective_options(parser: argparse.ArgumentParser) -> None:
 
 def run_config(args):
     """The RunConfig the command line describes: a preset or --config, with overrides."""
-    from keras_ae.config import RunConfig
-    from keras_ae.presets import preset_config
+    from keras_ae.models.config import RunConfig
+    from keras_ae.models.presets import preset_config
 
     overrides = dict(dataset=absolute_if_path(args.dataset),
                      data_dir=absolute_if_path(args.data_dir), epochs=args.epochs,
@@ -93,7 +93,7 @@ def run_config(args):
         raise CLIError(f"give one of --model, --config and --resume, not {which} (a config or a "
                        "run names its preset)")
     if args.resume:
-        from keras_ae.run_folder import CONFIG_FILE
+        from keras_ae.training.run_folder import CONFIG_FILE
 
         if args.output and Path(args.output).resolve() != Path(args.resume).resolve():
             raise CLIError("--resume continues the run in its own folder; leave out --output")
@@ -106,7 +106,7 @@ def run_config(args):
 
 
 def run(args) -> int:
-    from keras_ae.train import train
+    from keras_ae.training.train import train
 
     config = run_config(args)
     if args.resume and args.overwrite:

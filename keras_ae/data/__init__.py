@@ -5,6 +5,7 @@ files, ``.npz`` files and in-memory arrays. Sources on disk are index-addressabl
 the pipelines run. Every data problem raises :class:`DataError`.
 """
 
+from .batches import in_batches
 from .errors import DataError
 from .idx import read_idx_images, read_idx_labels
 from .images import COLOR_MODES, IMAGE_SUFFIXES, parse_image_size
@@ -34,6 +35,7 @@ __all__ = [
     "Split",
     "TrainingData",
     "as_float_images",
+    "in_batches",
     "autoencoder_dataset",
     "clear_cache",
     "epoch_pipeline",

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, plural
+from keras_ae.utils.text import plural
+
+from .errors import DataError
 from .images import (
     ImageHeader,
     conform,

@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DataError, first_line
+from keras_ae.utils.text import first_line
+
+from .errors import DataError
 
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 """File name endings read as images (those of ``keras.utils.image_dataset_from_directory``)."""

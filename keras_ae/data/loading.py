@@ -14,8 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from keras_ae.utils.text import plural
+
 from . import bundled
-from .errors import DataError, plural
+from .errors import DataError
 from .folder import clear_folder_cache, open_folder
 from .idx import find_idx_files
 from .images import channels_of, parse_image_size

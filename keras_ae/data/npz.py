@@ -7,7 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, first_line
+from keras_ae.utils.text import first_line
+
+from .errors import DataError
 from .splits import Pools
 from .validate import validate_images, validate_labels
 

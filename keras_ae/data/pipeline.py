@@ -169,7 +169,7 @@ class TrainingData:
     dataset, stacked `batch_group` at a time when that is over 1 (`training_data`), in
     `elements_per_epoch` elements per epoch; `one_epoch` holds one epoch's batches, one by one,
     ordered by the epoch number in the variable `epoch` (set it before each pass over the
-    dataset, as `keras_ae.callbacks.EpochOrder` does in `fit`); both give the same batches.
+    dataset, as `keras_ae.training.callbacks.EpochOrder` does in `fit`); both give the same batches.
     `validation` holds the validation split's batches, in order, stacked as `train`'s when
     `batch_group` is over 1 (all in one element, or as many as `GROUP_BYTES` allows)."""
 

@@ -19,7 +19,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .errors import DataError, first_line, plural
+from keras_ae.utils.text import first_line, plural
+
+from .errors import DataError
 from .images import conform
 from .sources import IndexedSplit, Source, Split, check_batch_size, graph_only, with_batch_count
 from .splits import carve_indices

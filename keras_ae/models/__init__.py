@@ -1,11 +1,11 @@
 """Autoencoder models: reconstruction objectives (plain, denoising, sparse), the VAE, the
 contractive autoencoder and the VQ-VAE; the cluster assignment layer of deep clustering."""
 
-from keras_ae.backend import require_tensorflow
+from keras_ae.utils.backend import require_tensorflow
 
 require_tensorflow()  # before Keras is imported
 
-from keras_ae.models.autoencoder import Autoencoder  # noqa: E402
+from keras_ae.models.autoencoder import Autoencoder, check_autoencoder  # noqa: E402
 from keras_ae.models.cluster_assignment import ClusterAssignment
 from keras_ae.models.contractive import ContractiveAutoencoder
 from keras_ae.models.objective import Objective, Option
@@ -15,4 +15,4 @@ from keras_ae.models.vq_vae import VQVAE, VectorQuantizer
 
 __all__ = ["Autoencoder", "ClusterAssignment", "ContractiveAutoencoder", "Objective", "Option",
            "Sampling", "Sparsity", "VQVAE", "VariationalAutoencoder", "VectorQuantizer",
-           "gaussian_kl"]
+           "check_autoencoder", "gaussian_kl"]

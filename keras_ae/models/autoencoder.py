@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     import tensorflow as tf
     from numpy.typing import ArrayLike
 
-from keras_ae.data.noise import NOISE_KINDS, parse_noise
 from keras_ae.data.errors import DataError
+from keras_ae.data.noise import NOISE_KINDS, parse_noise
 from keras_ae.data.validate import check_pixel_values, pixel_value_problem
 from keras_ae.models.batch_groups import grouped_function
 from keras_ae.models.losses import (RECONSTRUCTION_LOSSES, per_sample_keras_loss,
@@ -35,7 +35,7 @@ from keras_ae.models.losses import (RECONSTRUCTION_LOSSES, per_sample_keras_loss
 from keras_ae.models.objective import Objective, Option, choice, optional
 from keras_ae.models.randomness import replica_seed
 from keras_ae.models.sparsity import Sparsity
-from keras_ae.precision import computes_in, float32_copy
+from keras_ae.models.precision import computes_in, float32_copy
 
 
 def _float32(x):
@@ -141,7 +141,7 @@ def _check_nets(encoder, decoder) -> None:
         latent = tuple(decoder.inputs[0].shape[1:])
     except (AttributeError, IndexError, TypeError, ValueError):
         raise ValueError("the encoder and decoder must be built Keras models with known inputs "
-                         "(e.g. functional models from keras_ae.nets)") from None
+                         "(e.g. functional models from keras_ae.models.nets)") from None
     if len(image) != 3 or len(latent) not in (1, 3) or None in image + latent:
         raise ValueError("the encoder must take images of a fixed (height, width, channels) and "
                          "the decoder a code of a fixed shape (a vector or a feature map); got "
@@ -636,3 +636,11 @@ OBJECTIVE = Objective(
     check=_check,
     regularises=lambda options: bool(options.get("sparsity") or options.get("denoise")),
 )
+
+
+def check_autoencoder(model: Any):
+    """`model`, or ValueError unless it is a keras_ae Autoencoder (or VariationalAutoencoder)."""
+    if not isinstance(model, Autoencoder):
+        raise ValueError(f"expected a keras_ae Autoencoder (from keras_ae.build or "
+                         f"keras_ae.load_model), got {type(model).__name__}")
+    return model

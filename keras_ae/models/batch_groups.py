@@ -9,9 +9,9 @@ the same order, with the same `train_step`, about 1.8x faster on the seed net
 (benchmarks/train_speed.py --knobs). Under XLA, a training group's whole loop is compiled with
 its steps (`grouped_function(whole_loop=True)`).
 
-`keras_ae.train` uses it for one replica, with `keras_ae.data.training_data(batch_group=...)`,
-for training and validation. Keras counts each element as one step: the progress bar and
-batch-level callbacks see groups.
+`keras_ae.training.train` uses it for one replica, with
+`keras_ae.data.training_data(batch_group=...)`, for training and validation. Keras counts each
+element as one step: the progress bar and batch-level callbacks see groups.
 """
 
 from __future__ import annotations

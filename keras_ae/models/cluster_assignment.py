@@ -1,5 +1,6 @@
-"""The soft cluster assignment of deep embedded clustering (see `keras_ae.deep_clustering`),
-registered so that a saved clustering model loads wherever keras_ae is imported."""
+"""The soft cluster assignment of deep embedded clustering (see
+`keras_ae.analysis.deep_clustering`), registered so that a saved clustering model loads wherever
+keras_ae is imported."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import math
 import keras
 from keras import ops
 
-from keras_ae.arguments import check_int
+from keras_ae.utils.arguments import check_int
 
 
 @keras.saving.register_keras_serializable(package="keras_ae")

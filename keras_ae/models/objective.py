@@ -1,7 +1,7 @@
 """What an objective is: its model class, its options (validated here) and what it reports.
 
 Each objective module (`models/autoencoder.py`, `models/vae.py`, …) defines one `Objective`;
-`keras_ae.objectives` lists them. `build`, the command line, export and evaluation read the
+`keras_ae.models.objectives` lists them. `build`, the command line, export and evaluation read the
 objective instead of branching on model classes, so a new objective is one module and one
 entry in that list.
 """

@@ -7,12 +7,17 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import keras
+import numpy as np
+import tensorflow as tf
 from keras import ops
 
-from keras_ae.models.autoencoder import DENOISE, Autoencoder
+from keras_ae.data import Split
+from keras_ae.data.batches import in_batches
+from keras_ae.models.autoencoder import DENOISE, Autoencoder, check_autoencoder
 from keras_ae.models.losses import EPSILON, weighted_mean
 from keras_ae.models.objective import Objective, Option, choice, number
 from keras_ae.models.randomness import replica_seed
+from keras_ae.utils.arguments import check_int
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -208,8 +213,6 @@ class VariationalAutoencoder(Autoencoder):
     def held_out_metrics(self, images, *, nll_samples: int = 100, seed: int = 0, verbose: int = 0,
                          **options) -> dict[str, Any]:
         """Mean negative ELBO and importance-sampled NLL (`nll_samples` draws) in nats per image."""
-        from keras_ae.evaluate import vae_metrics
-
         return vae_metrics(self, images, k=nll_samples, seed=seed, verbose=verbose)
 
     # --- export --------------------------------------------------------------------------------
@@ -249,3 +252,24 @@ OBJECTIVE = Objective(
     ),
     regularises=lambda options: True,
 )
+
+
+def vae_metrics(model: VariationalAutoencoder, images: np.ndarray | Split, *, k: int = 100,
+                batch_size: int = 50, seed: int = 0, verbose: int = 0) -> dict[str, float]:
+    """Mean negative ELBO and importance-sampled NLL (with `k` samples) in nats per image;
+    `verbose=1` shows a progress bar over the images."""
+    if not isinstance(check_autoencoder(model), VariationalAutoencoder):
+        raise ValueError(f"-ELBO and NLL need a variational autoencoder, got {type(model).__name__}")
+    k, batch_size = check_int(k, "k (importance samples)"), check_int(batch_size, "batch_size")
+    seed = check_int(seed, "seed", minimum=0)
+    draws = keras.random.SeedGenerator(seed)
+    elbo = tf.function(lambda x: model.elbo(x, seed=draws), reduce_retracing=True)
+    nll = tf.function(lambda x: model.nll(x, k=k, seed=draws), reduce_retracing=True)
+    neg_elbo, nlls = [], []
+    bar = keras.utils.Progbar(len(images), unit_name="image", verbose=verbose)
+    for b in in_batches(images, batch_size):
+        neg_elbo.append(-elbo(b).numpy())
+        nlls.append(nll(b).numpy())
+        bar.add(len(b))
+    return {"neg_elbo": float(np.concatenate(neg_elbo).mean()),
+            "nll": float(np.concatenate(nlls).mean()), "nll_samples": k}

@@ -32,6 +32,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_ae.data.batches import in_batches
 from keras_ae.models.autoencoder import LOSS, Autoencoder
 from keras_ae.models.losses import weighted_mean
 from keras_ae.models.objective import Objective, Option, integer, number
@@ -169,7 +170,7 @@ class VQVAE(Autoencoder):
 
     Args:
         encoder, decoder: a conv encoder keeping a feature map and its decoder
-            (`keras_ae.nets.conv_map_encoder` / `conv_map_decoder`); D = `latent_dim`.
+            (`keras_ae.models.nets.conv_map_encoder` / `conv_map_decoder`); D = `latent_dim`.
         loss: per-pixel reconstruction loss, `mse` or `bce` (also the anomaly score).
         codebook_size: the number of codes K; each image's code takes H'·W'·log2(K) bits.
         commitment: β, the weight of the commitment loss.
@@ -338,8 +339,6 @@ class VQVAE(Autoencoder):
         """The code's size in bits per image (H'·W'·log2 K), the empirical entropy of the codes
         of `images` (bits per image, if indices were coded independently by their frequency),
         codebook usage and perplexity on `images` (an array or a `keras_ae.data.Split`)."""
-        from keras_ae.evaluate import in_batches
-
         counts = np.zeros(self.codebook_size)
         for batch in in_batches(images, batch_size):
             indices = np.asarray(self.encode(batch))

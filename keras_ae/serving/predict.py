@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from keras_ae.data import images as data_images
-from keras_ae.data.errors import first_line
 from keras_ae.data.folder import files_below
-from keras_ae.io import atomic_path
-from keras_ae.quiet import native_logs_muted
+from keras_ae.utils.io import atomic_path
+from keras_ae.utils.quiet import native_logs_muted
+from keras_ae.utils.text import first_line
 
 if TYPE_CHECKING:
     from keras_ae.models import Autoencoder
@@ -248,8 +248,8 @@ def parity(model: Autoencoder, path: str | os.PathLike, images: np.ndarray, *,
     `model`, per signature, on `images` (and their codes / seeded noise, see `signature_inputs`);
     `is_anomaly` is compared with the Keras model and `threshold` (a decision counts as 0 or 1).
     A mixed-precision model is compared in float32, as its exports serve it."""
-    from keras_ae.export import reference_outputs
-    from keras_ae.precision import float32_copy
+    from keras_ae.models.precision import float32_copy
+    from keras_ae.serving.export import reference_outputs
 
     model = float32_copy(model)
     exported = load_exported(path)

@@ -23,9 +23,10 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from keras_ae.config import RunConfig
-from keras_ae.runlock import LOCK_FILE, OWNER_FILE, RunLock, check_not_in_use, hold_run_lock
-from keras_ae.saving import MODEL_FILE
+from keras_ae.models.config import RunConfig
+from keras_ae.models.saving import MODEL_FILE
+from keras_ae.training.runlock import (LOCK_FILE, OWNER_FILE, RunLock, check_not_in_use,
+                                       hold_run_lock)
 
 __all__ = [
     "BACKUP_DIR", "BEST_FILE", "CONFIG_FILE", "HISTORY_FILE", "LAST_DIR", "LOG_DIR", "RUN_ENTRIES",

@@ -16,7 +16,7 @@ encode (VQ-VAE) image (batch, H, W, C)          indices (batch, H', W') int32: t
                                                 each position of the encoder's feature map
 decode (VQ-VAE) indices (batch, H', W') int32   image (batch, H, W, C)
 is_anomaly     image (batch, H, W, C)           score (batch,) and is_anomaly (batch,) bool:
-(threshold=)                                    score > the fitted threshold (keras_ae.detect)
+(threshold=)                                    score > the fitted threshold (analysis.detect)
 ============== ================================ ===========================================
 
 Images are float32 in [0, 1]. A SavedModel runs with plain TensorFlow, without this package:
@@ -43,13 +43,13 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_ae.data.errors import first_line, with_article
-from keras_ae.detect import Threshold, detection_outputs
-from keras_ae.io import atomic_path
+from keras_ae.analysis.detect import Threshold, detection_outputs
 from keras_ae.models import Autoencoder
-from keras_ae.objectives import OBJECTIVES, objective_of
-from keras_ae.precision import float32_copy
-from keras_ae.quiet import native_logs_muted
+from keras_ae.models.objectives import OBJECTIVES, objective_of
+from keras_ae.models.precision import float32_copy
+from keras_ae.utils.io import atomic_path
+from keras_ae.utils.quiet import native_logs_muted
+from keras_ae.utils.text import first_line, with_article
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 SIGNATURES = tuple(dict.fromkeys(
@@ -144,7 +144,7 @@ def _refuse_existing(path: Path, overwrite: bool) -> None:
 def export_saved_model(model: Autoencoder, path: str | os.PathLike, *, overwrite: bool = False,
                        threshold: Threshold | None = None) -> Path:
     """Write `model` as a SavedModel directory at `path` with the signatures of this module
-    (`is_anomaly` with a fitted `threshold` from keras_ae.detect)."""
+    (`is_anomaly` with a fitted `threshold` from keras_ae.analysis.detect)."""
     path = Path(path)
     _refuse_existing(path, overwrite)
     replaceable = _is_saved_model(path) or (path.is_dir() and not any(path.iterdir()))
@@ -314,8 +314,8 @@ def export_tflite(
 
     `quantize` is `none` (float32), `float16`, `dynamic` (int8 weights) or `int8` (int8 weights
     and activations with float32 inputs/outputs, calibrated on up to 200 of the images in
-    `representative_data`, which int8 requires). A fitted `threshold` (keras_ae.detect) adds
-    the `is_anomaly` signature when exporting a model.
+    `representative_data`, which int8 requires). A fitted `threshold` (keras_ae.analysis.detect)
+    adds the `is_anomaly` signature when exporting a model.
     """
     path = Path(path)
     if path.suffix != TFLITE_SUFFIX:

@@ -6,14 +6,15 @@ import os
 import zipfile
 from pathlib import Path
 
-from keras_ae.backend import require_tensorflow
+from keras_ae.utils.backend import require_tensorflow
 
 require_tensorflow()  # before Keras is imported
 
 import keras  # noqa: E402
 
-from keras_ae.data.errors import first_line
-from keras_ae.io import atomic_path
+from keras_ae.models.autoencoder import Autoencoder
+from keras_ae.utils.io import atomic_path
+from keras_ae.utils.text import first_line
 
 MODEL_FILE = "model.keras"
 
@@ -44,8 +45,6 @@ def load_model(path: str | os.PathLike, *, compile: bool = True) -> keras.Model:
     A file that is not a `.keras` archive, or holds a model that is not a keras_ae autoencoder
     (a plain Keras model), is a ValueError naming the file.
     """
-    from keras_ae.models import Autoencoder
-
     if str(path).endswith((".h5", ".hdf5")):
         raise ValueError(f"{path} is not a .keras model file: legacy HDF5 (.h5) is not "
                          "supported; keras_ae models are saved and loaded as .keras files")

@@ -11,7 +11,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from keras_ae.io import atomic_path
+from keras_ae.utils.io import atomic_path
 
 __all__ = ["figure_png", "format_tables", "render_html", "report_figures", "tables", "write_report"]
 
@@ -95,7 +95,7 @@ def figure_png(fig) -> bytes:
 
 def report_figures(model, images, labels=None) -> list[tuple[str, Any]]:
     """The report's figures, as (caption, matplotlib figure) pairs."""
-    from keras_ae import report_figures as figures
+    from keras_ae.visualization import report_figures as figures
 
     out = [("Held-out images (top) and their reconstructions (bottom), with per-pixel MSE",
             figures.reconstructions(model, images))]

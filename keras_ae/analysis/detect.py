@@ -24,9 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from keras_ae.arguments import check_int
-from keras_ae.data.errors import DataError, with_article
-from keras_ae.io import atomic_write_text
+from keras_ae.data.errors import DataError
+
+from keras_ae.utils.arguments import check_int
+from keras_ae.utils.io import atomic_write_text
+from keras_ae.utils.text import with_article
 
 __all__ = [
     "DEFAULT_PERCENTILE", "DETECTOR_FILE", "ELBO_SAMPLES", "SCORES", "Detection",
@@ -348,7 +350,7 @@ def detect(model_or_run: Any, images: Any, *, threshold: Threshold | None = None
     whose saved threshold (see `load_threshold`) is used unless `threshold` is given.
     """
     if isinstance(model_or_run, (str, os.PathLike)):
-        from keras_ae.saving import load_model
+        from keras_ae.models.saving import load_model
 
         if threshold is None:
             threshold = load_threshold(model_or_run)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from keras_ae.strategies import is_multiworker
+from keras_ae.training.strategies import is_multiworker
 
 
 def keras_fit_works(strategy: tf.distribute.Strategy) -> bool:

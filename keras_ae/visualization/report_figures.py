@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from keras_ae.data import as_float_images, validate_images
-from keras_ae.extras import require
+from keras_ae.utils.extras import require
 from keras_ae.models import Autoencoder
 
 __all__ = ["latent_scatter", "reconstructions"]
@@ -50,7 +50,7 @@ def latent_scatter(model: Autoencoder, images: Any, labels: Any = None, *, max_p
     matplotlib = require("matplotlib", "drawing a figure")
     from matplotlib.figure import Figure
 
-    from keras_ae.features import encode
+    from keras_ae.analysis.features import encode
 
     images = validate_images(images)
     keep = np.arange(len(images))

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from keras_ae.arguments import check_autoencoder, check_int
 from keras_ae.data.validate import as_float_images, validate_images
-from keras_ae.extras import require
-from keras_ae.io import atomic_path
+from keras_ae.utils.arguments import check_int
+from keras_ae.utils.extras import require
+from keras_ae.utils.io import atomic_path
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -35,6 +35,13 @@ __all__ = [
     "latent_codes", "manifold", "reconstructions", "sample_batches", "samples", "save_figure",
     "save_image_grid", "worst_scored",
 ]
+
+def check_autoencoder(model: Any) -> "Autoencoder":
+    """`keras_ae.models.check_autoencoder`, imported when first needed (it imports TensorFlow)."""
+    from keras_ae.models import check_autoencoder as check
+
+    return check(model)
+
 
 WHAT = ("reconstructions", "latent", "manifold", "interpolate", "samples", "curves", "errors")
 DPI = 100
@@ -101,7 +108,7 @@ def _batched(fn, x: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
 def latent_codes(model: Autoencoder, images: Any, *, batch_size: int = BATCH_SIZE) -> np.ndarray:
     """The latent codes of `images` as flat float vectors `(N, n)`, batch by batch
     (`model.features`: the code itself, a VAE's posterior means, a VQ-VAE's quantised map)."""
-    from keras_ae.features import encode
+    from keras_ae.analysis.features import encode
 
     return encode(model, _check_images(model, images), batch_size=batch_size)
 
@@ -246,8 +253,8 @@ def latent(model: Autoencoder, images: Any, labels: Any = None, *, method: str |
     for a 2-d code and `tsne` otherwise.
     """
     require("matplotlib", "drawing a figure")  # before the codes are projected
+    from keras_ae.analysis.projection import project_2d
     from keras_ae.data.validate import validate_labels
-    from keras_ae.projection import project_2d
 
     x = _check_images(model, images)
     codes = latent_codes(model, x)
@@ -385,7 +392,7 @@ def curves(history: str | os.PathLike | Sequence[dict[str, float]], *,
     require("matplotlib", "drawing a figure")
     from matplotlib.ticker import MaxNLocator
 
-    from keras_ae.callbacks import read_history
+    from keras_ae.utils.history import read_history
 
     if isinstance(history, (str, os.PathLike)):
         path = Path(history)

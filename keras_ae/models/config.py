@@ -12,6 +12,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from keras_ae.data.images import channels_of, parse_image_size
+from keras_ae.models.objectives import all_options, get_objective
+from keras_ae.utils.io import atomic_write_text
+
 ARCHITECTURES = ("dense", "conv", "linear")
 
 
@@ -20,8 +24,8 @@ class RunConfig:
     """Everything needed to build, train and reproduce one model.
 
     Model: `architecture` (dense | conv | linear), `objective` (a name in
-    `keras_ae.objectives.OBJECTIVES`), `latent_dim`, `hidden_units` (dense layer sizes, encoder
-    side; the decoder mirrors them), `conv_filters` (conv layers, encoder side),
+    `keras_ae.models.objectives.OBJECTIVES`), `latent_dim`, `hidden_units` (dense layer sizes,
+    encoder side; the decoder mirrors them), `conv_filters` (conv layers, encoder side),
     `latent_activation` (None = linear, or as the objective needs) and `options`: the objective's
     own options (e.g. `loss`, `denoise`, `sparsity` of the autoencoder; `beta`, `likelihood` of
     the VAE), validated by the objective, with its defaults filled in.
@@ -35,7 +39,7 @@ class RunConfig:
     float32, or Keras's global policy when the program set one; "on" and "off" mean true and
     false; False leaves Keras's global policy), `jit_compile` and `steps_per_execution`
     (Keras's compile options; None = what is fastest for the architecture, see
-    `keras_ae.presets.compile_options`).
+    `keras_ae.models.presets.compile_options`).
 
     `replace(beta=4)` and `preset_config("vae", beta=4)` take objective options by name, beside
     the fields; an option of another objective is a ValueError naming the objective.
@@ -77,16 +81,12 @@ class RunConfig:
         if not isinstance(self.options, dict):
             raise ValueError(f"options is a JSON object of the objective's options, got {self.options!r}")
         if self.image_size is not None:
-            from keras_ae.data.images import parse_image_size
-
             self.image_size = parse_image_size(self.image_size)
         self.validate()
 
     @property
     def objective_spec(self):
         """The registry entry of this config's objective."""
-        from keras_ae.objectives import get_objective
-
         return get_objective(self.objective)
 
     def validate(self) -> None:
@@ -98,8 +98,6 @@ class RunConfig:
             raise ValueError(f"bad config value: {err}") from None
 
     def _validate(self) -> None:
-        from keras_ae.data.images import channels_of
-
         _check_types(self)
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {self.architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
@@ -153,8 +151,6 @@ class RunConfig:
     def replace(self, **changes: Any) -> "RunConfig":
         """A copy with `changes` applied (None values are ignored): fields by name, and the
         objective's options by name. Changing the objective starts from its default options."""
-        from keras_ae.objectives import all_options
-
         changes = {k: v for k, v in changes.items() if v is not None}
         fields = {f.name for f in dataclasses.fields(self)}
         known = [*fields, *all_options()]
@@ -192,8 +188,6 @@ class RunConfig:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the config as JSON, atomically."""
-        from keras_ae.io import atomic_write_text
-
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod

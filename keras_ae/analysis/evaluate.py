@@ -7,27 +7,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_ae.arguments import check_autoencoder, check_int
-from keras_ae.data import Split, as_float_images, reading_errors
+from keras_ae.analysis import features
+from keras_ae.analysis.features import few_threads
+from keras_ae.data import Split, as_float_images
+from keras_ae.data.batches import in_batches
 from keras_ae.data.sources import IndexedSplit
-from keras_ae.features import few_threads
-from keras_ae.models import Autoencoder, VariationalAutoencoder
+from keras_ae.models import Autoencoder, VariationalAutoencoder, check_autoencoder
 from keras_ae.models.losses import per_sample_bce, per_sample_mse
-
-
-def _batches(images: np.ndarray, batch_size: int):
-    for start in range(0, len(images), batch_size):
-        yield images[start:start + batch_size]
-
-
-def in_batches(images: np.ndarray | Split, batch_size: int):
-    """float32 batches of an array, or of a `keras_ae.data.Split` read from disk as it goes."""
-    if not isinstance(images, Split):
-        yield from _batches(as_float_images(images), batch_size)
-        return
-    with reading_errors():
-        for batch in images.batches(batch_size):
-            yield as_float_images(batch.numpy())
+from keras_ae.models.vae import vae_metrics
+from keras_ae.utils.arguments import check_int
 
 
 def held_out_metrics(model: Autoencoder, images: np.ndarray | Split,
@@ -68,27 +56,6 @@ def reconstruct(model: Autoencoder, images: np.ndarray, batch_size: int = 256) -
     check_autoencoder(model)
     batch_size = check_int(batch_size, "batch_size")
     return model.predict(as_float_images(images), batch_size=batch_size, verbose=0)
-
-
-def vae_metrics(model: VariationalAutoencoder, images: np.ndarray | Split, *, k: int = 100,
-                batch_size: int = 50, seed: int = 0, verbose: int = 0) -> dict[str, float]:
-    """Mean negative ELBO and importance-sampled NLL (with `k` samples) in nats per image;
-    `verbose=1` shows a progress bar over the images."""
-    if not isinstance(check_autoencoder(model), VariationalAutoencoder):
-        raise ValueError(f"-ELBO and NLL need a variational autoencoder, got {type(model).__name__}")
-    k, batch_size = check_int(k, "k (importance samples)"), check_int(batch_size, "batch_size")
-    seed = check_int(seed, "seed", minimum=0)
-    draws = keras.random.SeedGenerator(seed)
-    elbo = tf.function(lambda x: model.elbo(x, seed=draws), reduce_retracing=True)
-    nll = tf.function(lambda x: model.nll(x, k=k, seed=draws), reduce_retracing=True)
-    neg_elbo, nlls = [], []
-    bar = keras.utils.Progbar(len(images), unit_name="image", verbose=verbose)
-    for b in in_batches(images, batch_size):
-        neg_elbo.append(-elbo(b).numpy())
-        nlls.append(nll(b).numpy())
-        bar.add(len(b))
-    return {"neg_elbo": float(np.concatenate(neg_elbo).mean()),
-            "nll": float(np.concatenate(nlls).mean()), "nll_samples": k}
 
 
 PCA_FIT_BYTES = 128 * 2**20
@@ -180,10 +147,8 @@ def feature_metrics(model: Autoencoder, images: np.ndarray, labels: np.ndarray, 
     pixels and PCA (`clustering`; with `manifold="umap"` also on a UMAP embedding of the codes
     fitted on `train_images`), and with `train_labels` the few-label probes (`probes`):
     logistic regression on codes and on pixels, the encoder fine-tuned and trained from scratch,
-    on `labels_per_class` training images per class. See `keras_ae.features`; the classifiers
-    seed Keras's global random state with `seed`, as `keras_ae.build` does."""
-    from keras_ae import features
-
+    on `labels_per_class` training images per class. See `keras_ae.analysis.features`; the
+    classifiers seed Keras's global random state with `seed`, as `keras_ae.build` does."""
     if len(np.unique(labels)) < 2:
         return {"features_skipped": "the held-out labels have fewer than two classes"}
     clustering = features.compare_clustering(model, images, labels, train_images=train_images,

@@ -24,9 +24,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_ae.arguments import check_int
-from keras_ae.features import _as_model, _codes_model, _model_images, encode, fit_clusterer
+from keras_ae.analysis.features import _as_model, _codes_model, _model_images, encode, fit_clusterer
 from keras_ae.models import Autoencoder, ClusterAssignment
+from keras_ae.utils.arguments import check_int
 
 __all__ = ["ClusterAssignment", "DeepClustering", "assign", "fit", "target_distribution"]
 

@@ -20,9 +20,10 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_ae.arguments import check_int
 from keras_ae.data import as_float_images, validate_images, validate_labels
 from keras_ae.models import Autoencoder
+from keras_ae.models.saving import load_model
+from keras_ae.utils.arguments import check_int
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +56,6 @@ def few_threads(data: Any) -> Iterator[None]:
 # --- the encoder ----------------------------------------------------------------------------------
 def _as_model(model: Autoencoder | str | os.PathLike) -> Autoencoder:
     if isinstance(model, (str, os.PathLike)):
-        from keras_ae.saving import load_model
-
         model = load_model(model, compile=False)
     if not isinstance(model, Autoencoder):
         raise ValueError(f"expected a keras_ae autoencoder, got {type(model).__name__}")
@@ -245,7 +244,7 @@ def fit_clusterer(codes: Any, k: int, *, manifold: str | None = None, dims: int 
         if len(x) <= neighbors:
             raise ValueError(f"a UMAP embedding with {neighbors} neighbours needs more than "
                              f"{neighbors} codes, got {len(x)}")
-        from keras_ae.extras import require
+        from keras_ae.utils.extras import require
 
         umap = require("umap", "manifold 'umap'")
         reducer = umap.UMAP(n_components=dims, n_neighbors=neighbors, min_dist=0.0,

@@ -27,12 +27,13 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_ae.callbacks import values_set
-from keras_ae.data.errors import first_line
+from keras_ae.data import open_split
 from keras_ae.data.pipeline import float_bytes
 from keras_ae.data.validate import as_float_images, validate_images, validate_labels
-from keras_ae.io import atomic_path, atomic_write_text
-from keras_ae.plots import image_grid, latent_codes
+from keras_ae.training.callbacks import values_set
+from keras_ae.utils.io import atomic_path, atomic_write_text
+from keras_ae.utils.text import first_line
+from keras_ae.visualization.plots import image_grid, latent_codes
 
 __all__ = ["EpochTensorBoard", "HeldOutPictures", "PICTURES_DIR", "PROJECTOR_BYTES",
            "SPRITE_MAX_PIXELS", "write_projector", "write_sprite"]
@@ -84,8 +85,8 @@ class HeldOutPictures(keras.callbacks.Callback):
 
     `images` are held-out images (uint8 or float in [0, 1]); `labels` (optional) go into the
     projector's metadata beside each image's reconstruction error. With `best` (the run's
-    `keras_ae.callbacks.AtomicBestCheckpoint`), the projector shows the best epoch's model, the
-    one a run folder's model.keras holds, when one was kept.
+    `keras_ae.training.callbacks.AtomicBestCheckpoint`), the projector shows the best epoch's model,
+    the one a run folder's model.keras holds, when one was kept.
     """
 
     def __init__(self, log_dir: str | os.PathLike, images: Any, labels: Any = None, *,
@@ -112,8 +113,6 @@ class HeldOutPictures(keras.callbacks.Callback):
         """The callback for a run of `config` (a RunConfig): the first `embedding_size` images of
         its validation split, read as training reads them, with labels when the dataset has
         them."""
-        from keras_ae.data import open_split
-
         split = open_split(config.dataset, "validation", data_dir=config.data_dir,
                            validation_fraction=config.validation_fraction,
                            image_size=config.image_size, color_mode=config.color_mode,

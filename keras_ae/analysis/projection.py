@@ -84,7 +84,7 @@ def tsne(codes: np.ndarray, *, seed: int = 0, verbose: int = 1,
 
 
 def _umap(codes: np.ndarray, *, seed: int, verbose: int) -> np.ndarray:
-    from keras_ae.extras import require
+    from keras_ae.utils.extras import require
 
     umap = require("umap", "method 'umap'")
     reducer = umap.UMAP(n_neighbors=min(15, len(codes) - 1), random_state=seed,

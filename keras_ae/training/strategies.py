@@ -14,6 +14,8 @@ import os
 
 import tensorflow as tf
 
+from keras_ae.utils.quiet import native_logs_muted
+
 STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 
 
@@ -67,8 +69,6 @@ def start_strategy(strategy: str | None) -> None:
     strategy is made when it is used. For the command line, which initialises the devices
     before its command runs."""
     if strategy == "multiworker":
-        from keras_ae.quiet import native_logs_muted
-
         with native_logs_muted():
             get_strategy(strategy)
 

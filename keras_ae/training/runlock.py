@@ -18,6 +18,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from keras_ae.utils.io import atomic_write_text
+
 __all__ = ["LOCK_FILE", "OWNER_FILE", "RunInUseError", "RunLock", "check_not_in_use", "hold_run_lock"]
 
 LOCK_FILE = ".keras-ae.lock"
@@ -58,8 +60,6 @@ class RunLock:
                            "releasing it", self.run_dir, self.taken_over_from)
         owner = {"pid": os.getpid(), "host": socket.gethostname(),
                  "since": time.strftime("%Y-%m-%d %H:%M:%S")}
-        from keras_ae.io import atomic_write_text
-
         atomic_write_text(self.run_dir / OWNER_FILE, json.dumps(owner) + "\n")
         return self
 

@@ -7,17 +7,17 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 from typing import Any
 
-from keras_ae.backend import require_tensorflow
+from keras_ae.utils.backend import require_tensorflow
 
 require_tensorflow()  # before Keras is imported
 
 import keras  # noqa: E402
 
-from keras_ae import nets
-from keras_ae.config import RunConfig
+from keras_ae.models import nets
 from keras_ae.models import Autoencoder
-from keras_ae.objectives import OBJECTIVES
-from keras_ae.precision import policy_for, precision_policy
+from keras_ae.models.config import RunConfig
+from keras_ae.models.objectives import OBJECTIVES
+from keras_ae.models.precision import policy_for, precision_policy
 
 MNIST_SHAPE = (28, 28, 1)
 
@@ -97,7 +97,7 @@ def build(
     """Build (and compile with Adam) the model described by `config` or a preset name.
 
     It compiles as Keras does by default (`build_compile_options`): one step per call, Keras's
-    own choice of XLA; `keras_ae.train` compiles it again for speed (`compile_options`).
+    own choice of XLA; `keras_ae.training.train` compiles it again for speed (`compile_options`).
 
     With `config.mixed_precision` the layers compute in float16 on a GPU, bfloat16 on a CPU;
     otherwise Keras's global dtype policy applies. Losses, metrics, inputs and outputs stay
@@ -132,8 +132,8 @@ def build(
 
 
 STEPS_PER_EXECUTION = 32
-"""Training steps per call of the compiled training function (`keras_ae.train` reads them from
-memory as one group of batches: `keras_ae.models.batch_groups`)."""
+"""Training steps per call of the compiled training function (`keras_ae.training.train` reads
+them from memory as one group of batches: `keras_ae.models.batch_groups`)."""
 
 
 def build_compile_options(config: RunConfig) -> dict[str, Any]:
@@ -145,8 +145,8 @@ def build_compile_options(config: RunConfig) -> dict[str, Any]:
 
 
 def compile_options(config: RunConfig) -> dict[str, Any]:
-    """Keras's `jit_compile` and `steps_per_execution` that `keras_ae.train` compiles with: as
-    set in `config`, or what trains its architecture fastest on a CPU (benchmarks/train_speed.py): 32 steps per call for every
+    """Keras's `jit_compile` and `steps_per_execution` that `keras_ae.training.train` compiles
+    with: as set in `config`, or what trains its architecture fastest on a CPU (benchmarks/train_speed.py): 32 steps per call for every
     network, so that Python's per-step work is paid once per 32 steps; XLA for dense and linear
     networks, not for convolutions, which XLA compiles slower than oneDNN runs them, nor for an
     objective that refuses it (the contractive penalty)."""

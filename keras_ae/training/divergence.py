@@ -18,7 +18,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_ae.io import atomic_path
+from keras_ae.utils.io import atomic_path
 
 __all__ = ["StopOnDivergence", "TrainingDivergedError"]
 

@@ -4,8 +4,9 @@ A run folder holds `config.json`, `model.keras` (the best weights by validation 
 `checkpoints/best.keras`, `history.csv`, `logs/` (TensorBoard) and, while training runs,
 `backup/` (Keras BackupAndRestore), from which an interrupted run resumes; a finished run keeps
 that last state as `checkpoints/last/`, from which it can be trained for more epochs (see
-`keras_ae.run_folder`). One process at a time trains into a folder (`keras_ae.runlock`), and a
-diverging run stops with its best model kept (`keras_ae.divergence`).
+`keras_ae.training.run_folder`). One process at a time trains into a folder
+(`keras_ae.training.runlock`), and a diverging run stops with its best model kept
+(`keras_ae.training.divergence`).
 """
 
 from __future__ import annotations
@@ -21,20 +22,20 @@ import keras
 import tensorflow as tf
 
 from keras_ae import data
-from keras_ae.callbacks import (AtomicBestCheckpoint, AtomicCSVLogger, EpochOrder, TimedBackup,
-                                read_history)
-from keras_ae.config import RunConfig
-from keras_ae.distributed_fit import barrier, fit_function, keras_fit_works
-from keras_ae.divergence import StopOnDivergence
-from keras_ae.io import atomic_path
 from keras_ae.models.batch_groups import training_on_groups
-from keras_ae.presets import build, compile_options
-from keras_ae.run_folder import (BACKUP_DIR, BEST_FILE, CONFIG_FILE, HISTORY_FILE, LOG_DIR,
-                                 RUN_ENTRIES, RunFolderError, claim_run_dir, completed_epochs,
-                                 keep_last_state, prepare_run_dir)
-from keras_ae.saving import MODEL_FILE, save_model
-from keras_ae.strategies import get_strategy, is_chief
-from keras_ae.tensorboard import EpochTensorBoard, HeldOutPictures
+from keras_ae.models.config import RunConfig
+from keras_ae.models.presets import build, compile_options
+from keras_ae.models.saving import MODEL_FILE, save_model
+from keras_ae.training.callbacks import (AtomicBestCheckpoint, AtomicCSVLogger, EpochOrder,
+                                         TimedBackup, read_history)
+from keras_ae.training.distributed_fit import barrier, fit_function, keras_fit_works
+from keras_ae.training.divergence import StopOnDivergence
+from keras_ae.training.run_folder import (BACKUP_DIR, BEST_FILE, CONFIG_FILE, HISTORY_FILE, LOG_DIR,
+                                          RUN_ENTRIES, RunFolderError, claim_run_dir,
+                                          completed_epochs, keep_last_state, prepare_run_dir)
+from keras_ae.training.strategies import get_strategy, is_chief
+from keras_ae.training.tensorboard import EpochTensorBoard, HeldOutPictures
+from keras_ae.utils.io import atomic_path
 
 __all__ = ["BACKUP_DIR", "BEST_FILE", "CONFIG_FILE", "HISTORY_FILE", "LOG_DIR", "RUN_ENTRIES",
            "RunFolderError", "TrainResult", "prepare_run_dir", "train"]
@@ -100,7 +101,7 @@ def train(
     The backup an interrupted run resumes from (and the best checkpoint) is written at most
     every `backup_every` seconds (0: every epoch) and when training ends.
 
-    `strategy` (a name in `keras_ae.strategies.STRATEGIES` or a `tf.distribute.Strategy`)
+    `strategy` (a name in `keras_ae.training.strategies.STRATEGIES` or a `tf.distribute.Strategy`)
     spreads each global batch of `config.batch_size` over its replicas. In a multi-worker
     cluster every worker runs this same call; only the chief writes `run_dir` (holding its
     lock), which must be a folder every worker can read for an interrupted run to resume.

@@ -1,0 +1,1 @@
+"""Models outside Keras: exports (SavedModel, TFLite) and running exported models on inputs."""

@@ -1,0 +1,1 @@
+"""Pictures of models and runs: matplotlib plots, and the evaluation report with its figures."""
