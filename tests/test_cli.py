@@ -108,13 +108,6 @@ def test_existing_run_is_refused_without_overwrite(trained_run, npz_dataset, cap
     assert (trained_run / "model.keras").stat().st_mtime_ns == before
 
 
-def test_console_script_runs():
-    script = Path(sys.executable).with_name("keras-ae")
-    done = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert "usage: keras-ae" in done.stdout and "{" + ",".join(COMMANDS) + "}" in done.stdout
-
-
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_help_for_every_command(command, capsys):
     with pytest.raises(SystemExit) as exit_info:

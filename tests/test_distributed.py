@@ -121,23 +121,7 @@ def _load_weights(path):
         return [saved[key] for key in saved.files]
 
 
-def test_two_workers_train_as_one_process_and_only_the_chief_writes(digits, tmp_path):
-    chief_run, other_run = tmp_path / "run", tmp_path / "not-written"
-    weights = [tmp_path / "w0.npz", tmp_path / "w1.npz"]
-    results = _finish(_start_workers(digits, [chief_run, other_run], 3, weights))
-    assert results[0] == results[1]  # the same history on both workers
-    for a, b in zip(*map(_load_weights, weights)):
-        np.testing.assert_array_equal(a, b)
-    assert (chief_run / "model.keras").is_file() and not other_run.exists()
-
-    config = keras_ae.preset_config("seed", dataset=str(digits), epochs=3, batch_size=64,
-                                    latent_dim=8)
-    single = train(config, tmp_path / "single", verbose=0)
-    one = single.history[-1]["val_loss"]
-    assert abs(results[0]["val_loss"][-1] - one) <= 0.02 * one
-
-
-def test_killed_worker_resumes_both_from_the_last_backup(digits, tmp_path):
+def test_killed_workers_resume_from_the_last_backup_and_train_as_one_process(digits, tmp_path):
     run = tmp_path / "run"
     weights = [tmp_path / "w0.npz", tmp_path / "w1.npz"]
     metadata = run / "backup" / "training_metadata.json"
@@ -154,10 +138,16 @@ def test_killed_worker_resumes_both_from_the_last_backup(digits, tmp_path):
     assert 2 <= done < 10 and not (run / "model.keras").exists()
 
     results = _finish(_start_workers(digits, [run, run], 10, weights), timeout=600)
-    assert all(r["resumed"] for r in results)
+    assert all(r["resumed"] for r in results) and results[0] == results[1]
     assert results[0]["epochs"] == list(range(10))  # each epoch once: resumed, not restarted
     for a, b in zip(*map(_load_weights, weights)):
-        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, b)  # the two workers hold the same model
+    # and it trained as one process would have, on one device, uninterrupted
+    config = keras_ae.preset_config("seed", dataset=str(digits), epochs=10, batch_size=64,
+                                    latent_dim=8)
+    one = train(config, tmp_path / "single", verbose=0).history[-1]["val_loss"]
+    # (within 5 %: the two workers sum gradients in another order, and 10 epochs amplify it)
+    assert abs(results[0]["val_loss"][-1] - one) <= 0.05 * one, (results[0]["val_loss"], one)
 
 
 @pytest.mark.parametrize("tf_config, message", [

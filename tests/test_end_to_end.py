@@ -74,7 +74,7 @@ def test_every_command_runs_on_every_preset(preset, workspace, capfd, monkeypatc
     assert (workspace / run / "model.keras").is_file()
 
     report = json.loads(keras_ae("evaluate", run, "--json", "--labels-per-class", "10",
-                                 "--fine-tune-epochs", "2"))
+                                 "--fine-tune-epochs", "1"))
     assert report["split"] == "test" and report["images"] == TEST
     assert 0 < report["mse"] < 1 and np.isfinite(report["psnr"])
     assert report["pca"]["mse"] > 0

@@ -109,8 +109,8 @@ def test_tflite_inference(tmp_path):
 def test_latent_features(real_data_dir, tmp_path):
     out = run_example("latent_features.py", "--data-dir", real_data_dir, "--epochs", "1",
                       "--labels-per-class", "10", "--fine-tune-epochs", "3", "--dec-updates", "1",
-                      "--train-digits", "2000", cwd=tmp_path)
-    assert "2000 training digits" in out and "1000 held-out digits" in out
+                      "--train-digits", "1000", cwd=tmp_path)
+    assert "1000 training digits" in out and "1000 held-out digits" in out
     rows = {line.strip().split("  ")[0]: line.split()[-2:]
             for line in out.splitlines() if line.startswith("  k-means on")}
     assert set(rows) == {"k-means on the codes", "k-means on raw pixels", "k-means on PCA",

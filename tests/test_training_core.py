@@ -59,11 +59,11 @@ def test_other_dtypes_and_shapes_are_refused_naming_them(call):
 
 # --- the registry ----------------------------------------------------------------------------
 def test_every_preset_resolves_to_a_registered_objective():
-    images = structured_images(4, shape=(28, 28, 1))
+    images = structured_images(4)
     for name in keras_ae.PRESETS:
         config = keras_ae.preset_config(name)
         objective = get_objective(config.objective)
-        model = keras_ae.build(config)
+        model = small(name)
         assert objective_of(model) is objective
         assert set(config.options) == set(objective.option_names)
         assert set(model.term_trackers) == set(objective.model_class.loss_term_names(config.options))

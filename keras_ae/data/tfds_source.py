@@ -73,7 +73,8 @@ def network_reachable(timeout: float = _PROBE_TIMEOUT_S) -> bool:
     def attempt() -> None:
         request = urllib.request.Request(_PROBE_URL, method="HEAD")
         try:
-            with urllib.request.urlopen(request, timeout=timeout):
+            # an opener of its own reads the proxy settings now (urlopen's is built once)
+            with urllib.request.build_opener().open(request, timeout=timeout):
                 result.append(True)
         except urllib.error.HTTPError:  # the host answered
             result.append(True)
