@@ -225,3 +225,19 @@ def test_public_methods_are_annotated(cls, methods):
         unannotated = [name for name, p in signature.parameters.items()
                        if name != "self" and p.annotation is inspect.Parameter.empty]
         assert not unannotated, (cls.__name__, method, unannotated)
+
+
+@pytest.mark.parametrize("preset", ["seed", "vae"])
+def test_a_users_mirrored_strategy_fits_with_a_callback_per_batch(preset):
+    from keras_ae.training.strategies import get_strategy
+
+    # a MirroredStrategy over conftest's two CPUs, the one of this process: a second one fails
+    # with plain Keras models too (TensorFlow's collectives on CPUs)
+    strategy = get_strategy("mirrored")
+    with strategy.scope():
+        model = tiny(preset)
+    seen = []
+    on_batch = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(batch))
+    history = model.fit(images(32), epochs=2, batch_size=8, verbose=0, callbacks=[on_batch])
+    assert seen == [0, 1, 2, 3] * 2  # Keras's own count: one call per batch
+    assert model.distribute_strategy is strategy and np.isfinite(history.history["loss"]).all()
