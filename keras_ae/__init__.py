@@ -3,20 +3,15 @@
 Importing keras_ae imports nothing heavy: its public names (and submodules) are imported when
 first used, so TensorFlow starts only when something needs it. The model classes are registered with
 Keras as soon as Keras is imported (before or after keras_ae), so `keras.saving.load_model`
-loads keras_ae's `.keras` files wherever keras_ae is imported.
+loads keras_ae's `.keras` files wherever keras_ae is imported. Importing it changes no
+environment variable and no stream (the command line quiets TensorFlow's logs itself).
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import importlib.util
-import os
 import sys
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from keras_ae.utils.quiet import native_logs_muted  # noqa: E402 - standard library only
 
 __version__ = "0.1.0"
 
@@ -75,8 +70,7 @@ def __dir__() -> list[str]:
 
 
 class _RegisterWithKeras:
-    """An import hook, until Keras is imported: TensorFlow is imported with its native start-up
-    notes muted (`quiet.native_logs_muted`), and once Keras is imported (by anyone) and no
+    """An import hook, until Keras is imported: once Keras is imported (by anyone) and no
     import of Keras, TensorFlow or a keras_ae module is still running (so none is
     half-initialised), keras_ae.models is imported, whose classes register themselves with
     Keras, and the hook removed."""
@@ -100,8 +94,7 @@ class _RegisterWithKeras:
             def exec_then_register(module):
                 self._depth += 1
                 try:
-                    with native_logs_muted() if name == "tensorflow" else contextlib.nullcontext():
-                        exec_module(module)
+                    exec_module(module)
                 finally:
                     self._depth -= 1
                 if self._depth == 0 and "keras" in sys.modules:

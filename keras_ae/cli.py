@@ -52,6 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(argv: list[str]) -> int:
     from keras_ae.utils.backend import require_tensorflow
 
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow starts: no INFO lines
+
     try:
         require_tensorflow()
     except RuntimeError as err:
