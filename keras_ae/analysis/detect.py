@@ -217,22 +217,10 @@ def elbo_noise(latent_dim: int, samples: int = ELBO_SAMPLES, seed: int = 0) -> n
 
 
 def negative_elbo(model, x, noise):
-    """-ELBO per image in nats, the bound `model.elbo` estimates, with the same `noise` draws
-    (samples, latent) for every image: reparameterised z = mean + std * noise, the expected
-    log-likelihood averaged over the draws, minus the exact KL term. Deterministic and free of
-    random ops, so an image's score does not depend on its batch and exports compute it too."""
-    from keras import ops
-
-    from keras_ae.models import gaussian_kl
-
-    z_mean, z_log_var = model.encode_distribution(x)
-    samples, latent = noise.shape
-    eps = ops.expand_dims(ops.convert_to_tensor(noise), 1)                  # (samples, 1, latent)
-    z = ops.expand_dims(z_mean, 0) + ops.expand_dims(ops.exp(0.5 * z_log_var), 0) * eps
-    x_hat = model.decode(ops.reshape(z, (-1, latent)))                     # (samples * batch, ...)
-    x_rep = ops.reshape(ops.repeat(ops.expand_dims(x, 0), samples, axis=0), ops.shape(x_hat))
-    log_likelihood = ops.reshape(model.log_likelihood(x_rep, x_hat), (samples, -1))
-    return gaussian_kl(z_mean, z_log_var) - ops.mean(log_likelihood, axis=0)
+    """-ELBO per image in nats, `model.elbo` at the fixed `noise` draws (samples, latent) for
+    every image: deterministic and free of random ops, so an image's score does not depend on
+    its batch and exports compute it too."""
+    return -model.elbo(x, noise=noise)
 
 
 def score_function(model, score: str = "reconstruction", *, elbo_samples: int = ELBO_SAMPLES,

@@ -171,12 +171,16 @@ class VariationalAutoencoder(Autoencoder):
         return -ops.sum(per_pixel, axis=-1)
 
     # --- held-out scores -----------------------------------------------------------------------
-    def elbo(self, x: ArrayLike, samples: int = 1, seed: int | None = None) -> tf.Tensor:
+    def elbo(self, x: ArrayLike, samples: int = 1, seed: int | None = None,
+             noise: ArrayLike | None = None) -> tf.Tensor:
         """The evidence lower bound per image in nats (higher is better): shape (batch,).
 
         The expected log-likelihood is estimated with `samples` posterior draws; the KL term is
         exact. `seed` is a Keras seed or SeedGenerator for the draws. Uses beta = 1, the true
-        bound, whatever beta the model was trained with.
+        bound, whatever beta the model was trained with. With `noise`, fixed N(0, I) draws of
+        shape (draws, latent_dim), every image's posterior is sampled at those same draws
+        (z = mean + std * noise) instead: deterministic, independent of the batch and free of
+        random ops (the `elbo` anomaly score, which exports compute too).
         """
         if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
             raise ValueError(f"samples must be a positive integer, got {samples!r}")
@@ -184,11 +188,21 @@ class VariationalAutoencoder(Autoencoder):
             seed = keras.random.SeedGenerator(seed)
         x = self.as_images(x)
         z_mean, z_log_var = self.encode_distribution(x)
-        expected = 0.0
-        for _ in range(samples):
-            z = self.sampling(z_mean, z_log_var, seed=seed)
-            expected = expected + self.log_likelihood(x, self.decoder(z))
-        return expected / samples - gaussian_kl(z_mean, z_log_var)
+        if noise is not None:
+            noise = ops.convert_to_tensor(noise, "float32")
+            draws, latent = noise.shape
+            eps = ops.expand_dims(noise, 1)                                       # (draws, 1, latent)
+            z = ops.expand_dims(z_mean, 0) + ops.expand_dims(ops.exp(0.5 * z_log_var), 0) * eps
+            x_hat = self.decode(ops.reshape(z, (-1, latent)))                 # (draws * batch, ...)
+            x_rep = ops.reshape(ops.repeat(ops.expand_dims(x, 0), draws, axis=0), ops.shape(x_hat))
+            expected = ops.mean(ops.reshape(self.log_likelihood(x_rep, x_hat), (draws, -1)), axis=0)
+        else:
+            expected = 0.0
+            for _ in range(samples):
+                z = self.sampling(z_mean, z_log_var, seed=seed)
+                expected = expected + self.log_likelihood(x, self.decoder(z))
+            expected = expected / samples
+        return expected - gaussian_kl(z_mean, z_log_var)
 
     def nll(self, x: ArrayLike, k: int = 100, seed: int | None = None) -> tf.Tensor:
         """Importance-sampled negative log-likelihood -log p(x) per image in nats, with `k`
