@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from keras_ae.analysis.baselines import isolation_forest_scores, pca_scores
 from keras_ae.data.errors import DataError
 
 from keras_ae.utils.arguments import check_int
@@ -365,39 +366,7 @@ def detection_outputs(model, threshold: Threshold, image) -> dict[str, Any]:
     return {"score": score, "is_anomaly": ops.greater(score, ops.cast(threshold.threshold, "float32"))}
 
 
-# --- baselines and ranking metrics -------------------------------------------------------------
-def _flat(images: Any) -> np.ndarray:
-    from keras_ae.data import as_float_images
-
-    images = as_float_images(images)
-    return images.reshape(len(images), -1)
-
-
-def pca_scores(train_images: Any, images: Any, n_components: int, *, seed: int = 0) -> np.ndarray:
-    """Per-image MSE of PCA reconstructions (clipped to [0, 1]) with `n_components` fitted on
-    `train_images`: the linear baseline of the reconstruction score."""
-    from sklearn.decomposition import PCA
-
-    n_components = check_int(n_components, "n_components")
-    train, test = _flat(train_images), _flat(images)
-    if train.shape[1] != test.shape[1]:
-        raise ValueError(f"train images ({train.shape[1]} pixels) and images ({test.shape[1]} "
-                         "pixels) must have one shape")
-    n_components = min(n_components, *train.shape)
-    pca = PCA(n_components=n_components, svd_solver="randomized", random_state=seed).fit(train)
-    recon = np.clip(pca.inverse_transform(pca.transform(test)), 0.0, 1.0)
-    return np.mean((test - recon) ** 2, axis=1).astype(np.float32)
-
-
-def isolation_forest_scores(train_images: Any, images: Any, *, seed: int = 0) -> np.ndarray:
-    """Anomaly scores (higher = more anomalous) of scikit-learn's IsolationForest on raw pixels,
-    fitted on `train_images`."""
-    from sklearn.ensemble import IsolationForest
-
-    forest = IsolationForest(random_state=seed, n_jobs=1).fit(_flat(train_images))
-    return (-forest.score_samples(_flat(images))).astype(np.float32)
-
-
+# --- ranking metrics ---------------------------------------------------------------------------
 def ranking_metrics(normal_scores: Any, anomalous_scores: Any) -> dict[str, float]:
     """ROC AUC and average precision (anomalies as the positive class) of scores that should
     rank anomalous images above normal ones."""

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_ae.analysis import features
-from keras_ae.analysis.features import few_threads
+from keras_ae.analysis.baselines import fit_pca, pca_reconstructions
 from keras_ae.data import Split, as_float_images
 from keras_ae.data.batches import in_batches
 from keras_ae.data.sources import IndexedSplit
@@ -91,8 +91,6 @@ def pca_baseline(train_images: np.ndarray | Split, test_images: np.ndarray | Spl
     (read from disk, the held-out images batch by batch). Reconstructions are clipped to
     [0, 1], the range of the images.
     """
-    from sklearn.decomposition import PCA
-
     n_components = check_int(n_components, "n_components")
     train_shape = (tuple(train_images.image_shape) if isinstance(train_images, Split)
                    else as_float_images(train_images).shape[1:])
@@ -103,15 +101,12 @@ def pca_baseline(train_images: np.ndarray | Split, test_images: np.ndarray | Spl
                          f"{test_shape} must be images of one shape")
     train = _pca_sample(train_images)
     fit_images = len(train)
-    n_components = min(n_components, *train.shape)
-    with few_threads(train):
-        pca = PCA(n_components=n_components, svd_solver="randomized", random_state=0).fit(train)
+    pca = fit_pca(train, n_components)
+    n_components = pca.n_components_
     del train
 
     def project(test):
-        with few_threads(test):
-            recon = pca.inverse_transform(pca.transform(test.reshape(len(test), -1)))
-        return np.clip(recon, 0.0, 1.0).reshape(test.shape)
+        return pca_reconstructions(pca, test.reshape(len(test), -1)).reshape(test.shape)
 
     if isinstance(test_images, Split):
         totals: dict[str, float] = {}

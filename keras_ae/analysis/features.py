@@ -9,17 +9,16 @@ the baseline it has to beat (raw pixels, PCA, the same classifier trained from s
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import math
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import keras
 import numpy as np
 
+from keras_ae.analysis.baselines import SINGLE_THREAD_NUMBERS, few_threads, fit_pca
 from keras_ae.data import as_float_images, validate_images, validate_labels
 from keras_ae.models import Autoencoder
 from keras_ae.models.saving import load_model
@@ -32,25 +31,6 @@ __all__ = [
     "clustering_accuracy", "compare_clustering", "compare_probes", "encode", "encoder_layer",
     "few_labels", "fine_tune", "fit_clusterer", "linear_probe", "score_clusters",
 ]
-
-
-SINGLE_THREAD_NUMBERS = 2**24
-"""scikit-learn works on one thread on data of up to this many numbers (20,000 MNIST images
-are 15.7 million): on such small problems OpenMP's and BLAS's threads cost more than they save,
-many times more on a machine busy with other processes (docs/features.md: "Speed of evaluate")."""
-
-
-@contextlib.contextmanager
-def few_threads(data: Any) -> Iterator[None]:
-    """Run the enclosed scikit-learn work on one thread when `data` holds at most
-    SINGLE_THREAD_NUMBERS numbers (the results are the same up to float rounding)."""
-    if np.size(data) > SINGLE_THREAD_NUMBERS:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
-        yield
 
 
 # --- the encoder ----------------------------------------------------------------------------------
@@ -256,15 +236,11 @@ def fit_clusterer(codes: Any, k: int, *, manifold: str | None = None, dims: int 
 
 
 def _pca_codes(train_images: np.ndarray, images: np.ndarray, n_components: int, seed: int):
-    from sklearn.decomposition import PCA
-
     train = as_float_images(train_images).reshape(len(train_images), -1)
-    n_components = min(n_components, *train.shape)
-    with few_threads(train):
-        pca = PCA(n_components=n_components, svd_solver="randomized", random_state=seed).fit(train)
-        return pca.transform(as_float_images(images).reshape(len(images), -1))
-
-
+    pca = fit_pca(train, n_components, seed=seed)
+    rows = as_float_images(images).reshape(len(images), -1)
+    with few_threads(rows):
+        return pca.transform(rows)
 
 
 def _manifold_clustering(model: Autoencoder, images: np.ndarray, labels: Any, fit_on: np.ndarray,
