@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# the precision measurements of `mixed_precision="auto"`, shared by the suite's processes (the
+# tests that check the cache set their own)
+os.environ.setdefault("KERAS_AE_CACHE_DIR", os.path.join(
+    os.environ.get("TMPDIR", "/tmp"), f"keras_ae-test-cache-{os.getuid()}"))
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

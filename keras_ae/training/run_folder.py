@@ -29,7 +29,7 @@ from keras_ae.training.runlock import (LOCK_FILE, OWNER_FILE, RunLock, check_not
                                        hold_run_lock)
 
 __all__ = [
-    "BACKUP_DIR", "BEST_FILE", "CONFIG_FILE", "HISTORY_FILE", "LAST_DIR", "LOG_DIR", "RUN_ENTRIES",
+    "BACKUP_DIR", "BEST_FILE", "CHOICES_FILE", "CONFIG_FILE", "HISTORY_FILE", "LAST_DIR", "LOG_DIR", "RUN_ENTRIES",
     "RunFolderError", "claim_run_dir", "completed_epochs", "keep_last_state", "prepare_run_dir",
     "run_config_of",
 ]
@@ -41,7 +41,9 @@ LAST_DIR = "checkpoints/last"
 BACKUP_DIR = "backup"
 LOG_DIR = "logs"
 DETECTOR_FILE = "detector.json"  # keras-ae detect --fit writes the run's threshold here
-RUN_ENTRIES = {CONFIG_FILE, MODEL_FILE, HISTORY_FILE, "checkpoints", BACKUP_DIR, LOG_DIR, DETECTOR_FILE}
+CHOICES_FILE = "choices.json"  # what training chose by measurement (its precision)
+RUN_ENTRIES = {CONFIG_FILE, MODEL_FILE, HISTORY_FILE, "checkpoints", BACKUP_DIR, LOG_DIR, DETECTOR_FILE,
+               CHOICES_FILE}
 _METADATA = "training_metadata.json"  # BackupAndRestore's record of the epochs done
 _LOCK_FILES = {LOCK_FILE, OWNER_FILE}
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import math
 import os
 import shutil
@@ -30,12 +31,16 @@ from keras_ae.training.callbacks import (AtomicBestCheckpoint, AtomicCSVLogger, 
                                          TimedBackup, read_history)
 from keras_ae.training.distributed_fit import barrier, fit_function, keras_fit_works
 from keras_ae.training.divergence import StopOnDivergence
+from keras_ae.training.precision_choice import (applies, choose_precision, record_choice,
+                                                recorded_choice)
 from keras_ae.training.run_folder import (BACKUP_DIR, BEST_FILE, CONFIG_FILE, HISTORY_FILE, LOG_DIR,
                                           RUN_ENTRIES, RunFolderError, claim_run_dir,
                                           completed_epochs, keep_last_state, prepare_run_dir)
 from keras_ae.training.strategies import get_strategy, is_chief
 from keras_ae.training.tensorboard import EpochTensorBoard, HeldOutPictures
 from keras_ae.utils.io import atomic_path
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["BACKUP_DIR", "BEST_FILE", "CONFIG_FILE", "HISTORY_FILE", "LOG_DIR", "RUN_ENTRIES",
            "RunFolderError", "TrainResult", "prepare_run_dir", "train"]
@@ -132,8 +137,16 @@ def _train(config, run_dir, *, overwrite, verbose, callbacks, strategy, determin
     group = compile_options(config)["steps_per_execution"] if in_keras_fit else 1
     inputs = data.training_data(config, first_epoch=first_epoch,  # read from disk as it trains
                                 batch_group=group)
+    choice = None
+    if applies(config, strategy.num_replicas_in_sync):  # "auto": the faster, measured
+        choice = (recorded_choice(run_dir) if resumed else None) or choose_precision(
+            config, inputs.image_shape)
+        if verbose:
+            logger.warning(choice.describe())
+        _seed_everything(config.seed, deterministic)  # the measurement drew random numbers
+    built = config if choice is None else config.replace(mixed_precision=choice.policy != "float32")
     with strategy.scope():
-        model = build(config, input_shape=inputs.image_shape)
+        model = build(built, input_shape=inputs.image_shape)
         model.compile(optimizer=model.optimizer, **compile_options(config))  # for speed
     model.check_training(inputs.train_size, config.batch_size)  # before the run folder is claimed
 
@@ -142,6 +155,8 @@ def _train(config, run_dir, *, overwrite, verbose, callbacks, strategy, determin
         run_dir = Path(run_dir)
         if chief:  # the lock, and the folder made ready (overwrite, extend, config.json)
             held.enter_context(claim_run_dir(run_dir, config, overwrite=overwrite, resumed=resumed))
+            if choice is not None:
+                record_choice(run_dir, choice)
             recorders = _run_folder_callbacks(run_dir, config, first_epoch, backup_every)
         barrier(strategy)  # the other workers restore the backup the chief has put in place
         if not chief:
