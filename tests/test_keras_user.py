@@ -79,6 +79,55 @@ def test_the_encoder_inside_a_classifier_trains():
     classifier.fit(images(), np.arange(16) % 2, epochs=1, verbose=0)
 
 
+@pytest.mark.parametrize("preset", ["seed", "conv_plain", "vae"])
+def test_the_encoder_takes_images_as_encode_does(preset):
+    model, x = tiny(preset), (images() * 255).astype("uint8")
+    codes = model.encoder(x)
+    codes = codes[0] if isinstance(codes, (list, tuple)) else codes  # a VAE's posterior mean first
+    np.testing.assert_allclose(np.asarray(codes), np.asarray(model.encode(x)), atol=1e-6)
+    with pytest.raises(DataError, match=r"float images must lie in \[0, 1\]"):
+        model.encoder(x.astype("float32"))  # 0-255 floats
+
+
+def test_the_encoder_in_a_users_functional_classifier_divides_uint8_by_255(tmp_path):
+    model, x = tiny(), (images() * 255).astype("uint8")
+    inputs = keras.Input(SHAPE, dtype="uint8")
+    head = keras.layers.Dense(2, activation="softmax")
+    classifier = keras.Model(inputs, head(model.encoder(inputs)))
+    classifier.compile("adam", "sparse_categorical_crossentropy")
+    classifier.fit(x, np.arange(16) % 2, epochs=1, verbose=0)
+    expected = np.asarray(head(model.encode(x)))
+    np.testing.assert_allclose(classifier.predict(x, verbose=0), expected, atol=1e-5)
+    classifier.save(tmp_path / "classifier.keras")
+    loaded = keras.saving.load_model(tmp_path / "classifier.keras")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), expected, atol=1e-5)
+
+
+def test_a_model_saved_with_a_plain_functional_encoder_loads_with_the_input_contract(tmp_path):
+    """Files saved before the encoder kept the input contract (a plain functional encoder) load
+    into the same weights, and their encoder then divides uint8 by 255."""
+    import json
+    import zipfile
+
+    model, x = tiny(), (images() * 255).astype("uint8")
+    model.save(tmp_path / "new.keras")
+    with zipfile.ZipFile(tmp_path / "new.keras") as new, \
+            zipfile.ZipFile(tmp_path / "old.keras", "w") as old:
+        for item in new.infolist():
+            data = new.read(item)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                encoder = config["config"]["encoder"]
+                assert encoder["class_name"] == "ImageEncoder"
+                encoder.update(class_name="Functional", module="keras.src.models.functional",
+                               registered_name="Functional")
+                data = json.dumps(config).encode()
+            old.writestr(item, data)
+    loaded = keras_ae.load_model(tmp_path / "old.keras")
+    np.testing.assert_allclose(loaded.encode(x), model.encode(x), atol=1e-6)
+    np.testing.assert_allclose(loaded.encoder(x), model.encode(x), atol=1e-6)
+
+
 # --- 0-255 floats never train silently --------------------------------------------------------------
 @pytest.mark.parametrize("preset", ["seed", "conv_plain", "vae"])  # with XLA and without
 def test_0_255_floats_from_tf_data_are_refused_like_numpy(preset):

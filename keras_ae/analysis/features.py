@@ -21,6 +21,7 @@ import numpy as np
 from keras_ae.analysis.baselines import SINGLE_THREAD_NUMBERS, few_threads, fit_pca
 from keras_ae.data import as_float_images, validate_images, validate_labels
 from keras_ae.models import Autoencoder
+from keras_ae.models.image_encoder import ImageEncoder
 from keras_ae.models.saving import load_model
 from keras_ae.utils.arguments import check_int
 
@@ -51,13 +52,14 @@ def _codes_model(encoder: keras.Model, weights: str, name: str) -> keras.Model:
         if weights == "copy":
             clone.set_weights(encoder.get_weights())
         encoder = clone
-    return keras.Model(encoder.inputs, encoder.outputs[0], name=name)
+    return ImageEncoder.of(encoder, outputs=encoder.outputs[0], name=name)
 
 
 def encoder_layer(model: Autoencoder | str | os.PathLike, *, trainable: bool = True,
                   copy: bool = True, name: str = "pretrained_encoder") -> keras.Model:
     """The trained encoder as a functional `keras.Model` from images to codes, to use as a layer
-    of your own model (a VAE's gives the posterior mean).
+    of your own model (a VAE's gives the posterior mean). It takes images as the autoencoder
+    does: uint8 divided by 255, or floats in [0, 1].
 
     `model` is a keras_ae autoencoder, a `.keras` file or a run folder. With `copy` (the default)
     the weights are copied, so training your model leaves the autoencoder as it was; with

@@ -8,11 +8,12 @@ require_tensorflow()  # before Keras is imported
 from keras_ae.models.autoencoder import Autoencoder, check_autoencoder  # noqa: E402
 from keras_ae.models.cluster_assignment import ClusterAssignment
 from keras_ae.models.contractive import ContractiveAutoencoder
+from keras_ae.models.image_encoder import ImageEncoder
 from keras_ae.models.objective import Objective, Option
 from keras_ae.models.sparsity import Sparsity
 from keras_ae.models.vae import Sampling, VariationalAutoencoder, gaussian_kl
 from keras_ae.models.vq_vae import VQVAE, VectorQuantizer
 
-__all__ = ["Autoencoder", "ClusterAssignment", "ContractiveAutoencoder", "Objective", "Option",
-           "Sampling", "Sparsity", "VQVAE", "VariationalAutoencoder", "VectorQuantizer",
+__all__ = ["Autoencoder", "ClusterAssignment", "ContractiveAutoencoder", "ImageEncoder",
+           "Objective", "Option", "Sampling", "Sparsity", "VQVAE", "VariationalAutoencoder", "VectorQuantizer",
            "check_autoencoder", "gaussian_kl"]

@@ -13,7 +13,6 @@ of this objective, so every architecture gets both.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -25,112 +24,19 @@ if TYPE_CHECKING:
     import tensorflow as tf
     from numpy.typing import ArrayLike
 
-from keras_ae.data.errors import DataError
 from keras_ae.data.noise import NOISE_KINDS, parse_noise
-from keras_ae.data.validate import check_pixel_values, pixel_value_problem
+from keras_ae.data.validate import check_pixel_values
 from keras_ae.models.batch_groups import grouped_function
 from keras_ae.models.losses import (RECONSTRUCTION_LOSSES, per_sample_keras_loss,
                                     reconstruction_error, replicas_in_sync, scale_for_replicas,
                                     weighted_mean)
+from keras_ae.models.image_encoder import ImageEncoder
 from keras_ae.models.objective import Objective, Option, choice, optional
+from keras_ae.models.pixels import (as_image_tensor, assert_pixels, check_image_shape,
+                                    checked_input, concrete, float32, is_float, pixel_error)
 from keras_ae.models.randomness import replica_seed
 from keras_ae.models.sparsity import Sparsity
 from keras_ae.models.precision import computes_in, float32_copy
-
-
-def _float32(x):
-    return ops.cast(x, "float32")
-
-
-def _concrete(x) -> bool:
-    """Whether `x` holds values now: an eager tensor or array, not a symbolic one."""
-    import tensorflow as tf
-
-    return not isinstance(x, keras.KerasTensor) and tf.executing_eagerly() and x is not None
-
-
-_PIXEL_CHECK = "keras_ae pixel check"
-_PIXEL_STATS = re.compile(re.escape(_PIXEL_CHECK) + r"\] " + r" ".join([r"\[([^\]]*)\]"] * 5))
-
-
-def _is_float(x) -> bool:
-    return "float" in keras.backend.standardize_dtype(x.dtype)
-
-
-def _assert_pixels(x):
-    """A graph op that fails (InvalidArgumentError carrying the pixels' statistics) unless the
-    float images `x` are finite and in [0, 1]: the range check of batches whose values are known
-    only when the compiled step runs (tf.data, PyDataset). XLA drops it (`_checked_dataset`)."""
-    import tensorflow as tf
-
-    x = tf.cast(x, "float32")
-    size = tf.size(x)
-    nonfinite = size - tf.math.count_nonzero(tf.math.is_finite(x), dtype=tf.int32)
-    nans = tf.math.count_nonzero(tf.math.is_nan(x), dtype=tf.int32)
-    lo, hi = tf.reduce_min(x), tf.reduce_max(x)
-    ok = tf.logical_or(size == 0, (nonfinite == 0) & (lo >= 0.0) & (hi <= 1.0))
-    return tf.debugging.Assert(ok, [_PIXEL_CHECK, nans, nonfinite, size, lo, hi])
-
-
-def _checked_dataset(dataset):
-    """`dataset` with the float images of each element range-checked as it is read, outside
-    the compiled step (where XLA, which keras_ae uses for dense networks, keeps no assert)."""
-    import tensorflow as tf
-
-    def check(t):
-        if isinstance(t, tf.Tensor) and t.dtype.is_floating and t.shape.rank == 4:
-            with tf.control_dependencies([_assert_pixels(t)]):
-                return tf.identity(t)
-        return t
-
-    return dataset.map(lambda *e: tf.nest.map_structure(check, e if len(e) > 1 else e[0]))
-
-
-def _check_batch(batch) -> None:
-    """Check the float images of one batch a PyDataset gives (DataError naming the problem)."""
-    for value in batch if isinstance(batch, (tuple, list)) else (batch,):
-        if isinstance(value, np.ndarray) and value.ndim == 4 and value.dtype.kind == "f":
-            check_pixel_values(value)
-
-
-class _CheckedBatches(keras.utils.PyDataset):
-    """A user's PyDataset, each batch range-checked as it is read (outside the compiled step,
-    where XLA keeps no assert)."""
-
-    def __init__(self, batches: keras.utils.PyDataset):
-        super().__init__(workers=batches.workers, use_multiprocessing=batches.use_multiprocessing,
-                         max_queue_size=batches.max_queue_size)
-        self.batches = batches
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-    @property
-    def num_batches(self):
-        return self.batches.num_batches
-
-    def __getitem__(self, index):
-        batch = self.batches[index]
-        _check_batch(batch)
-        return batch
-
-    def on_epoch_begin(self) -> None:
-        self.batches.on_epoch_begin()
-
-    def on_epoch_end(self) -> None:
-        self.batches.on_epoch_end()
-
-
-def _pixel_error(err: Exception) -> DataError | None:
-    """The DataError that a failed `_assert_pixels` (or `_check_batch`, raised inside the
-    pipeline that reads a PyDataset) stands for, or None for another error."""
-    found = _PIXEL_STATS.search(str(err))
-    if found is None:
-        raised = re.search(r"DataError: ([^\n]+)", str(err))
-        return None if raised is None else DataError(raised.group(1).strip())
-    nans, nonfinite, size = (int(v) for v in found.groups()[:3])
-    lo, hi = (float(v) for v in found.groups()[3:])
-    return DataError(pixel_value_problem(nans, nonfinite, size, lo, hi) or "bad pixel values")
 
 
 def _check_nets(encoder, decoder) -> None:
@@ -178,7 +84,7 @@ class Autoencoder(keras.Model):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         _check_nets(encoder, decoder)
-        self.encoder = encoder
+        self.encoder = ImageEncoder.of(encoder)  # takes images as the model does
         self.decoder = decoder
         self.loss_name = loss
         self._error = reconstruction_error(loss)
@@ -219,47 +125,17 @@ class Autoencoder(keras.Model):
         floats are cast; another dtype, rank or image shape is a ValueError naming it, and so
         are, where values are known (eagerly), an empty batch and float pixels that are NaN,
         infinite or outside [0, 1] (a DataError)."""
-        if not isinstance(x, keras.KerasTensor):
-            try:
-                x = ops.convert_to_tensor(x)
-            except (ValueError, TypeError):
-                raise ValueError(f"model {self.name!r} takes images as an array, got a "
-                                 f"{type(x).__name__} that is not one (ragged?)") from None
-        dtype = keras.backend.standardize_dtype(x.dtype)
-        if dtype == "uint8":
-            x = _float32(x) / 255.0
-        elif dtype == "bool" or "float" in dtype:
-            x = _float32(x)
-        else:
-            raise ValueError(f"model {self.name!r} takes images as float32 in [0, 1] or uint8 in "
-                             f"[0, 255], got dtype {dtype}")
-        shape = tuple(x.shape)
-        self._check_image_shape(shape)
-        if _concrete(x):  # values are checked where they are known (not while tracing)
-            if shape[0] == 0:
-                raise ValueError(f"model {self.name!r} got an empty batch (shape {shape})")
-            if dtype != "uint8":
-                check_pixel_values(np.asarray(x))
-        return x
-
-    def _check_image_shape(self, shape: tuple) -> None:
-        expected = self.image_shape
-        if len(shape) != 4:
-            raise ValueError(f"model {self.name!r} takes a batch of images, shape (batch, "
-                             f"{', '.join(map(str, expected))}), got an array of shape {shape}")
-        if any(d is not None and d != e for d, e in zip(shape[1:], expected)):
-            raise ValueError(f"model {self.name!r} takes images of shape {expected}, got images "
-                             f"of shape {shape[1:]}")
+        return as_image_tensor(x, self.image_shape, self.name)
 
     def _check_arrays(self, *values) -> None:
         """Check image arrays given to `fit`, `evaluate` or `predict` up front (datasets and
         generators are checked for dtype and shape as they are traced, and for values as they
-        are read: `_checked`, `_unpack`)."""
+        are read: `checked_input`, `_unpack`)."""
         for value in values:
             if isinstance(value, (tuple, list)):  # validation_data=(x, y[, sample_weight])
                 self._check_arrays(*value[:2])
-            elif isinstance(value, np.ndarray) or (_concrete(value) and hasattr(value, "dtype")):
-                self._check_image_shape(tuple(value.shape))
+            elif isinstance(value, np.ndarray) or (concrete(value) and hasattr(value, "dtype")):
+                check_image_shape(tuple(value.shape), self.image_shape, self.name)
                 if len(value) == 0:
                     raise ValueError(f"model {self.name!r} got an empty array (shape "
                                      f"{tuple(value.shape)})")
@@ -269,12 +145,12 @@ class Autoencoder(keras.Model):
 
     def encode(self, x: ArrayLike) -> tf.Tensor:
         """The latent code of each image, float32."""
-        return _float32(self.encoder(self.as_images(x)))
+        return float32(self.encoder(self.as_images(x)))
 
     def decode(self, z: ArrayLike) -> tf.Tensor:
         """Float32 images (batch, H, W, C) decoded from latent codes of shape
         (batch, *latent_shape)."""
-        return _float32(self.decoder(self.as_codes(z)))
+        return float32(self.decoder(self.as_codes(z)))
 
     def as_codes(self, z):
         """`z` as float latent codes of this model's shape; another dtype or shape is a
@@ -293,7 +169,7 @@ class Autoencoder(keras.Model):
                 d is not None and d != e for d, e in zip(shape[1:], expected)):
             raise ValueError(f"model {self.name!r} decodes codes of shape (batch, "
                              f"{', '.join(map(str, expected))}), got an array of shape {shape}")
-        if _concrete(z):
+        if concrete(z):
             if shape[0] == 0:
                 raise ValueError(f"model {self.name!r} got no codes to decode (shape {shape})")
             if not np.isfinite(np.asarray(z)).all():
@@ -312,7 +188,7 @@ class Autoencoder(keras.Model):
     def features(self, x: ArrayLike) -> tf.Tensor:
         """A flat float32 feature vector per image, (batch, n), for maps and projections of the
         codes: the latent code itself (a VAE's posterior mean)."""
-        z = _float32(self.encode(x))
+        z = float32(self.encode(x))
         return ops.reshape(z, (ops.shape(z)[0], -1))
 
     def call(self, x, training=False):
@@ -337,7 +213,7 @@ class Autoencoder(keras.Model):
         if training:
             x = self.corrupt(x)
         z = self.encoder(x, training=training)
-        return {"z": _float32(z), "reconstruction": _float32(self.decoder(z, training=training))}
+        return {"z": float32(z), "reconstruction": float32(self.decoder(z, training=training))}
 
     @classmethod
     def loss_term_names(cls, options: Mapping[str, Any]) -> tuple[str, ...]:
@@ -415,7 +291,7 @@ class Autoencoder(keras.Model):
             self.term_trackers[name].update_state(value, sample_weight=batch)
         total = scale_for_replicas(self.total_loss(terms))
         for extra in self.losses:
-            total = total + scale_for_replicas(ops.sum(_float32(extra)))
+            total = total + scale_for_replicas(ops.sum(float32(extra)))
         return total
 
     def _refuse_labels(self, y) -> None:
@@ -430,8 +306,8 @@ class Autoencoder(keras.Model):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         self._refuse_labels(y)
         for value in (x, y):  # values known only as the step runs are checked as it runs
-            if hasattr(value, "dtype") and not _concrete(value) and _is_float(value):
-                _assert_pixels(value)
+            if hasattr(value, "dtype") and not concrete(value) and is_float(value):
+                assert_pixels(value)
         x = self.as_images(x)
         return x, (x if y is None else self.as_images(y)), sample_weight
 
@@ -495,28 +371,19 @@ class Autoencoder(keras.Model):
         self._refuse_labels(y)
         self._check_arrays(x, y, kwargs.get("validation_data"))
         if kwargs.get("validation_data") is not None:
-            kwargs["validation_data"] = self._checked(kwargs["validation_data"])
-        return self._run_checked(super().fit, self._checked(x), y, *args, **kwargs)
+            kwargs["validation_data"] = checked_input(kwargs["validation_data"])
+        return self._run_checked(super().fit, checked_input(x), y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         """Keras's `evaluate`; images are checked, as in `fit`."""
         self._refuse_labels(y)
         self._check_arrays(x, y)
-        return self._run_checked(super().evaluate, self._checked(x), y, *args, **kwargs)
+        return self._run_checked(super().evaluate, checked_input(x), y, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
         """Keras's `predict` (reconstructions); images are checked, as in `fit`."""
         self._check_arrays(x)
-        return self._run_checked(super().predict, self._checked(x), *args, **kwargs)
-
-    @staticmethod
-    def _checked(data):
-        """A tf.data dataset or PyDataset that checks its pixel values as it is read."""
-        import tensorflow as tf
-
-        if isinstance(data, tf.data.Dataset):
-            return _checked_dataset(data)
-        return _CheckedBatches(data) if isinstance(data, keras.utils.PyDataset) else data
+        return self._run_checked(super().predict, checked_input(x), *args, **kwargs)
 
     @staticmethod
     def _run_checked(method, *args, **kwargs):
@@ -526,7 +393,7 @@ class Autoencoder(keras.Model):
         try:
             return method(*args, **kwargs)
         except tf.errors.InvalidArgumentError as err:
-            error = _pixel_error(err)
+            error = pixel_error(err)
             if error is None:
                 raise
         raise error
@@ -552,7 +419,7 @@ class Autoencoder(keras.Model):
     def serve(self, signature: str, **inputs) -> dict[str, Any]:
         """What export signature `signature` computes, as a dict of float32 outputs."""
         if signature == "encode":
-            return {"z": _float32(self.encode(inputs["image"]))}
+            return {"z": float32(self.encode(inputs["image"]))}
         if signature == "decode":
             return {"image": self.decode(inputs["z"])}
         if signature == "reconstruct":

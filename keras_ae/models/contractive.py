@@ -22,6 +22,7 @@ from keras import ops
 from keras_ae.models.autoencoder import LOSS, Autoencoder
 from keras_ae.models.losses import weighted_mean
 from keras_ae.models.objective import Objective, Option, number
+from keras_ae.models.pixels import float32
 
 __all__ = ["CLOSED_FORM_ACTIVATIONS", "ContractiveAutoencoder", "JACOBIAN_FORMS", "OBJECTIVE",
            "closed_form_layer", "jacobian_norm"]
@@ -29,9 +30,6 @@ __all__ = ["CLOSED_FORM_ACTIVATIONS", "ContractiveAutoencoder", "JACOBIAN_FORMS"
 JACOBIAN_FORMS = ("closed", "autodiff")
 CLOSED_FORM_ACTIVATIONS = ("sigmoid", "relu")
 
-
-def _float32(x):
-    return ops.cast(x, "float32")
 
 
 def closed_form_layer(encoder: keras.Model) -> keras.layers.Dense | None:
@@ -48,12 +46,12 @@ def closed_form_layer(encoder: keras.Model) -> keras.layers.Dense | None:
 
 def _closed_form(layer: keras.layers.Dense, z):
     """Σ_j s'(a_j)² ‖W_:j‖² per sample, from the layer's outputs `z` (batch, units)."""
-    z = _float32(z)
+    z = float32(z)
     if layer.activation.__name__ == "sigmoid":
         slope = z * (1.0 - z)
     else:
-        slope = _float32(z > 0)
-    column_norms = ops.sum(ops.square(_float32(layer.kernel)), axis=0)  # (units,)
+        slope = float32(z > 0)
+    column_norms = ops.sum(ops.square(float32(layer.kernel)), axis=0)  # (units,)
     return ops.sum(ops.square(slope) * column_norms, axis=-1)
 
 
@@ -68,18 +66,18 @@ def jacobian_norm(encoder: keras.Model, x, *, form: str = "autodiff", training: 
 
     if form not in JACOBIAN_FORMS:
         raise ValueError(f"unknown Jacobian form {form!r}; choose one of {', '.join(JACOBIAN_FORMS)}")
-    x = _float32(x)
+    x = float32(x)
     if form == "closed":
         layer = closed_form_layer(encoder)
         if layer is None:
             raise ValueError(f"encoder {encoder.name!r} has no closed-form Jacobian (it needs one "
                              "Dense layer from the pixels to the code, with a sigmoid or ReLU "
                              "activation); use form='autodiff'")
-        z = _float32(encoder(x, training=training))
+        z = float32(encoder(x, training=training))
         return _closed_form(layer, z), z
     with tf.GradientTape(watch_accessed_variables=False) as tape:
         tape.watch(x)
-        z = _float32(encoder(x, training=training))
+        z = float32(encoder(x, training=training))
     jacobian = tape.batch_jacobian(z, x)  # (batch, latent, H, W, C)
     return ops.sum(ops.square(ops.reshape(jacobian, (ops.shape(z)[0], -1))), axis=-1), z
 
@@ -111,7 +109,7 @@ class ContractiveAutoencoder(Autoencoder):
         return jacobian_norm(self.encoder, self.as_images(x), form=self.jacobian_form)[0]
 
     def call(self, x, training=False):
-        return _float32(self.decoder(self.encoder(self.as_images(x), training=training),
+        return float32(self.decoder(self.encoder(self.as_images(x), training=training),
                                      training=training))
 
     # --- the objective -------------------------------------------------------------------------
@@ -119,7 +117,7 @@ class ContractiveAutoencoder(Autoencoder):
         """The code, the Jacobian's squared norm at each input and the reconstruction."""
         norm, z = jacobian_norm(self.encoder, x, form=self.jacobian_form, training=training)
         return {"z": z, "jacobian_norm": norm,
-                "reconstruction": _float32(self.decoder(z, training=training))}
+                "reconstruction": float32(self.decoder(z, training=training))}
 
     @classmethod
     def loss_term_names(cls, options: Mapping[str, Any]) -> tuple[str, ...]:

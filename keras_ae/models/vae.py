@@ -16,6 +16,7 @@ from keras_ae.data.batches import in_batches
 from keras_ae.models.autoencoder import DENOISE, Autoencoder, check_autoencoder
 from keras_ae.models.losses import EPSILON, weighted_mean
 from keras_ae.models.objective import Objective, Option, choice, number
+from keras_ae.models.pixels import float32
 from keras_ae.models.randomness import replica_seed
 from keras_ae.utils.arguments import check_int
 
@@ -62,9 +63,6 @@ def _log_normal(z, mean, log_var):
     return -0.5 * ops.sum(LOG_2PI + log_var + ops.square(z - mean) / ops.exp(log_var), axis=-1)
 
 
-def _float32(x):
-    return ops.cast(x, "float32")
-
 
 @keras.saving.register_keras_serializable(package="keras_ae")
 class VariationalAutoencoder(Autoencoder):
@@ -101,12 +99,12 @@ class VariationalAutoencoder(Autoencoder):
     # --- the model -----------------------------------------------------------------------------
     def encode(self, x: ArrayLike) -> tf.Tensor:
         """The posterior mean of each image (the deterministic latent code), float32."""
-        return _float32(self.encoder(self.as_images(x))[0])
+        return float32(self.encoder(self.as_images(x))[0])
 
     def encode_distribution(self, x: ArrayLike) -> tuple[tf.Tensor, tf.Tensor]:
         """The posterior parameters `(z_mean, z_log_var)` of each image, in float32."""
         z_mean, z_log_var = self.encoder(self.as_images(x))
-        return _float32(z_mean), _float32(z_log_var)
+        return float32(z_mean), float32(z_log_var)
 
     def sample(self, n: int, seed: int | None = None) -> tf.Tensor:
         """Decode `n` codes drawn from the prior N(0, I)."""
@@ -122,11 +120,11 @@ class VariationalAutoencoder(Autoencoder):
         if training:
             x = self.corrupt(x)
         z_mean, z_log_var = self.encoder(x, training=training)
-        z_mean, z_log_var = _float32(z_mean), _float32(z_log_var)
+        z_mean, z_log_var = float32(z_mean), float32(z_log_var)
         z = self.sampling(z_mean, z_log_var)
-        likelihood_mean = _float32(self.decoder(z, training=training))
+        likelihood_mean = float32(self.decoder(z, training=training))
         reconstruction = (likelihood_mean if training
-                          else _float32(self.decoder(z_mean, training=training)))
+                          else float32(self.decoder(z_mean, training=training)))
         return {"z_mean": z_mean, "z_log_var": z_log_var, "likelihood_mean": likelihood_mean,
                 "reconstruction": reconstruction}
 
@@ -134,7 +132,7 @@ class VariationalAutoencoder(Autoencoder):
         x = self.as_images(x)
         if training:
             return self.forward(x, training=True)["reconstruction"]
-        return _float32(self.decoder(self.encoder(x)[0]))
+        return float32(self.decoder(self.encoder(x)[0]))
 
     @classmethod
     def loss_term_names(cls, options: Mapping[str, Any]) -> tuple[str, ...]:
@@ -162,8 +160,8 @@ class VariationalAutoencoder(Autoencoder):
     # --- likelihood ----------------------------------------------------------------------------
     def log_likelihood(self, x, x_hat):
         """log p(x | z) per image, in nats, where x_hat is the decoder's output for z."""
-        x = _float32(ops.reshape(x, (ops.shape(x)[0], -1)))
-        x_hat = _float32(ops.reshape(x_hat, (ops.shape(x_hat)[0], -1)))
+        x = float32(ops.reshape(x, (ops.shape(x)[0], -1)))
+        x_hat = float32(ops.reshape(x_hat, (ops.shape(x_hat)[0], -1)))
         if self.likelihood == "bernoulli":
             p = ops.clip(x_hat, EPSILON, 1 - EPSILON)
             return ops.sum(x * ops.log(p) + (1 - x) * ops.log(1 - p), axis=-1)

@@ -36,6 +36,7 @@ from keras_ae.data.batches import in_batches
 from keras_ae.models.autoencoder import LOSS, Autoencoder
 from keras_ae.models.losses import weighted_mean
 from keras_ae.models.objective import Objective, Option, integer, number
+from keras_ae.models.pixels import float32
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -44,9 +45,6 @@ if TYPE_CHECKING:
 __all__ = ["CODEBOOK_BYTES", "CodebookUsage", "OBJECTIVE", "VQVAE", "VectorQuantizer",
            "codebook_bytes"]
 
-
-def _float32(x):
-    return ops.cast(x, "float32")
 
 
 CODEBOOK_BYTES = 2 * 2**30
@@ -97,8 +95,8 @@ class VectorQuantizer(keras.layers.Layer):
 
     def distances(self, vectors):
         """Squared distances (n, codebook_size) from `vectors` (n, code_dim) to every code."""
-        vectors = _float32(vectors)
-        codebook = _float32(self.codebook)
+        vectors = float32(vectors)
+        codebook = float32(self.codebook)
         return (ops.sum(ops.square(vectors), axis=-1, keepdims=True)
                 - 2.0 * ops.matmul(vectors, ops.transpose(codebook))
                 + ops.sum(ops.square(codebook), axis=-1)[None, :])
@@ -116,7 +114,7 @@ class VectorQuantizer(keras.layers.Layer):
         """The code vectors (float32) of `indices`: shape (*indices.shape, code_dim)."""
         import tensorflow as tf
 
-        return tf.gather(_float32(self.codebook), ops.cast(indices, "int32"))
+        return tf.gather(float32(self.codebook), ops.cast(indices, "int32"))
 
     def call(self, z):
         return self.lookup(self.indices(z))
@@ -152,7 +150,7 @@ class CodebookUsage(keras.metrics.Metric):
         total = ops.maximum(ops.sum(self.counts), 1e-12)
         p = self.counts / total
         entropy = -ops.sum(ops.where(p > 0, p * ops.log(ops.maximum(p, 1e-12)), 0.0))
-        return {"codebook_usage": ops.mean(_float32(self.counts > 0)),
+        return {"codebook_usage": ops.mean(float32(self.counts > 0)),
                 "perplexity": ops.exp(entropy)}
 
     def reset_state(self):
@@ -216,11 +214,11 @@ class VQVAE(Autoencoder):
 
     def encode(self, x: ArrayLike) -> tf.Tensor:
         """The code indices (int32) of each image: shape (batch, H', W')."""
-        return self.quantizer.indices(_float32(self.encoder(self.as_images(x))))
+        return self.quantizer.indices(float32(self.encoder(self.as_images(x))))
 
     def quantized(self, x: ArrayLike) -> tf.Tensor:
         """The quantised feature map (float32) of each image: (batch, H', W', latent_dim)."""
-        return self.quantizer(_float32(self.encoder(self.as_images(x))))
+        return self.quantizer(float32(self.encoder(self.as_images(x))))
 
     def features(self, x: ArrayLike) -> tf.Tensor:
         """The quantised map of each image, flattened: (batch, H'·W'·latent_dim), float32."""
@@ -242,7 +240,7 @@ class VQVAE(Autoencoder):
             if values.size and (values.min() < 0 or values.max() >= self.codebook_size):
                 raise ValueError(f"code indices must be in [0, {self.codebook_size}), got values "
                                  f"in [{values.min()}, {values.max()}]")
-        return _float32(self.decoder(self.quantizer.lookup(indices)))
+        return float32(self.decoder(self.quantizer.lookup(indices)))
 
     def call(self, x, training=False):
         return self.forward(self.as_images(x), training=training)["reconstruction"]
@@ -252,11 +250,11 @@ class VQVAE(Autoencoder):
         """The encoder's map `z_e`, its code `indices`, the quantised map `z_q` and the
         reconstruction decoded from z_q, in training with straight-through gradients to z_e
         (z_e + stop_gradient(z_q - z_e): z_q's value, z_e's gradient)."""
-        z_e = _float32(self.encoder(x, training=training))
+        z_e = float32(self.encoder(x, training=training))
         indices = self.quantizer.indices(z_e)
         z_q = self.quantizer.lookup(indices)
         decoded = z_e + ops.stop_gradient(z_q - z_e) if training else z_q
-        reconstruction = _float32(self.decoder(decoded, training=training))
+        reconstruction = float32(self.decoder(decoded, training=training))
         return {"z_e": z_e, "z_q": z_q, "indices": indices, "reconstruction": reconstruction}
 
     @classmethod
