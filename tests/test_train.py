@@ -188,17 +188,17 @@ def test_backups_are_written_every_so_often_and_when_training_ends(npz_dataset, 
     from keras_ae.training.callbacks import AtomicBestCheckpoint, TimedBackup
 
     writes = {"backup": 0, "best": 0}
-    save_backup, save_best = TimedBackup._save_model, AtomicBestCheckpoint.write
+    save_backup, save_best = TimedBackup.write, AtomicBestCheckpoint.write
 
-    def count_backup(self):
+    def count_backup(self, epoch):
         writes["backup"] += 1
-        save_backup(self)
+        save_backup(self, epoch)
 
     def count_best(self):
         writes["best"] += 1 if self._pending else 0
         save_best(self)
 
-    monkeypatch.setattr(TimedBackup, "_save_model", count_backup)
+    monkeypatch.setattr(TimedBackup, "write", count_backup)
     monkeypatch.setattr(AtomicBestCheckpoint, "write", count_best)
     train(config(npz_dataset, epochs=3), tmp_path / "rare", verbose=0)  # every 60 s by default
     assert writes == {"backup": 1, "best": 1}

@@ -1,7 +1,8 @@
 """The autoencoder: an encoder, a decoder and a reconstruction objective, trained through Keras.
 
 `Autoencoder` also holds the training machinery every objective shares. `train_step` and
-`test_step` follow Keras's own: the objective's loss comes from `compute_loss` (per-sample
+`test_step` (Keras's override points for a step whose loss needs more than the model's output)
+follow Keras's own: the objective's loss comes from `compute_loss` (per-sample
 terms weighted by `sample_weight`, computed in float32, scaled for the replicas of a
 distribution strategy), the optimizer scales it for mixed precision, and compiled metrics are
 updated on the reconstructions. An objective subclass changes `forward` (what one pass
@@ -312,11 +313,17 @@ class Autoencoder(keras.Model):
         return x, (x if y is None else self.as_images(y)), sample_weight
 
     def _track_loss(self, loss, x) -> None:
-        # Keras's own loss tracker (the `loss` of the logs), fed as Keras's train_step feeds it
-        if self._loss_tracker is not None:
-            self._loss_tracker.update_state(loss * replicas_in_sync(), sample_weight=ops.shape(x)[0])
+        """Feed the `loss` of the logs (the tracker `compile` creates, found in `metrics` by its
+        name, as Keras's guide to custom training steps does), as Keras's own step feeds it."""
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss * replicas_in_sync(), sample_weight=ops.shape(x)[0])
 
     def train_step(self, data):
+        """Keras's documented override point for a custom step, written as Keras's own TF step:
+        the objective's loss needs the whole pass (`forward`: the code, a VAE's posterior, a
+        VQ-VAE's quantization), not only the reconstruction that `call` returns, and some
+        objectives update state after the optimizer (`after_train_step`)."""
         import tensorflow as tf
 
         x, y, sample_weight = self._unpack(data)
