@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from keras_ae.analysis.features import encode
+from keras_ae.analysis.projection import project_2d
 from keras_ae.data import as_float_images, validate_images
 from keras_ae.utils.extras import require
 from keras_ae.models import Autoencoder
@@ -50,20 +52,14 @@ def latent_scatter(model: Autoencoder, images: Any, labels: Any = None, *, max_p
     matplotlib = require("matplotlib", "drawing a figure")
     from matplotlib.figure import Figure
 
-    from keras_ae.analysis.features import encode
-
     images = validate_images(images)
     keep = np.arange(len(images))
     if len(keep) > max_points:
         keep = np.sort(np.random.default_rng(seed).choice(len(keep), max_points, replace=False))
     codes = encode(model, images[keep])
-    if codes.shape[1] == 2:
-        plane, axis_names, how = codes, ("z[0]", "z[1]"), "latent plane"
-    else:
-        from sklearn.decomposition import PCA
-
-        plane = PCA(n_components=2, random_state=seed).fit_transform(codes)
-        axis_names, how = ("principal component 1", "principal component 2"), "PCA of the codes"
+    method = "raw" if codes.shape[1] == 2 else "pca"
+    plane, axis_names = project_2d(codes, method, seed=seed, verbose=0)
+    how = "latent plane" if method == "raw" else "PCA of the codes"
     fig = Figure(figsize=(6.0, 5.0), layout="constrained")
     ax = fig.subplots()
     if labels is None:
