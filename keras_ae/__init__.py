@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 
 _PUBLIC = {
     "PRESETS": "keras_ae.models.presets", "Autoencoder": "keras_ae.models",
+    "BaseAutoencoder": "keras_ae.models",
     "ContractiveAutoencoder": "keras_ae.models", "Noise": "keras_ae.data.noise",
     "RunConfig": "keras_ae.models.config", "Sampling": "keras_ae.models",
     "Sparsity": "keras_ae.models", "VQVAE": "keras_ae.models",
@@ -42,7 +43,8 @@ _MODULES = {
     "divergence": "keras_ae.training.divergence", "run_folder": "keras_ae.training.run_folder",
     "runlock": "keras_ae.training.runlock", "strategies": "keras_ae.training.strategies",
     "tensorboard": "keras_ae.training.tensorboard", "train": "keras_ae.training.train",
-    "export": "keras_ae.serving.export", "predict": "keras_ae.serving.predict",
+    "inputs": "keras_ae.data.inputs", "export": "keras_ae.serving.export",
+    "outputs": "keras_ae.serving.outputs", "predict": "keras_ae.serving.predict",
 }
 
 

@@ -257,7 +257,8 @@ def _api_cases() -> list[ApiCase]:
     from keras_ae.models.config import RunConfig
     from keras_ae.models.presets import build, preset_config
     from keras_ae.models.saving import save_model
-    from keras_ae.serving import export, predict
+    from keras_ae.data import inputs
+    from keras_ae.serving import export, outputs, predict
     from keras_ae.serving.export import ExportError
     from keras_ae.training.runlock import RunInUseError
     from keras_ae.training.train import RunFolderError, train
@@ -659,7 +660,7 @@ def _api_cases() -> list[ApiCase]:
     add(c, "0-255 images", run("encode", image=big), ValueError, "must be images in [0, 1], got values in [255, 255]")
     add(c, "NaN codes", run("decode", z=np.full((1, 2), np.nan, "float32")), ValueError, "holds NaN or infinite values")
     add(c, "ragged lists", run("decode", z=[[0.0, 1.0], [0.0]]), ValueError, "input 'z' of 'decode' is not an array")
-    read = predict.read_inputs
+    read = inputs.read_inputs
     add(c, "read_inputs: no files", lambda w: read([]), ValueError, "no input files given")
     add(c, "read_inputs: missing file", lambda w: read([w.inputs / "gone.npy"]), FileNotFoundError, "no input file")
     for name, message in [
@@ -681,7 +682,7 @@ def _api_cases() -> list[ApiCase]:
         ValueError, "image shape (8, 8, 3) does not match (8, 8, 1)")
     add(c, "read_inputs: image_shape without channels", lambda w: read([w.inputs / "good.npy"], image_shape=(8, 8)),
         ValueError, "image_shape must be (height, width, channels), got (8, 8)")
-    write = predict.write_outputs
+    write = outputs.write_outputs
     add(c, "write_outputs: nothing", lambda w: write({}, w.work / "out"), ValueError, "no outputs to write")
     add(c, "write_outputs: into a file", lambda w: write({"score": np.zeros(2)}, w.work / "out.tflite"), ValueError,
         "is a file, not a folder")

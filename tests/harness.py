@@ -1,7 +1,8 @@
-"""One harness every preset and objective goes through (as keras-hub's TestCase does for its
-models): config round trip, fit on arrays and tf.data, sample_weight, compiled metrics and
-losses, save/load, Keras's own export, keras_ae export parity, mixed precision and the
-2-replica equivalence. Each `check_*` takes a preset name and runs on small images."""
+"""One harness every model class goes through (as keras-hub's TestCase does for its models):
+config round trip, fit on arrays and tf.data, sample_weight, compiled metrics and losses,
+save/load, Keras's own export, keras_ae export parity, mixed precision and the 2-replica
+equivalence. Each `check_*` takes `(model class, constructor arguments, images)`, so a model
+class is covered with or without a preset (`preset_case` gives a preset's)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import tensorflow as tf
 import keras
 import keras_ae
 from keras_ae.models import Sampling
-from keras_ae.models.objectives import objective_of
 from keras_ae.models.precision import float32_copy, precision_policy
 from keras_ae.models.saving import save_model
 from keras_ae.training.strategies import get_strategy
@@ -50,6 +50,31 @@ def small(name, **overrides):
     return keras_ae.build(small_config(name, **overrides), input_shape=SMALL)
 
 
+def preset_case(name):
+    """Preset `name` as the checks take a model: its class and its constructor arguments (the
+    preset's nets on small images, its objective's options)."""
+    model = small(name)
+    config = model.get_config()
+    options = {k: v for k, v in config.items() if k not in ("encoder", "decoder", "trainable")}
+    return type(model), {**options, "encoder": model.encoder, "decoder": model.decoder}
+
+
+def _in_global_policy(layer):
+    return layer.__class__.from_config({**layer.get_config(),
+                                        "dtype": keras.config.dtype_policy().name})
+
+
+def fresh(cls, init_kwargs, **changes):
+    """A new `cls(**init_kwargs, **changes)` on new copies of its nets (Keras's `clone_model`: the
+    same layers with new weights, each in Keras's global dtype policy, as nets built under it),
+    compiled with Adam, without XLA, one step per call (compiling costs more than these steps)."""
+    nets = {key: keras.models.clone_model(init_kwargs[key], clone_function=_in_global_policy)
+            for key in ("encoder", "decoder")}
+    model = cls(**{**init_kwargs, **nets, **changes})
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), jit_compile=False)
+    return model
+
+
 def stochastic(model) -> bool:
     """Whether the model's loss draws noise when evaluated (a VAE samples its code)."""
     return isinstance(model, keras_ae.VariationalAutoencoder)
@@ -60,22 +85,20 @@ def assert_same_outputs(a, b, x, atol=0.0):
 
 
 # --- the checks ----------------------------------------------------------------------------------
-def check_config_round_trip(name):
-    model = small(name)
-    clone = type(model).from_config(model.get_config())
+def check_config_round_trip(cls, init_kwargs, images):
+    model = fresh(cls, init_kwargs)
+    clone = cls.from_config(model.get_config())
     nets = ("encoder", "decoder")
     assert {k: v for k, v in clone.get_config().items() if k not in nets} == \
         {k: v for k, v in model.get_config().items() if k not in nets}
     clone.set_weights(model.get_weights())
-    assert_same_outputs(clone, model, structured_images(8))
-    config = small_config(name)
-    assert keras_ae.RunConfig.from_dict(config.to_dict()) == config
-    assert objective_of(model).name == config.objective
+    assert_same_outputs(clone, model, images[:8])
 
 
-def check_fit_arrays_and_dataset(name):
-    x = structured_images(64)
-    model = small(name, jit_compile=None, steps_per_execution=None)  # as build compiles it
+def check_fit_arrays_and_dataset(cls, init_kwargs, images):
+    x = images[:64]
+    model = fresh(cls, init_kwargs)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))  # Keras's own jit_compile="auto"
     history = model.fit(x, epochs=3, batch_size=16, verbose=0, validation_data=(x[:16], x[:16]))
     terms = set(model.term_trackers)
     assert {"loss", "val_loss"} | terms | {f"val_{t}" for t in terms} <= set(history.history)
@@ -86,16 +109,16 @@ def check_fit_arrays_and_dataset(name):
     for dataset in (pairs, alone):
         more = model.fit(dataset, epochs=1, verbose=0, shuffle=False).history["loss"]
         assert np.isfinite(more[0])
-    assert model(x[:4]).shape == (4, *SMALL) and model.anomaly_score(x[:4]).shape == (4,)
+    assert model(x[:4]).shape == x[:4].shape and model.anomaly_score(x[:4]).shape == (4,)
 
 
 def _sliced(outputs, n):
     return {key: value[:n] for key, value in outputs.items()}
 
 
-def check_sample_weight(name):
-    x = structured_images(32)
-    model = small(name)
+def check_sample_weight(cls, init_kwargs, images):
+    x = images[:32]
+    model = fresh(cls, init_kwargs)
     outputs = model.forward(tf.constant(x), training=False)
 
     def loss(images, outs, weight=None):
@@ -117,9 +140,9 @@ def check_sample_weight(name):
     assert np.isfinite(history.history["loss"][0])
 
 
-def check_compiled_metrics_and_loss(name):
-    x = structured_images(32)
-    model = small(name)
+def check_compiled_metrics_and_loss(cls, init_kwargs, images):
+    x = images[:32]
+    model = fresh(cls, init_kwargs)
     model.compile(optimizer="adam", metrics=["mae"])
     history = model.fit(x, epochs=1, batch_size=16, verbose=0, validation_data=(x, x))
     assert {"mae", "val_mae"} <= set(history.history)
@@ -140,9 +163,9 @@ def check_compiled_metrics_and_loss(name):
     np.testing.assert_allclose(result["reconstruction_loss"], want, rtol=1e-5)
 
 
-def check_save_and_load(name, tmp_path: Path):
-    x = structured_images(64)
-    model = small(name)
+def check_save_and_load(cls, init_kwargs, images, tmp_path: Path):
+    x = images[:64]
+    model = fresh(cls, init_kwargs)
     model.fit(x, epochs=1, batch_size=32, verbose=0)
     loaded = keras_ae.load_model(save_model(model, tmp_path / "model.keras"))
     assert type(loaded) is type(model)
@@ -171,14 +194,14 @@ def _keras_litert_output(model, path, x):
     return output
 
 
-def check_keras_export(name, tmp_path: Path):
+def check_keras_export(cls, init_kwargs, images, tmp_path: Path):
     """Keras's own `model.export` after build (SavedModel) and, after fit, of the loaded model
     (SavedModel and LiteRT)."""
-    x = structured_images(4)
-    model = small(name)
+    x = images[:4]
+    model = fresh(cls, init_kwargs)
     np.testing.assert_allclose(_keras_saved_model_output(model, tmp_path / "built", x), model(x),
                                atol=1e-6)
-    model.fit(structured_images(32), epochs=1, batch_size=16, verbose=0)
+    model.fit(images[:32], epochs=1, batch_size=16, verbose=0)
     loaded = keras_ae.load_model(save_model(model, tmp_path / "model.keras"))
     np.testing.assert_allclose(_keras_saved_model_output(loaded, tmp_path / "loaded", x), model(x),
                                atol=1e-6)
@@ -186,30 +209,30 @@ def check_keras_export(name, tmp_path: Path):
                                model(x), atol=1e-5)
 
 
-def check_export_parity(name, tmp_path: Path):
+def check_export_parity(cls, init_kwargs, images, tmp_path: Path):
+    """keras_ae's SavedModel and TFLite exports compute every signature as the model does."""
     from keras_ae.serving.export import export_saved_model, export_tflite, signature_names
     from keras_ae.serving.predict import parity
 
-    x = structured_images(8)
-    model = small(name)
+    x = images[:8]
+    model = fresh(cls, init_kwargs)
     saved = export_saved_model(model, tmp_path / "saved")
     tflite = export_tflite(model, tmp_path / "model.tflite")
     for path, tolerance in ((saved, 1e-5), (tflite, 1e-4)):
         differences = parity(model, path, x)
-        assert set(differences) == set(signature_names(model)) == set(objective_of(model).signatures)
+        assert set(differences) == set(signature_names(model)) == set(model.SIGNATURES)
         assert max(differences.values()) <= tolerance, differences
 
 
-def check_mixed_precision(name, policy: str, tmp_path: Path):
-    """Two training steps under a global `policy` (the preset's own setting gives way to it);
-    losses, metrics, public outputs and exports (keras_ae's and Keras's own LiteRT file, with
-    builtin ops only) stay float32."""
+def check_mixed_precision(cls, init_kwargs, images, policy: str, tmp_path: Path):
+    """Two training steps of nets built under a global `policy`; losses, metrics, public outputs
+    and exports (keras_ae's and Keras's own LiteRT file, with builtin ops only) stay float32."""
     from keras_ae.serving.export import export_saved_model
     from keras_ae.serving.predict import parity
 
-    x = structured_images(32)
+    x = images[:32]
     with precision_policy(policy):
-        model = small(name, mixed_precision=keras_ae.preset_config(name).mixed_precision)
+        model = fresh(cls, init_kwargs)
     assert model.encoder.layers[-1].compute_dtype == policy.removeprefix("mixed_")
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer) == (policy == "mixed_float16")
     history = model.fit(x, epochs=2, batch_size=32, verbose=0)
@@ -241,10 +264,8 @@ class FixedSampling(Sampling):
         return z_mean + 0.5 * keras.ops.exp(0.5 * z_log_var)
 
 
-def _with_fixed_noise(model):
-    """The model rebuilt around the same networks with its training noise fixed."""
-    config = {k: v for k, v in model.get_config().items() if k not in ("encoder", "decoder")}
-    cls = type(model)
+def _with_fixed_noise(cls, init_kwargs):
+    """A new model of `cls` with its training noise fixed (compiled by the caller)."""
 
     class Fixed(cls):
         def _create_state(self):
@@ -256,29 +277,30 @@ def _with_fixed_noise(model):
         def corrupt(self, x):  # a fixed corruption: the even pixels of each row dimmed
             if self.denoise is None:
                 return x
-            dim = np.tile(np.float32([0.5, 1.0]), SMALL[1] // 2)[:, None]
+            width = int(x.shape[2])
+            dim = np.tile(np.float32([0.5, 1.0]), width // 2 + 1)[:width, None]
             return x * keras.ops.convert_to_tensor(dim)
 
-    return Fixed(model.encoder, model.decoder, **config)
+    return fresh(Fixed, {**init_kwargs, "seed": 0})
 
 
-def _one_sgd_step(name, x, initial, strategy=None):
+def _one_sgd_step(cls, init_kwargs, x, initial, strategy=None):
     scope = strategy.scope() if strategy else tf.name_scope("single")
     with scope:
-        model = _with_fixed_noise(small(name, seed=0))
+        model = _with_fixed_noise(cls, init_kwargs)
         model.set_weights(initial)
         model.compile(optimizer=keras.optimizers.SGD(0.1))
     model.fit(x, batch_size=len(x), epochs=1, verbose=0, shuffle=False)
     return model.get_weights()
 
 
-def check_two_replicas(name):
+def check_two_replicas(cls, init_kwargs, images):
     """One SGD step on 2 replicas (conftest splits the CPU into two logical devices) equals the
     single-device step on the same global batch."""
-    x = structured_images(16)
-    initial = _with_fixed_noise(small(name, seed=0)).get_weights()
-    single = _one_sgd_step(name, x, initial)
-    mirrored = _one_sgd_step(name, x, initial, get_strategy("mirrored"))
+    x = images[:16]
+    initial = _with_fixed_noise(cls, init_kwargs).get_weights()
+    single = _one_sgd_step(cls, init_kwargs, x, initial)
+    mirrored = _one_sgd_step(cls, init_kwargs, x, initial, get_strategy("mirrored"))
     moved = max(float(np.abs(a - b).max()) for a, b in zip(single, initial))
     difference = max(float(np.abs(a - b).max()) for a, b in zip(single, mirrored))
     assert moved > 1e-4 and difference <= 1e-5, (moved, difference)

@@ -250,7 +250,7 @@ def test_detect_json_matches_the_python_api(ae_run, inputs, capsys):
     assert main(["detect", str(ae_run), "--input", *files, "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert [row["name"] for row in result["inputs"]] == ["c_noise", "a_normal"]
-    from keras_ae.serving.predict import read_inputs
+    from keras_ae.data.inputs import read_inputs
 
     found = detect.detect(ae_run, read_inputs(files))
     assert [row["score"] for row in result["inputs"]] == pytest.approx(found.scores.tolist(), rel=1e-6)

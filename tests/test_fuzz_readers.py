@@ -29,7 +29,7 @@ from keras_ae.data import DataError
 from keras_ae.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx_images, read_idx_labels
 from keras_ae.data.npz import read_npz
 from keras_ae.models.config import RunConfig
-from keras_ae.serving.predict import read_inputs
+from keras_ae.data.inputs import read_inputs
 
 from bad_input_cases import raised_by_keras_ae
 

@@ -25,7 +25,7 @@ import keras
 import numpy as np
 
 from keras_ae.analysis.features import _as_model, _codes_model, _model_images, encode, fit_clusterer
-from keras_ae.models import Autoencoder, ClusterAssignment
+from keras_ae.models import BaseAutoencoder, ClusterAssignment
 from keras_ae.utils.arguments import check_int
 
 __all__ = ["ClusterAssignment", "DeepClustering", "assign", "fit", "target_distribution"]
@@ -42,7 +42,7 @@ def target_distribution(assignments: Any) -> np.ndarray:
     return (weight / np.maximum(weight.sum(axis=1, keepdims=True), 1e-12)).astype("float32")
 
 
-def _build(autoencoder: Autoencoder, n_clusters: int, alpha: float) -> keras.Model:
+def _build(autoencoder: BaseAutoencoder, n_clusters: int, alpha: float) -> keras.Model:
     """images -> {"assignments", "reconstruction"}, from copies of the autoencoder's nets."""
     encoder = _codes_model(autoencoder.encoder, "copy", "encoder")
     if len(encoder.outputs[0].shape) != 2:
@@ -102,7 +102,7 @@ def _training_data(x: np.ndarray, targets: np.ndarray, batch_size: int, seed: in
     return data.map(pair).prefetch(tf.data.AUTOTUNE)
 
 
-def fit(autoencoder: Autoencoder | str, images: Any, n_clusters: int, *, gamma: float = 0.1,
+def fit(autoencoder: BaseAutoencoder | str, images: Any, n_clusters: int, *, gamma: float = 0.1,
         alpha: float = 1.0, update_interval: int = 140, max_updates: int = 100,
         tol: float = 0.001, batch_size: int = 256, learning_rate: float = 1e-3,
         augment: keras.layers.Layer | None = None, manifold: str | None = None,

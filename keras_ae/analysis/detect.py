@@ -199,9 +199,9 @@ def _model_file_of(path: Path) -> Path | None:
 
 # --- scores ------------------------------------------------------------------------------------
 def _check_score(model, score: str) -> None:
-    from keras_ae.models import Autoencoder, VariationalAutoencoder
+    from keras_ae.models import BaseAutoencoder, VariationalAutoencoder
 
-    if not isinstance(model, Autoencoder):
+    if not isinstance(model, BaseAutoencoder):
         raise ValueError(f"expected a keras_ae Autoencoder, got {type(model).__name__}")
     if score not in SCORES:
         raise ValueError(f"unknown score {score!r}; choose one of {', '.join(SCORES)}")

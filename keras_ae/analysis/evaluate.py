@@ -3,7 +3,6 @@ baseline and, for labelled data, how well the codes cluster and serve as few-lab
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -12,13 +11,13 @@ from keras_ae.analysis.baselines import fit_pca, pca_reconstructions
 from keras_ae.data import Split, as_float_images
 from keras_ae.data.batches import in_batches
 from keras_ae.data.sources import IndexedSplit
-from keras_ae.models import Autoencoder, VariationalAutoencoder, check_autoencoder
+from keras_ae.models import BaseAutoencoder, check_autoencoder
 from keras_ae.models.losses import per_sample_bce, per_sample_mse
 from keras_ae.models.vae import vae_metrics
 from keras_ae.utils.arguments import check_int
 
 
-def held_out_metrics(model: Autoencoder, images: np.ndarray | Split,
+def held_out_metrics(model: BaseAutoencoder, images: np.ndarray | Split,
                      batch_size: int = 256) -> dict[str, float]:
     """`reconstruction_metrics` of the model's reconstructions of `images`; a `Split` is read
     batch by batch (the per-batch means weighted by batch size), never whole into memory."""
@@ -51,7 +50,7 @@ def reconstruction_metrics(images: np.ndarray, reconstructions: np.ndarray) -> d
             "psnr": float(tf.reduce_mean(psnr))}
 
 
-def reconstruct(model: Autoencoder, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+def reconstruct(model: BaseAutoencoder, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """The model's deterministic reconstructions of `images`."""
     check_autoencoder(model)
     batch_size = check_int(batch_size, "batch_size")
@@ -134,7 +133,7 @@ def _in_memory(images: np.ndarray | Split | None, labels: np.ndarray | None):
     return images, np.asarray(labels)[:len(images)]
 
 
-def feature_metrics(model: Autoencoder, images: np.ndarray, labels: np.ndarray, *,
+def feature_metrics(model: BaseAutoencoder, images: np.ndarray, labels: np.ndarray, *,
                     train_images: np.ndarray | None = None, train_labels: np.ndarray | None = None,
                     labels_per_class: int = 100, fine_tune_epochs: int = 30, seed: int = 0,
                     manifold: str | None = None, verbose: int = 0) -> dict:
@@ -160,7 +159,7 @@ def feature_metrics(model: Autoencoder, images: np.ndarray, labels: np.ndarray, 
     return results
 
 
-def evaluate_model(model: Autoencoder, images: np.ndarray | Split, *,
+def evaluate_model(model: BaseAutoencoder, images: np.ndarray | Split, *,
                    train_images: np.ndarray | Split | None = None, nll_samples: int = 100,
                    labels: np.ndarray | None = None, train_labels: np.ndarray | None = None,
                    labels_per_class: int = 100, fine_tune_epochs: int = 30, seed: int = 0,

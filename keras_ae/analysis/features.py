@@ -20,7 +20,7 @@ import numpy as np
 
 from keras_ae.analysis.baselines import SINGLE_THREAD_NUMBERS, few_threads, fit_pca
 from keras_ae.data import as_float_images, validate_images, validate_labels
-from keras_ae.models import Autoencoder
+from keras_ae.models import BaseAutoencoder
 from keras_ae.models.image_encoder import ImageEncoder
 from keras_ae.models.saving import load_model
 from keras_ae.utils.arguments import check_int
@@ -35,10 +35,10 @@ __all__ = [
 
 
 # --- the encoder ----------------------------------------------------------------------------------
-def _as_model(model: Autoencoder | str | os.PathLike) -> Autoencoder:
+def _as_model(model: BaseAutoencoder | str | os.PathLike) -> BaseAutoencoder:
     if isinstance(model, (str, os.PathLike)):
         model = load_model(model, compile=False)
-    if not isinstance(model, Autoencoder):
+    if not isinstance(model, BaseAutoencoder):
         raise ValueError(f"expected a keras_ae autoencoder, got {type(model).__name__}")
     return model
 
@@ -55,7 +55,7 @@ def _codes_model(encoder: keras.Model, weights: str, name: str) -> keras.Model:
     return ImageEncoder.of(encoder, outputs=encoder.outputs[0], name=name)
 
 
-def encoder_layer(model: Autoencoder | str | os.PathLike, *, trainable: bool = True,
+def encoder_layer(model: BaseAutoencoder | str | os.PathLike, *, trainable: bool = True,
                   copy: bool = True, name: str = "pretrained_encoder") -> keras.Model:
     """The trained encoder as a functional `keras.Model` from images to codes, to use as a layer
     of your own model (a VAE's gives the posterior mean). It takes images as the autoencoder
@@ -80,7 +80,7 @@ def _model_images(model: keras.Model, images: Any) -> np.ndarray:
     return x
 
 
-def encode(model: Autoencoder | str | os.PathLike, images: Any, *,
+def encode(model: BaseAutoencoder | str | os.PathLike, images: Any, *,
            batch_size: int = 256) -> np.ndarray:
     """The latent codes of `images` (uint8 or float in [0, 1]) as flat float32 vectors
     `(N, n)`, in batches: `model.features` (the code itself, a VAE's posterior means, a VQ-VAE's
@@ -245,7 +245,7 @@ def _pca_codes(train_images: np.ndarray, images: np.ndarray, n_components: int, 
         return pca.transform(rows)
 
 
-def _manifold_clustering(model: Autoencoder, images: np.ndarray, labels: Any, fit_on: np.ndarray,
+def _manifold_clustering(model: BaseAutoencoder, images: np.ndarray, labels: Any, fit_on: np.ndarray,
                          k: int | None, manifold: str, seed: int, *,
                          fitted: Any = lambda: None) -> Clustering:
     """k-means on a UMAP embedding fitted on the codes of `fit_on`, applied to `images`;
@@ -257,7 +257,7 @@ def _manifold_clustering(model: Autoencoder, images: np.ndarray, labels: Any, fi
     return score_clusters(labels, clusterer.predict(encode(model, images)), clusterer.dims, k)
 
 
-def compare_clustering(model: Autoencoder, images: Any, labels: Any, *,
+def compare_clustering(model: BaseAutoencoder, images: Any, labels: Any, *,
                        train_images: Any = None, k: int | None = None, seed: int = 0,
                        standardize: bool = False, manifold: str | None = None,
                        verbose: int = 0) -> dict[str, Clustering]:
@@ -327,7 +327,7 @@ def linear_probe(train_features: Any, train_labels: Any, test_features: Any, tes
         return float(np.mean(probe.predict(x_test) == y_test))
 
 
-def classifier(model: Autoencoder | str | os.PathLike, num_classes: int, *,
+def classifier(model: BaseAutoencoder | str | os.PathLike, num_classes: int, *,
                pretrained: bool = True, name: str = "classifier") -> keras.Model:
     """The model's encoder with a softmax head of `num_classes` units (uncompiled); a feature
     map code (a VQ-VAE's encoder output) is flattened before the head.
@@ -356,7 +356,7 @@ class FineTuned:
     history: dict
 
 
-def fine_tune(model: Autoencoder | str | os.PathLike, train_images: Any, train_labels: Any,
+def fine_tune(model: BaseAutoencoder | str | os.PathLike, train_images: Any, train_labels: Any,
               test_images: Any, test_labels: Any, *, pretrained: bool = True, epochs: int = 30,
               batch_size: int = 32, learning_rate: float = 1e-3, seed: int | None = 0,
               verbose: int = 0, callbacks: list | None = None) -> FineTuned:
@@ -392,7 +392,7 @@ def fine_tune(model: Autoencoder | str | os.PathLike, train_images: Any, train_l
                      history=history.history)
 
 
-def compare_probes(model: Autoencoder | str | os.PathLike, train_images: Any, train_labels: Any,
+def compare_probes(model: BaseAutoencoder | str | os.PathLike, train_images: Any, train_labels: Any,
                    test_images: Any, test_labels: Any, *, per_class: int = 100, epochs: int = 30,
                    seed: int = 0, verbose: int = 0) -> dict[str, float | int]:
     """With `per_class` labelled training images per class: test accuracy of logistic regression

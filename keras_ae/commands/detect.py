@@ -89,7 +89,7 @@ def _fit(args, model_path: Path) -> int:
 def _detect(args, model_path: Path) -> int:
     from keras_ae.analysis.detect import detect, load_threshold
     from keras_ae.models.saving import load_model
-    from keras_ae.serving.predict import read_named_inputs
+    from keras_ae.data.inputs import read_named_inputs
 
     model = load_model(model_path, compile=False)  # a file that is no model is named as such
     threshold = load_threshold(model_path)

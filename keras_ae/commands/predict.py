@@ -34,7 +34,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args) -> int:
     import numpy as np
 
-    from keras_ae.serving.predict import load_exported, read_named_inputs, write_outputs
+    from keras_ae.data.inputs import read_named_inputs
+    from keras_ae.serving.outputs import write_outputs
+    from keras_ae.serving.predict import load_exported
 
     exported = load_exported(args.model)
     inputs = exported.inputs(args.signature)

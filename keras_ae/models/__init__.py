@@ -1,11 +1,13 @@
-"""Autoencoder models: reconstruction objectives (plain, denoising, sparse), the VAE, the
-contractive autoencoder and the VQ-VAE; the cluster assignment layer of deep clustering."""
+"""Autoencoder models on one base (`BaseAutoencoder`): reconstruction objectives (plain,
+denoising, sparse), the VAE, the contractive autoencoder and the VQ-VAE; the cluster assignment
+layer of deep clustering."""
 
 from keras_ae.utils.backend import require_tensorflow
 
 require_tensorflow()  # before Keras is imported
 
-from keras_ae.models.autoencoder import Autoencoder, check_autoencoder  # noqa: E402
+from keras_ae.models.autoencoder import Autoencoder  # noqa: E402
+from keras_ae.models.base import BaseAutoencoder, check_autoencoder
 from keras_ae.models.cluster_assignment import ClusterAssignment
 from keras_ae.models.contractive import ContractiveAutoencoder
 from keras_ae.models.image_encoder import ImageEncoder
@@ -14,6 +16,6 @@ from keras_ae.models.sparsity import Sparsity
 from keras_ae.models.vae import Sampling, VariationalAutoencoder, gaussian_kl
 from keras_ae.models.vq_vae import VQVAE, VectorQuantizer
 
-__all__ = ["Autoencoder", "ClusterAssignment", "ContractiveAutoencoder", "ImageEncoder",
-           "Objective", "Option", "Sampling", "Sparsity", "VQVAE", "VariationalAutoencoder", "VectorQuantizer",
-           "check_autoencoder", "gaussian_kl"]
+__all__ = ["Autoencoder", "BaseAutoencoder", "ClusterAssignment", "ContractiveAutoencoder",
+           "ImageEncoder", "Objective", "Option", "Sampling", "Sparsity", "VQVAE",
+           "VariationalAutoencoder", "VectorQuantizer", "check_autoencoder", "gaussian_kl"]

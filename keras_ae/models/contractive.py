@@ -19,7 +19,8 @@ from typing import Any
 import keras
 from keras import ops
 
-from keras_ae.models.autoencoder import LOSS, Autoencoder
+from keras_ae.models.autoencoder import LOSS
+from keras_ae.models.base import BaseAutoencoder
 from keras_ae.models.losses import weighted_mean
 from keras_ae.models.objective import Objective, Option, number
 from keras_ae.models.pixels import float32
@@ -83,7 +84,7 @@ def jacobian_norm(encoder: keras.Model, x, *, form: str = "autodiff", training: 
 
 
 @keras.saving.register_keras_serializable(package="keras_ae")
-class ContractiveAutoencoder(Autoencoder):
+class ContractiveAutoencoder(BaseAutoencoder):
     """An autoencoder whose loss adds `contractive` × ‖∂z/∂x‖²_F (per image, batch-averaged).
 
     The penalty uses the closed form when the encoder is one Dense layer with a sigmoid or ReLU
@@ -97,7 +98,8 @@ class ContractiveAutoencoder(Autoencoder):
         if not contractive >= 0:
             raise ValueError(f"the contractive weight must be >= 0, got {contractive}")
         self.contractive = float(contractive)
-        super().__init__(encoder, decoder, loss=loss, seed=seed, **kwargs)
+        self.loss_name = loss
+        super().__init__(encoder, decoder, seed=seed, **kwargs)
 
     @property
     def jacobian_form(self) -> str:
@@ -133,10 +135,7 @@ class ContractiveAutoencoder(Autoencoder):
                                                                      sample_weight)}
 
     def get_config(self):
-        config = super().get_config()
-        for key in ("denoise", "sparsity"):
-            config.pop(key)
-        return {**config, "contractive": self.contractive}
+        return {**super().get_config(), "loss": self.loss_name, "contractive": self.contractive}
 
 
 OBJECTIVE = Objective(

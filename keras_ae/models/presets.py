@@ -14,7 +14,7 @@ require_tensorflow()  # before Keras is imported
 import keras  # noqa: E402
 
 from keras_ae.models import nets
-from keras_ae.models import Autoencoder
+from keras_ae.models import BaseAutoencoder
 from keras_ae.models.config import RunConfig
 from keras_ae.models.objectives import OBJECTIVES
 from keras_ae.models.precision import policy_for, precision_policy
@@ -93,7 +93,7 @@ def build(
     *,
     compile: bool = True,
     **overrides: Any,
-) -> Autoencoder:
+) -> BaseAutoencoder:
     """Build (and compile with Adam) the model described by `config` or a preset name.
 
     It compiles as Keras does by default (`build_compile_options`): one step per call, Keras's

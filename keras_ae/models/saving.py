@@ -12,7 +12,7 @@ require_tensorflow()  # before Keras is imported
 
 import keras  # noqa: E402
 
-from keras_ae.models.autoencoder import Autoencoder
+from keras_ae.models.base import BaseAutoencoder
 from keras_ae.utils.io import atomic_path
 from keras_ae.utils.text import first_line
 
@@ -59,7 +59,7 @@ def load_model(path: str | os.PathLike, *, compile: bool = True) -> keras.Model:
         model = keras.saving.load_model(path, compile=compile, safe_mode=True)
     except Exception as err:  # noqa: BLE001 - Keras raises many kinds for a damaged archive
         raise ValueError(f"cannot load model {path}: {first_line(err)}") from err
-    if not isinstance(model, Autoencoder):
+    if not isinstance(model, BaseAutoencoder):
         raise ValueError(f"{path} holds a plain Keras model ({type(model).__name__}), not a "
                          "keras_ae autoencoder: train one with keras-ae train or keras_ae.build")
     return model

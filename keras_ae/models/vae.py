@@ -13,7 +13,9 @@ from keras import ops
 
 from keras_ae.data import Split
 from keras_ae.data.batches import in_batches
-from keras_ae.models.autoencoder import DENOISE, Autoencoder, check_autoencoder
+from keras_ae.data.noise import parse_noise
+from keras_ae.models.autoencoder import DENOISE
+from keras_ae.models.base import BaseAutoencoder, check_autoencoder
 from keras_ae.models.losses import EPSILON, weighted_mean
 from keras_ae.models.objective import Objective, Option, choice, number
 from keras_ae.models.pixels import float32
@@ -65,7 +67,7 @@ def _log_normal(z, mean, log_var):
 
 
 @keras.saving.register_keras_serializable(package="keras_ae")
-class VariationalAutoencoder(Autoencoder):
+class VariationalAutoencoder(BaseAutoencoder):
     """A VAE whose encoder returns `[z_mean, z_log_var]` and whose decoder returns the mean of
     p(x | z) (pixel probabilities for `bernoulli`, means with a fixed `sigma` for `gaussian`).
 
@@ -75,7 +77,7 @@ class VariationalAutoencoder(Autoencoder):
     loss is the negative ELBO, so `compile(loss=...)` is refused.
     """
 
-    SIGNATURES = Autoencoder.SIGNATURES + ("sample",)
+    SIGNATURES = BaseAutoencoder.SIGNATURES + ("sample",)
 
     def __init__(self, encoder: keras.Model, decoder: keras.Model, beta: float = 1.0,
                  likelihood: str = "bernoulli", sigma: float = 0.1, denoise: str | None = None,
@@ -89,8 +91,13 @@ class VariationalAutoencoder(Autoencoder):
         self.beta = float(beta)
         self.likelihood = likelihood
         self.sigma = float(sigma)
-        anomaly_error = "bce" if likelihood == "bernoulli" else "mse"
-        super().__init__(encoder, decoder, loss=anomaly_error, denoise=denoise, seed=seed, **kwargs)
+        self.denoise = None if denoise is None else parse_noise(denoise)
+        super().__init__(encoder, decoder, seed=seed, **kwargs)
+
+    @property
+    def loss_name(self) -> str:
+        """The per-pixel error of `anomaly_score`: `bce` for the bernoulli likelihood, else `mse`."""
+        return "bce" if self.likelihood == "bernoulli" else "mse"
 
     def _create_state(self) -> None:
         # sampling and the likelihood run in float32 whatever the mixed-precision policy
@@ -242,10 +249,8 @@ class VariationalAutoencoder(Autoencoder):
 
     # --- serialisation -------------------------------------------------------------------------
     def get_config(self):
-        config = super().get_config()
-        for key in ("loss", "sparsity"):
-            config.pop(key)
-        return {**config, "beta": self.beta, "likelihood": self.likelihood, "sigma": self.sigma}
+        return {**super().get_config(), "beta": self.beta, "likelihood": self.likelihood,
+                "sigma": self.sigma, "denoise": None if self.denoise is None else str(self.denoise)}
 
 
 OBJECTIVE = Objective(

@@ -33,7 +33,8 @@ import numpy as np
 from keras import ops
 
 from keras_ae.data.batches import in_batches
-from keras_ae.models.autoencoder import LOSS, Autoencoder
+from keras_ae.models.autoencoder import LOSS
+from keras_ae.models.base import BaseAutoencoder
 from keras_ae.models.losses import weighted_mean
 from keras_ae.models.objective import Objective, Option, integer, number
 from keras_ae.models.pixels import float32
@@ -161,7 +162,7 @@ class CodebookUsage(keras.metrics.Metric):
 
 
 @keras.saving.register_keras_serializable(package="keras_ae")
-class VQVAE(Autoencoder):
+class VQVAE(BaseAutoencoder):
     """A vector-quantised autoencoder: `encoder` maps images to a feature map (H', W', D),
     every vector of which is quantised to the nearest of `codebook_size` learned codes, and
     `decoder` maps the quantised map back to images.
@@ -187,7 +188,8 @@ class VQVAE(Autoencoder):
         self.codebook_size = int(codebook_size)
         self.commitment = float(commitment)
         self.dead_code_steps = int(dead_code_steps)
-        super().__init__(encoder, decoder, loss=loss, seed=seed, **kwargs)
+        self.loss_name = loss
+        super().__init__(encoder, decoder, seed=seed, **kwargs)
 
     def _create_state(self) -> None:
         if len(self.latent_shape) != 3:
@@ -361,10 +363,8 @@ class VQVAE(Autoencoder):
 
     # --- serialisation -------------------------------------------------------------------------
     def get_config(self):
-        config = super().get_config()
-        for key in ("denoise", "sparsity"):
-            config.pop(key)
-        return {**config, "codebook_size": self.codebook_size, "commitment": self.commitment,
+        return {**super().get_config(), "loss": self.loss_name,
+                "codebook_size": self.codebook_size, "commitment": self.commitment,
                 "dead_code_steps": self.dead_code_steps}
 
 

@@ -44,8 +44,8 @@ import tensorflow as tf
 from keras import ops
 
 from keras_ae.analysis.detect import Threshold, detection_outputs
-from keras_ae.models import Autoencoder
-from keras_ae.models.objectives import OBJECTIVES, objective_of
+from keras_ae.models import BaseAutoencoder
+from keras_ae.models.objectives import OBJECTIVES
 from keras_ae.models.precision import float32_copy
 from keras_ae.utils.io import atomic_path
 from keras_ae.utils.quiet import native_logs_muted
@@ -63,25 +63,25 @@ class ExportError(RuntimeError):
 
 
 # --- the signatures ----------------------------------------------------------------------------
-def _keras_ae_model(model: Any) -> Autoencoder:
-    if not isinstance(model, Autoencoder):
+def _keras_ae_model(model: Any) -> BaseAutoencoder:
+    if not isinstance(model, BaseAutoencoder):
         raise ExportError(
             f"cannot export {with_article(type(model).__name__)}: expected a keras_ae Autoencoder or "
             "VariationalAutoencoder")
     return model
 
 
-def signature_names(model: Autoencoder, threshold: Threshold | None = None) -> tuple[str, ...]:
-    """The signatures exported for `model`, as its objective declares them, and `is_anomaly`
-    with a fitted `threshold`."""
-    names = objective_of(_keras_ae_model(model)).signatures
+def signature_names(model: BaseAutoencoder, threshold: Threshold | None = None) -> tuple[str, ...]:
+    """The signatures exported for `model`, as its class declares them (`SIGNATURES`), and
+    `is_anomaly` with a fitted `threshold`."""
+    names = tuple(_keras_ae_model(model).SIGNATURES)
     if threshold is not None and not isinstance(threshold, Threshold):
         raise ValueError(f"threshold must be a keras_ae.detect.Threshold (fit_threshold or "
                          f"load_threshold), got {type(threshold).__name__}")
     return names + (("is_anomaly",) if threshold is not None else ())
 
 
-def reference_outputs(model: Autoencoder, signature: str, *, threshold: Threshold | None = None,
+def reference_outputs(model: BaseAutoencoder, signature: str, *, threshold: Threshold | None = None,
                       **inputs: Any) -> dict[str, Any]:
     """What signature `signature` computes, with the Keras model: a dict of output tensors
     (`is_anomaly` needs the `threshold`).
@@ -106,7 +106,7 @@ def _float32(outputs: Mapping[str, Any]) -> dict[str, tf.Tensor]:
 class _ServingModule(tf.Module):
     """The exported object: one `tf.function` per signature and the variables they read."""
 
-    def __init__(self, model: Autoencoder, threshold: Threshold | None = None):
+    def __init__(self, model: BaseAutoencoder, threshold: Threshold | None = None):
         super().__init__(name="keras_ae_export")
         self.signature_names = signature_names(model, threshold)
         model = float32_copy(model)  # a mixed-precision model is served in float32
@@ -141,7 +141,7 @@ def _refuse_existing(path: Path, overwrite: bool) -> None:
         raise FileExistsError(f"{path} already exists (pass overwrite to replace it)")
 
 
-def export_saved_model(model: Autoencoder, path: str | os.PathLike, *, overwrite: bool = False,
+def export_saved_model(model: BaseAutoencoder, path: str | os.PathLike, *, overwrite: bool = False,
                        threshold: Threshold | None = None) -> Path:
     """Write `model` as a SavedModel directory at `path` with the signatures of this module
     (`is_anomaly` with a fitted `threshold` from keras_ae.analysis.detect)."""
@@ -302,7 +302,7 @@ def _convert(saved_model: Path, keys: list[str], quantize: str,
 
 
 def export_tflite(
-    model_or_savedmodel_path: Autoencoder | str | os.PathLike,
+    model_or_savedmodel_path: BaseAutoencoder | str | os.PathLike,
     path: str | os.PathLike,
     *,
     quantize: str = "none",

@@ -1,4 +1,6 @@
-"""Run exported models (SavedModel directories and `.tflite` files) and move data in and out.
+"""Run exported models (SavedModel directories and `.tflite` files) without Keras; check an
+export against its model (`parity`). Inputs are read by `keras_ae.data.inputs`, outputs written by
+`keras_ae.serving.outputs`.
 
     exported = load_exported("model.tflite")        # or a SavedModel directory
     exported.signatures                             # ('anomaly_score', 'decode', 'encode', ...)
@@ -11,25 +13,18 @@ from __future__ import annotations
 
 import abc
 import os
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from keras_ae.data import images as data_images
-from keras_ae.data.folder import files_below
-from keras_ae.utils.io import atomic_path
 from keras_ae.utils.quiet import native_logs_muted
 from keras_ae.utils.text import first_line
 
 if TYPE_CHECKING:
-    from keras_ae.models import Autoencoder
+    from keras_ae.models import BaseAutoencoder
 
-IMAGE_SUFFIXES = data_images.IMAGE_SUFFIXES
-ARRAY_SUFFIXES = (".npy", ".npz")
-NPY_MAGIC = b"\x93NUMPY"
 Shape = tuple[int | None, ...]
 
 
@@ -227,7 +222,7 @@ def load_exported(path: str | os.PathLike, *, num_threads: int | None = None) ->
 
 
 # --- parity ------------------------------------------------------------------------------------
-def signature_inputs(model: Autoencoder, signature: str, images: np.ndarray, *,
+def signature_inputs(model: BaseAutoencoder, signature: str, images: np.ndarray, *,
                      seed: int = 0) -> dict[str, np.ndarray]:
     """The inputs of `signature` derived from `images`: the images, their codes for `decode`
     (`model.encode`: a VAE's posterior mean, a VQ-VAE's int32 code indices), or seeded N(0, I)
@@ -242,7 +237,7 @@ def signature_inputs(model: Autoencoder, signature: str, images: np.ndarray, *,
     return {name: rng.standard_normal((len(images), *shape[1:])).astype(dtype)}
 
 
-def parity(model: Autoencoder, path: str | os.PathLike, images: np.ndarray, *,
+def parity(model: BaseAutoencoder, path: str | os.PathLike, images: np.ndarray, *,
            seed: int = 0, threshold: Any = None) -> dict[str, float]:
     """Max abs difference between an exported model (.tflite or SavedModel) and the Keras
     `model`, per signature, on `images` (and their codes / seeded noise, see `signature_inputs`);
@@ -267,322 +262,3 @@ def parity(model: Autoencoder, path: str | os.PathLike, images: np.ndarray, *,
                                 - np.asarray(expected[key], dtype=np.float32))))
             for key in got)
     return result
-
-
-# --- reading inputs ----------------------------------------------------------------------------
-def _scale(array: np.ndarray, source: Path) -> np.ndarray:
-    """Integer pixels to [0, 1]; float pixels must already be there."""
-    if array.dtype == np.bool_:
-        return array.astype(np.float32)
-    if array.dtype == np.uint8:
-        return array.astype(np.float32) / 255.0
-    if array.dtype == np.uint16:
-        return array.astype(np.float32) / 65535.0
-    if np.issubdtype(array.dtype, np.floating):
-        with np.errstate(over="ignore"):  # float64 beyond float32 becomes inf, refused below
-            array = array.astype(np.float32)
-        finite = np.isfinite(array)
-        if not finite.all():
-            bad = "NaN" if np.isnan(array).any() else "infinite"
-            count = int((~finite).sum())
-            raise ValueError(f"{source}: {count} pixel{'s are' if count != 1 else ' is'} {bad}; "
-                             "pixels must be numbers in [0, 1]")
-        if array.size and not (array.min() >= 0 and array.max() <= 1):
-            raise ValueError(
-                f"{source}: float pixels must be in [0, 1], got [{array.min():g}, {array.max():g}]")
-        return array
-    raise ValueError(f"{source}: unsupported pixel type {array.dtype} (use uint8, uint16 or float in [0, 1])")
-
-
-def _read_image(source: Path) -> np.ndarray:
-    """One image file (PNG, JPEG, BMP, GIF: its first frame) as (1, H, W, C) pixels as stored
-    (uint8, or uint16 for 16-bit PNG), C from the file's own mode (palettes are expanded, to
-    gray when every palette colour is gray), as training on a folder reads it."""
-    from PIL import Image
-
-    try:
-        with Image.open(source) as image:
-            image.load()
-            mode = image.mode
-            if mode in ("P", "PA"):  # palette indices mean nothing as pixels: expand the palette
-                transparent = mode == "PA" or "transparency" in image.info
-                gray = data_images.gray_palette(image)
-                image = image.convert(("LA" if gray else "RGBA") if transparent else ("L" if gray else "RGB"))
-            elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
-                image = image.convert("RGB")
-            mode = image.mode
-            array = None
-            if mode in ("I;16", "I;16B", "I;16L"):
-                array = np.asarray(image, dtype=np.uint16)
-            elif mode in ("1", "L", "LA", "RGB", "RGBA"):
-                array = np.asarray(image)
-    except Exception as err:  # noqa: BLE001 - Pillow raises OSError, SyntaxError, zlib errors…
-        raise ValueError(f"{source}: cannot read image: {first_line(err, with_type=True)}") from None
-    if array is None:
-        raise ValueError(f"{source}: unsupported image mode {mode}")
-    if array.ndim == 2:
-        array = array[..., None]
-    if array.dtype == np.bool_:
-        array = array.astype(np.uint8) * 255
-    return array[None]
-
-
-def _images_of(array: np.ndarray, source: Path, image_shape: tuple[int, ...] | None,
-               convert: bool) -> tuple[np.ndarray, bool]:
-    """An array of one image (H, W[, C]) or a batch (N, H, W[, C]) as (N, H, W, C), and whether
-    it held a single image. With `image_shape` (and not `convert`) the shape must match it."""
-    shape = array.shape
-    if image_shape is not None and not convert:
-        height, width, channels = image_shape
-        if shape == tuple(image_shape):
-            return array[None], True
-        if channels == 1 and shape == (height, width):
-            return array[None, ..., None], True
-        if len(shape) == 4 and shape[1:] == tuple(image_shape):
-            return array, False
-        if channels == 1 and len(shape) == 3 and shape[1:] == (height, width):
-            return array[..., None], False
-        raise ValueError(
-            f"{source}: array of shape {shape} does not hold images of shape {tuple(image_shape)} "
-            "(expected (H, W, C), (N, H, W, C), or without C for one channel; resize=True / "
-            "--resize converts images of another size or colour)")
-    if len(shape) == 2:
-        return array[None, ..., None], True
-    if len(shape) == 3 and shape[-1] in (1, 3, 4):
-        return array[None], True
-    if len(shape) == 3:
-        return array[..., None], False
-    if len(shape) == 4:
-        return array, False
-    raise ValueError(f"{source}: array of shape {shape} is not an image or a batch of images")
-
-
-def _read_npy(source: Path) -> np.ndarray:
-    with open(source, "rb") as f:
-        magic = f.read(len(NPY_MAGIC))
-    if magic != NPY_MAGIC:
-        raise ValueError(f"{source}: not a NumPy .npy file (it does not start with the .npy "
-                         "header); save arrays with numpy.save")
-    try:
-        array = np.load(source, allow_pickle=False)
-    except Exception as err:  # noqa: BLE001 - NumPy raises many kinds for a damaged header
-        if "allow_pickle" in str(err):
-            raise ValueError(f"{source}: holds Python objects (a pickled object array), which "
-                             "are never loaded; save a numeric array") from None
-        raise ValueError(f"{source}: cannot read array: {first_line(err)}") from None
-    return _non_empty(array, source)
-
-
-def _non_empty(array: np.ndarray, source: Path) -> np.ndarray:
-    if array.size == 0:
-        raise ValueError(f"{source}: the array is empty (shape {array.shape})")
-    return array
-
-
-_NPZ_KEYS = ("images", "x", "x_test", "x_train")
-
-
-def _read_npz(source: Path) -> tuple[np.ndarray, str]:
-    """The images of an .npz archive: its 'images', 'x', 'x_test' or 'x_train' array (the first
-    present), or its only array; and the key used."""
-    try:
-        with np.load(source, allow_pickle=False) as archive:
-            keys = list(archive.files)
-            key = next((k for k in _NPZ_KEYS if k in keys), keys[0] if len(keys) == 1 else None)
-            if key is None:
-                raise ValueError(f"{source}: no images array (expected one of {', '.join(_NPZ_KEYS)} "
-                                 f"or a single array; found {', '.join(keys) or 'none'})")
-            return _non_empty(archive[key], source), key
-    except Exception as err:  # noqa: BLE001 - zipfile and NumPy raise many kinds for a bad file
-        if isinstance(err, ValueError) and str(err).startswith(str(source)):
-            raise
-        if "allow_pickle" in str(err):
-            raise ValueError(f"{source}: holds Python objects (a pickled object array), which "
-                             "are never loaded; save numeric arrays") from None
-        raise ValueError(f"{source}: cannot read npz archive: {first_line(err)}") from None
-
-
-def is_input_file(name: str | os.PathLike) -> bool:
-    """Whether a file in a folder of inputs is read: an image file (PNG, JPEG, BMP, GIF) or a
-    .npy / .npz array, not hidden."""
-    base = os.path.basename(os.fspath(name))
-    return data_images.is_image_file(base) or (
-        not base.startswith(".") and base.lower().endswith(ARRAY_SUFFIXES))
-
-
-def input_files(paths: Sequence[str | os.PathLike]) -> list[Path]:
-    """The files `read_inputs` reads (`keras-ae predict` and `detect --input`): each file as
-    given; each folder as its image files and arrays (`is_input_file`), at any depth, sorted."""
-    files = []
-    for path in map(Path, paths):
-        if not path.is_dir():
-            files.append(path)
-            continue
-        found = sorted(files_below(path, keep=is_input_file))  # by path, subfolders too
-        if not found:
-            raise ValueError(f"{path}: folder holds no images or arrays "
-                             f"({'/'.join(IMAGE_SUFFIXES + ARRAY_SUFFIXES)})")
-        files.extend(map(Path, found))
-    return files
-
-
-def _conformed(batch: np.ndarray, source: Path, shape: tuple[int, ...] | None,
-               convert: bool) -> np.ndarray:
-    """Pixels as float32 in [0, 1], converted to `shape` (size and channels) when `convert`,
-    the way training converts them (uint8 images are resized before scaling)."""
-    if convert and shape is not None and batch.shape[1:] != shape:
-        if batch.shape[-1] not in (1, 2, 3, 4):
-            raise ValueError(f"{source}: images with {batch.shape[-1]} channels cannot be converted")
-        if batch.dtype != np.uint8:
-            batch = _scale(batch, source)
-        batch = data_images.conform_array(batch, shape[:2], shape[2])
-    return _scale(batch, source)
-
-
-def read_named_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike], *,
-                      image_shape: Sequence[int] | None = None,
-                      resize: bool = False) -> tuple[np.ndarray, list[str]]:
-    """`read_inputs`, plus a unique name per image: the file stem, with `_INDEX` for the images
-    of a batch file (for `write_outputs(names=...)`)."""
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    paths = [Path(p) for p in paths]
-    if not paths:
-        raise ValueError("no input files given")
-    shape = None if image_shape is None else tuple(int(d) for d in image_shape)
-    if shape is not None and len(shape) != 3:
-        raise ValueError(f"image_shape must be (height, width, channels), got {shape}")
-    if resize and shape is None:
-        raise ValueError("resize needs the image_shape to convert to")
-    batches, names = [], []
-    for source in input_files(paths):
-        if not source.is_file():
-            raise FileNotFoundError(f"no input file {source}")
-        suffix = source.suffix.lower()
-        if suffix in IMAGE_SUFFIXES:
-            raw, single = _read_image(source), True
-        elif suffix in ARRAY_SUFFIXES:
-            array = _read_npz(source)[0] if suffix == ".npz" else _read_npy(source)
-            raw, single = _images_of(array, source, shape, resize)
-        else:
-            raise ValueError(f"{source}: unsupported input type {suffix or '(none)'}; use "
-                             f"{', '.join(ARRAY_SUFFIXES + IMAGE_SUFFIXES)} or a folder of images")
-        batch = _conformed(raw, source, shape, resize)
-        if shape is None:
-            shape = batch.shape[1:]
-        if batch.shape[1:] != shape:
-            raise ValueError(
-                f"{source}: image shape {batch.shape[1:]} does not match {shape} "
-                "(pass resize=True / --resize to convert images to the model's size and colour)")
-        batches.append(batch)
-        names.extend([source.stem] if single else [f"{source.stem}_{i}" for i in range(len(batch))])
-    return np.concatenate(batches, axis=0).astype(np.float32, copy=False), _unique(names)
-
-
-def _unique(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    result = []
-    for name in names:
-        count = seen.get(name, 0) + 1
-        seen[name] = count
-        result.append(name if count == 1 else f"{name}_{count}")
-    return result if len(set(result)) == len(result) else [f"{i:04d}_{n}" for i, n in enumerate(names)]
-
-
-def read_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike], *,
-                image_shape: Sequence[int] | None = None, resize: bool = False) -> np.ndarray:
-    """Read .npy / .npz arrays, image files (PNG, JPEG, BMP, GIF) and folders of images into one
-    float32 (N, H, W, C) batch in [0, 1].
-
-    uint8 / uint16 pixels are scaled to [0, 1]; float pixels must already be in [0, 1]. An
-    image whose shape differs from `image_shape` (or, without it, from the first file's) is an
-    error naming the file and the expected shape, unless `resize`: then every image is resized
-    (bilinear) and converted to `image_shape`'s channels (grayscale by luminance, gray to RGB by
-    repetition, alpha dropped or opaque) the way training converts images.
-    """
-    return read_named_inputs(paths, image_shape=image_shape, resize=resize)[0]
-
-
-# --- writing outputs ---------------------------------------------------------------------------
-def is_image_batch(array: np.ndarray) -> bool:
-    """Whether `array` looks like (N, H, W, C) images with 1, 3 or 4 channels."""
-    return array.ndim == 4 and array.shape[-1] in (1, 3, 4)
-
-
-def _to_png(array: np.ndarray, target: Path) -> None:
-    from PIL import Image
-
-    pixels = np.round(np.clip(np.nan_to_num(array), 0.0, 1.0) * 255.0).astype(np.uint8)
-    if pixels.shape[-1] == 1:
-        pixels = pixels[..., 0]
-    with atomic_path(target) as tmp:
-        Image.fromarray(pixels).save(tmp, format="PNG")
-
-
-def _safe_name(name: str) -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("._")
-    if not cleaned:
-        raise ValueError(f"output name {name!r} has no usable characters")
-    return cleaned
-
-
-def _foreign_entries(out_dir: Path) -> list[str]:
-    """Entries of `out_dir` that `write_outputs` does not write (anything but `.npy` files and
-    folders of `.png` images), so that predictions never mix with a user's own files."""
-    if not out_dir.is_dir():
-        return []
-    foreign = []
-    for entry in sorted(out_dir.iterdir()):
-        if entry.is_file() and entry.suffix == ".npy":
-            continue
-        if entry.is_dir() and all(p.is_file() and p.suffix == ".png" for p in entry.iterdir()):
-            continue
-        foreign.append(entry.name + ("/" if entry.is_dir() else ""))
-    return foreign
-
-
-def write_outputs(outputs: Mapping[str, Any], out_dir: str | os.PathLike, *,
-                  names: Sequence[str] | None = None, png: bool = True,
-                  overwrite: bool = False) -> list[Path]:
-    """Write each output as `out_dir/KEY.npy` and, with `png`, each image of an image output as
-    `out_dir/KEY/NAME.png` (NAME from `names`, default the sample index). Returns the paths.
-
-    Nothing is written if any target exists and `overwrite` is False, or if `out_dir` holds
-    anything else than earlier outputs (`.npy` files and folders of `.png` images).
-    """
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"output {out_dir} is a file, not a folder")
-    foreign = _foreign_entries(out_dir)
-    if foreign:
-        raise ValueError(f"output folder {out_dir} holds files that predictions are not "
-                         f"({', '.join(foreign[:3])}{', …' if len(foreign) > 3 else ''}); "
-                         "choose a new or empty folder")
-    arrays = {_safe_name(key): np.asarray(value) for key, value in outputs.items()}
-    if not arrays:
-        raise ValueError("no outputs to write")
-    batch = {len(a) if a.ndim else 1 for a in arrays.values()}
-    if names is not None:
-        names = [_safe_name(n) for n in names]
-        if len(set(names)) != len(names):
-            raise ValueError("output names must be unique")
-        if batch != {len(names)}:
-            raise ValueError(f"{len(names)} names for outputs of batch size {', '.join(map(str, sorted(batch)))}")
-    plan: list[tuple[Path, Any]] = []
-    for key, array in arrays.items():
-        plan.append((out_dir / f"{key}.npy", array))
-        if png and is_image_batch(array):
-            labels = names or [f"{i:0{max(4, len(str(len(array) - 1)))}d}" for i in range(len(array))]
-            plan.extend((out_dir / key / f"{label}.png", image) for label, image in zip(labels, array))
-    if not overwrite:
-        existing = [target for target, _ in plan if target.exists()]
-        if existing:
-            more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
-            raise FileExistsError(f"{existing[0]}{more} already exist (pass overwrite to replace)")
-    for target, value in plan:
-        if target.suffix == ".npy":
-            with atomic_path(target) as tmp:
-                np.save(tmp, value)
-        else:
-            _to_png(value, target)
-    return [target for target, _ in plan]

@@ -31,8 +31,8 @@ from keras_ae.training.callbacks import (AtomicBestCheckpoint, AtomicCSVLogger, 
                                          TimedBackup, read_history)
 from keras_ae.training.distributed_fit import barrier, fit_function, keras_fit_works
 from keras_ae.training.divergence import StopOnDivergence
-from keras_ae.training.precision_choice import (applies, choose_precision, record_choice,
-                                                recorded_choice)
+from keras_ae.training.precision_choice import (PrecisionChoice, applies, choose_precision,
+                                                record_choice, recorded_choice)
 from keras_ae.training.run_folder import (BACKUP_DIR, BEST_FILE, CONFIG_FILE, HISTORY_FILE, LOG_DIR,
                                           RUN_ENTRIES, RunFolderError, claim_run_dir,
                                           completed_epochs, keep_last_state, prepare_run_dir)
@@ -121,11 +121,45 @@ def train(
                       backup_every=backup_every, held=held)
 
 
+@dataclasses.dataclass
+class _Start:
+    """What a run starts from: where it runs, from which epoch, on what data, with what model."""
+
+    strategy: tf.distribute.Strategy
+    chief: bool
+    resumed: bool
+    first_epoch: int
+    in_keras_fit: bool
+    inputs: data.TrainingData
+    model: keras.Model
+    choice: PrecisionChoice | None
+
+
 def _train(config, run_dir, *, overwrite, verbose, callbacks, strategy, deterministic,
            backup_every, held) -> TrainResult:
     if isinstance(backup_every, bool) or not (isinstance(backup_every, (int, float))
                                               and 0 <= backup_every < math.inf):
         raise ValueError(f"backup_every is a number of seconds >= 0, got {backup_every!r}")
+    start = _start(config, run_dir, strategy=strategy, overwrite=overwrite, verbose=verbose,
+                   deterministic=deterministic)
+    recorders: list = []  # the chief's writers of the run folder
+    if run_dir is not None:
+        run_dir = Path(run_dir)
+        recorders = _claim(run_dir, config, start, overwrite=overwrite, held=held,
+                           backup_every=backup_every)
+    best = next((c for c in recorders if isinstance(c, AtomicBestCheckpoint)), None)
+    fit = _fit(config, start, _callbacks(config, start, recorders, best, run_dir, callbacks),
+               recorders, verbose=verbose)
+    if run_dir is None:
+        return TrainResult(start.model, _history_rows(fit, start.first_epoch), None)
+    return _finish(run_dir, start, best, fit)
+
+
+def _start(config: RunConfig, run_dir, *, strategy, overwrite: bool, verbose,
+           deterministic: bool) -> _Start:
+    """The strategy, whether the run resumes (the run folder checked, not yet claimed), its
+    training data from the first epoch to train, and its model built and compiled (in the
+    precision `auto` measures the faster, or the one a resumed run chose)."""
     strategy = get_strategy(strategy)
     chief = is_chief(strategy)
     resumed = (prepare_run_dir(run_dir, config, overwrite=overwrite, read_only=not chief)
@@ -149,61 +183,84 @@ def _train(config, run_dir, *, overwrite, verbose, callbacks, strategy, determin
         model = build(built, input_shape=inputs.image_shape)
         model.compile(optimizer=model.optimizer, **compile_options(config))  # for speed
     model.check_training(inputs.train_size, config.batch_size)  # before the run folder is claimed
+    return _Start(strategy, chief, resumed, first_epoch, in_keras_fit, inputs, model, choice)
 
-    recorders: list = []  # the chief's writers of the run folder
-    if run_dir is not None:
-        run_dir = Path(run_dir)
-        if chief:  # the lock, and the folder made ready (overwrite, extend, config.json)
-            held.enter_context(claim_run_dir(run_dir, config, overwrite=overwrite, resumed=resumed))
-            if choice is not None:
-                record_choice(run_dir, choice)
-            recorders = _run_folder_callbacks(run_dir, config, first_epoch, backup_every)
-        barrier(strategy)  # the other workers restore the backup the chief has put in place
-        if not chief:
-            recorders = [RestoreOnly(str(run_dir / BACKUP_DIR))]
-    best = next((c for c in recorders if isinstance(c, AtomicBestCheckpoint)), None)
-    # an epoch the first rejects is not kept; from the mark on, one is, whichever callback fails
+
+def _claim(run_dir: Path, config: RunConfig, start: _Start, *, overwrite: bool, held,
+           backup_every: float) -> list:
+    """Claim the run folder (the chief: its lock, held in `held`, and the folder made ready:
+    overwritten, extended, config.json) and return the callbacks that write it; another worker
+    only restores the backup the chief has put in place."""
+    if not start.chief:
+        barrier(start.strategy)
+        return [RestoreOnly(str(run_dir / BACKUP_DIR))]
+    held.enter_context(claim_run_dir(run_dir, config, overwrite=overwrite, resumed=start.resumed))
+    if start.choice is not None:
+        record_choice(run_dir, start.choice)
+    recorders = _run_folder_callbacks(run_dir, config, start.first_epoch, backup_every)
+    barrier(start.strategy)
+    return recorders
+
+
+def _callbacks(config: RunConfig, start: _Start, recorders: list, best, run_dir,
+               user: list | None) -> list:
+    """Divergence first (before anything records an epoch), the mark from which an epoch is
+    kept whichever callback fails, the user's callbacks, early stopping, the run folder's."""
     marks = [c.trained_mark() for c in recorders if isinstance(c, TimedBackup)]
-    callbacks = [StopOnDivergence(config.learning_rate,  # first: before anything records an epoch
-                                  best=best, model_path=run_dir / MODEL_FILE if best else None,
-                                  batch_group=inputs.batch_group,
-                                  epoch_batches=inputs.steps_per_epoch),
-                 *marks, *(callbacks or [])]
+    callbacks = [StopOnDivergence(config.learning_rate, best=best,
+                                  model_path=run_dir / MODEL_FILE if best else None,
+                                  batch_group=start.inputs.batch_group,
+                                  epoch_batches=start.inputs.steps_per_epoch),
+                 *marks, *(user or [])]
     if config.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=config.early_stopping, restore_best_weights=True))
-    callbacks += recorders
-    grouped = training_on_groups(model) if inputs.batch_group > 1 else contextlib.nullcontext()
-    if in_keras_fit and inputs.batch_group == 1:  # one pass over `one_epoch` per epoch, ordered
-        batches, per_epoch = inputs.one_epoch, {}  # by EpochOrder (a call never spans epochs)
-        callbacks.insert(0, EpochOrder(inputs.epoch))
+    return callbacks + recorders
+
+
+def _fit(config: RunConfig, start: _Start, callbacks: list, recorders: list, *,
+         verbose) -> keras.callbacks.History:
+    """Keras's `fit` (or the distributed loop) over the run's epochs; on an interruption (Ctrl-C,
+    divergence) the last finished epoch is kept to resume from."""
+    inputs = start.inputs
+    grouped = (training_on_groups(start.model) if inputs.batch_group > 1
+               else contextlib.nullcontext())
+    if start.in_keras_fit and inputs.batch_group == 1:
+        # one pass over `one_epoch` per epoch, ordered by EpochOrder (a call never spans epochs)
+        batches, per_epoch = inputs.one_epoch, {}
+        callbacks = [EpochOrder(inputs.epoch), *callbacks]
     else:  # each epoch's steps (or groups) from one stream of every epoch's batches
         batches, per_epoch = inputs.train, {"steps_per_epoch": inputs.elements_per_epoch}
     try:
         with data.reading_errors(), grouped:  # a damaged image file is a DataError naming it
-            fit = fit_function(model, strategy)(
+            return fit_function(start.model, start.strategy)(
                 batches, validation_data=inputs.validation, epochs=config.epochs,
-                initial_epoch=first_epoch, callbacks=callbacks, verbose=verbose if chief else 0,
+                initial_epoch=start.first_epoch, callbacks=callbacks,
+                verbose=verbose if start.chief else 0,
                 shuffle=False, **per_epoch)  # the dataset shuffles
-    except BaseException:  # Ctrl-C, divergence: keep the last finished epoch to resume from
+    except BaseException:
         for recorder in recorders:
             if isinstance(recorder, TimedBackup):
                 recorder.write_interrupted()
         raise
-    if run_dir is None:
-        return TrainResult(model, _history_rows(fit, first_epoch), None)
-    barrier(strategy)  # every worker reads the chief's records of the last epoch
+
+
+def _finish(run_dir: Path, start: _Start, best, fit) -> TrainResult:
+    """The best weights in the model, model.keras written and the last state kept (the chief),
+    and the run's whole history."""
+    model = start.model
+    barrier(start.strategy)  # every worker reads the chief's records of the last epoch
     best_file = run_dir / BEST_FILE
     if best is not None and best.weights is not None:  # the chief kept them: no need to read
         model.set_weights(best.weights)
     elif best_file.exists():
         model.load_weights(best_file)
-    if chief:
-        write_model_file(model, run_dir, overwrite=resumed)
+    if start.chief:
+        write_model_file(model, run_dir, overwrite=start.resumed)
         keep_last_state(run_dir)  # backup/ becomes checkpoints/last/, from which the run goes on
     # a worker that cannot see the chief's run folder reports the epochs it trained
-    history = read_history(run_dir / HISTORY_FILE) or _history_rows(fit, first_epoch)
-    return TrainResult(model, history, run_dir, resumed, first_epoch)
+    history = read_history(run_dir / HISTORY_FILE) or _history_rows(fit, start.first_epoch)
+    return TrainResult(model, history, run_dir, start.resumed, start.first_epoch)
 
 
 def write_model_file(model: keras.Model, run_dir: Path, *, overwrite: bool) -> None:

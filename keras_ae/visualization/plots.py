@@ -28,7 +28,7 @@ from keras_ae.utils.io import atomic_path
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from keras_ae.models import Autoencoder
+    from keras_ae.models import BaseAutoencoder
 
 __all__ = [
     "MOST", "WHAT", "curves", "draw_samples", "errors", "image_grid", "interpolate", "latent",
@@ -36,7 +36,7 @@ __all__ = [
     "save_image_grid", "worst_scored",
 ]
 
-def check_autoencoder(model: Any) -> "Autoencoder":
+def check_autoencoder(model: Any) -> "BaseAutoencoder":
     """`keras_ae.models.check_autoencoder`, imported when first needed (it imports TensorFlow)."""
     from keras_ae.models import check_autoencoder as check
 
@@ -90,7 +90,7 @@ def save_image_grid(images: Any, path: str | os.PathLike, *, cols: int | None = 
     return path
 
 
-def _check_images(model: Autoencoder, images: Any) -> np.ndarray:
+def _check_images(model: BaseAutoencoder, images: Any) -> np.ndarray:
     """User images as float32 `(N, H, W, C)` in [0, 1], of the shape the model takes."""
     check_autoencoder(model)
     images = as_float_images(validate_images(images))
@@ -105,7 +105,7 @@ def _batched(fn, x: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
                            for i in range(0, len(x), batch_size)])
 
 
-def latent_codes(model: Autoencoder, images: Any, *, batch_size: int = BATCH_SIZE) -> np.ndarray:
+def latent_codes(model: BaseAutoencoder, images: Any, *, batch_size: int = BATCH_SIZE) -> np.ndarray:
     """The latent codes of `images` as flat float vectors `(N, n)`, batch by batch
     (`model.features`: the code itself, a VAE's posterior means, a VQ-VAE's quantised map)."""
     from keras_ae.analysis.features import encode
@@ -113,7 +113,7 @@ def latent_codes(model: Autoencoder, images: Any, *, batch_size: int = BATCH_SIZ
     return encode(model, _check_images(model, images), batch_size=batch_size)
 
 
-def worst_scored(model: Autoencoder, images: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
+def worst_scored(model: BaseAutoencoder, images: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices and scores of the `n` images with the highest `model.anomaly_score`, worst first."""
     n = check_int(n, "n")
     scores = _batched(model.anomaly_score, _check_images(model, images))
@@ -121,7 +121,7 @@ def worst_scored(model: Autoencoder, images: Any, n: int) -> tuple[np.ndarray, n
     return order, scores[order]
 
 
-def sample_batches(model: Autoencoder, n: int, *, seed: int = 0,
+def sample_batches(model: BaseAutoencoder, n: int, *, seed: int = 0,
                    batch_size: int = BATCH_SIZE) -> Iterator[np.ndarray]:
     """`n` images decoded from the VAE's prior, `(b, H, W, C)` float32 batches of at most
     `batch_size`; the same seed gives the same images (the first `b` of them whatever `n`)."""
@@ -140,7 +140,7 @@ def sample_batches(model: Autoencoder, n: int, *, seed: int = 0,
             for start in range(0, n, batch_size))  # checked now, drawn as it is read
 
 
-def draw_samples(model: Autoencoder, n: int, *, seed: int = 0) -> np.ndarray:
+def draw_samples(model: BaseAutoencoder, n: int, *, seed: int = 0) -> np.ndarray:
     """`n` images decoded from the VAE's prior, `(n, H, W, C)` float32; the same seed gives the
     same images."""
     return np.concatenate(list(sample_batches(model, n, seed=seed)))
@@ -189,7 +189,7 @@ def _image_rows(fig: Figure, rows: Sequence[tuple[str, Any]],
     return axes, shown
 
 
-def _error_name(model: Autoencoder) -> str:
+def _error_name(model: BaseAutoencoder) -> str:
     return getattr(model, "loss_name", "error").upper()
 
 
@@ -215,7 +215,7 @@ def save_figure(fig: Figure, path: str | os.PathLike, *, overwrite: bool = False
 
 
 # --- figures -----------------------------------------------------------------------------------
-def reconstructions(model: Autoencoder, images: Any, *, seed: int = 0) -> Figure:
+def reconstructions(model: BaseAutoencoder, images: Any, *, seed: int = 0) -> Figure:
     """Originals over reconstructions, with each image's reconstruction error in its title.
 
     For a denoising model the middle row shows the corrupted inputs (noise seeded by `seed`) and
@@ -244,7 +244,7 @@ def reconstructions(model: Autoencoder, images: Any, *, seed: int = 0) -> Figure
     return fig
 
 
-def latent(model: Autoencoder, images: Any, labels: Any = None, *, method: str | None = None,
+def latent(model: BaseAutoencoder, images: Any, labels: Any = None, *, method: str | None = None,
            seed: int = 0, verbose: int = 1) -> Figure:
     """The latent codes of `images` as points in 2-d, coloured by `labels` (a legend) or, without
     labels, by each image's anomaly score (a colour bar).
@@ -299,7 +299,7 @@ def _class_colours(n: int) -> list:
     return [cmap(i) for i in range(n)]
 
 
-def manifold(model: Autoencoder, *, n: int = 20, quantiles: tuple[float, float] = (0.05, 0.95)
+def manifold(model: BaseAutoencoder, *, n: int = 20, quantiles: tuple[float, float] = (0.05, 0.95)
              ) -> Figure:
     """The images a 2-d VAE decodes over an n × n grid of its latent plane, spaced by Gaussian
     quantiles (so that each cell covers the same prior mass), decoded in one batch."""
@@ -343,7 +343,7 @@ def manifold(model: Autoencoder, *, n: int = 20, quantiles: tuple[float, float] 
     return fig
 
 
-def interpolate(model: Autoencoder, starts: Any, ends: Any, *, steps: int = 8) -> Figure:
+def interpolate(model: BaseAutoencoder, starts: Any, ends: Any, *, steps: int = 8) -> Figure:
     """For each pair (start, end), the decoded points of the straight line between their latent
     codes, with the two inputs at either end of the row."""
     steps = check_int(steps, "interpolation steps", minimum=2)
@@ -372,7 +372,7 @@ def interpolate(model: Autoencoder, starts: Any, ends: Any, *, steps: int = 8) -
     return fig
 
 
-def samples(model: Autoencoder, *, n: int = 64, seed: int = 0) -> Figure:
+def samples(model: BaseAutoencoder, *, n: int = 64, seed: int = 0) -> Figure:
     """`n` images decoded from draws of a VAE's prior N(0, I), seeded."""
     _check_most(check_int(n, "the number of samples"), "samples", "samples")
     drawn = draw_samples(model, n, seed=seed)
@@ -439,7 +439,7 @@ def curves(history: str | os.PathLike | Sequence[dict[str, float]], *,
     return fig
 
 
-def errors(model: Autoencoder, images: Any, labels: Any = None, *, n: int = 8) -> Figure:
+def errors(model: BaseAutoencoder, images: Any, labels: Any = None, *, n: int = 8) -> Figure:
     """The `n` images with the highest anomaly score: input, reconstruction and the map of the
     absolute per-pixel error, with a colour bar."""
     from keras_ae.data.validate import validate_labels

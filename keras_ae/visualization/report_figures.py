@@ -14,12 +14,12 @@ from keras_ae.analysis.features import encode
 from keras_ae.analysis.projection import project_2d
 from keras_ae.data import as_float_images, validate_images
 from keras_ae.utils.extras import require
-from keras_ae.models import Autoencoder
+from keras_ae.models import BaseAutoencoder
 
 __all__ = ["latent_scatter", "reconstructions"]
 
 
-def reconstructions(model: Autoencoder, images: Any, n: int = 10):
+def reconstructions(model: BaseAutoencoder, images: Any, n: int = 10):
     """The first `n` images (top row) over their reconstructions (bottom row), each
     reconstruction titled with its per-pixel MSE."""
     require("matplotlib", "drawing a figure")
@@ -45,7 +45,7 @@ def reconstructions(model: Autoencoder, images: Any, n: int = 10):
     return fig
 
 
-def latent_scatter(model: Autoencoder, images: Any, labels: Any = None, *, max_points: int = 5000,
+def latent_scatter(model: BaseAutoencoder, images: Any, labels: Any = None, *, max_points: int = 5000,
                    seed: int = 0):
     """The codes of `images` in 2-D (the raw plane for a 2-d code, else its first two principal
     components), coloured by label when labels are given; at most `max_points` points."""
