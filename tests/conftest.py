@@ -89,6 +89,17 @@ def _two_logical_cpus() -> None:
 _two_logical_cpus()
 
 
+@pytest.fixture
+def fresh_data_cache():
+    """keras_ae.data's caches emptied before and after the test (the data tests use it on
+    every test: `pytestmark = pytest.mark.usefixtures("fresh_data_cache")`)."""
+    from keras_ae import data
+
+    data.clear_cache()
+    yield
+    data.clear_cache()
+
+
 @pytest.fixture(scope="module")
 def small_npz(tmp_path_factory) -> str:
     """An .npz dataset of 192 small structured uint8 images (160 train, 32 test)."""
