@@ -1,9 +1,11 @@
-"""The pixel baselines: PCA fitted once per use, IsolationForest."""
+"""The pixel baselines: PCA fitted once per use, IsolationForest, and small problems run on one
+thread."""
 
 import numpy as np
 import pytest
 
 from harness import structured_images
+from keras_ae.analysis import features
 from keras_ae.analysis.baselines import (fit_pca, isolation_forest_scores, pca_reconstructions,
                                          pca_scores)
 
@@ -25,3 +27,17 @@ def test_both_baselines_score_other_images_above_the_ones_they_were_fitted_on():
 def test_pca_scores_refuse_images_of_two_shapes():
     with pytest.raises(ValueError, match="must have one shape"):
         pca_scores(structured_images(8), structured_images(8, shape=(6, 6, 1)), 2)
+
+
+def test_small_problems_run_scikit_learn_on_one_thread():
+    from threadpoolctl import threadpool_info
+
+    def threads():
+        return max(pool["num_threads"] for pool in threadpool_info())
+
+    outside = threads()
+    with features.few_threads(np.zeros((1000, 784))):
+        assert threads() == 1
+    with features.few_threads(np.zeros(features.SINGLE_THREAD_NUMBERS + 1, "uint8")):
+        assert threads() == outside
+    assert threads() == outside

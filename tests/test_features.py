@@ -250,17 +250,3 @@ def test_umap_clustering_moves_the_bar_once_the_embedding_is_fitted(monkeypatch)
     (bar,) = _Bar.made
     assert bar.target == 5 and [at for at, _ in bar.moves] == [1, 2, 3, 4, 5]
     assert bar.moves[3] == (4, []) and bar.moves[4] == (5, ["codes_umap"])
-
-
-def test_small_problems_run_scikit_learn_on_one_thread():
-    from threadpoolctl import threadpool_info
-
-    def threads():
-        return max(pool["num_threads"] for pool in threadpool_info())
-
-    outside = threads()
-    with features.few_threads(np.zeros((1000, 784))):
-        assert threads() == 1
-    with features.few_threads(np.zeros(features.SINGLE_THREAD_NUMBERS + 1, "uint8")):
-        assert threads() == outside
-    assert threads() == outside

@@ -8,7 +8,7 @@ import keras_ae
 from keras_ae.cli import main
 from keras_ae.visualization.plots import WHAT
 
-from test_models import structured_images
+from harness import structured_images
 
 
 @pytest.fixture(scope="module")

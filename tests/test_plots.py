@@ -4,11 +4,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_ae.analysis import projection
 from keras_ae.training.callbacks import AtomicCSVLogger
 from keras_ae.visualization import plots
 
-from test_models import SMALL, small, structured_images
+from harness import SMALL, small, structured_images
 
 N = 100
 
@@ -112,13 +111,6 @@ def test_latent_raw_plane_without_labels_has_an_error_colour_bar(vae2, images, t
 def test_raw_map_of_a_wider_code_is_refused(autoencoder, images):
     with pytest.raises(ValueError, match="method 'raw' needs a 2-d latent space, this one is 4-d"):
         plots.latent(autoencoder, images, method="raw")
-
-
-def test_tsne_shows_progress_and_is_seeded(images, capsys):
-    codes = np.asarray(structured_images(60, shape=(4, 4, 1)).reshape(60, -1))
-    first = projection.tsne(codes, seed=1, verbose=1)
-    assert "KL divergence" in capsys.readouterr().out
-    assert first.shape == (60, 2) and np.allclose(first, projection.tsne(codes, seed=1, verbose=0))
 
 
 def test_manifold_decodes_the_quantile_grid_in_one_picture(vae2, tmp_path):
@@ -225,12 +217,3 @@ def test_many_classes_get_a_colour_bar_instead_of_a_legend(autoencoder, images, 
     assert_png(fig, tmp_path / "many.png")
     ax, colour_bar = fig.axes
     assert ax.get_legend() is None and colour_bar.get_ylabel() == "label"
-
-
-def test_tsne_falls_back_to_scikit_learn_without_opentsne(monkeypatch):
-    import sys
-
-    monkeypatch.setitem(sys.modules, "openTSNE", None)  # import openTSNE raises ImportError
-    codes = structured_images(40, shape=(4, 4, 1)).reshape(40, -1)
-    points, names = projection.project_2d(codes, "tsne", verbose=0)
-    assert points.shape == (40, 2) and np.isfinite(points).all() and names[0] == "t-SNE 1"

@@ -16,7 +16,7 @@ from keras_ae.models.presets import preset_config
 from keras_ae.training.tensorboard import HeldOutPictures
 from keras_ae.training.train import train
 
-from test_models import SMALL, small, structured_images
+from harness import SMALL, small, structured_images
 
 
 def image_summaries(folder):
