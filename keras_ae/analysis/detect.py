@@ -118,9 +118,12 @@ class Threshold:
         if labelled_method != (self.labelled is not None):
             raise ValueError(f"labelled results are given for the {LABELLED_METHODS} methods "
                              f"only, got {self.labelled!r} for {self.method}")
-        if self.labelled is not None and (not isinstance(self.labelled, dict)
-                                          or sorted(self.labelled) != sorted(LABELLED_FIELDS)):
-            raise ValueError(f"labelled must hold {', '.join(LABELLED_FIELDS)}, got {self.labelled!r}")
+        if self.labelled is not None and (
+                not isinstance(self.labelled, dict) or sorted(self.labelled) != sorted(LABELLED_FIELDS)
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                           for v in self.labelled.values())):
+            raise ValueError(f"labelled must hold the numbers {', '.join(LABELLED_FIELDS)}, "
+                             f"got {self.labelled!r}")
 
     def _check_reference(self) -> None:
         scores, n = self.normal_scores, self.normal_images
