@@ -114,10 +114,11 @@ class Threshold:
             if not isinstance(getattr(self, name), (str, type(None))):
                 raise ValueError(f"{name} must be a string or null, got {getattr(self, name)!r}")
         self._check_reference()
-        labelled_method = self.method in LABELLED_METHODS
-        if labelled_method != (self.labelled is not None):
-            raise ValueError(f"labelled results are given for the {LABELLED_METHODS} methods "
-                             f"only, got {self.labelled!r} for {self.method}")
+        if self.method in LABELLED_METHODS and self.labelled is None:
+            raise ValueError(f"the {self.method} method needs what it reached on the labelled "
+                             "images (labelled)")
+        if self.method not in LABELLED_METHODS and self.labelled is not None:
+            raise ValueError(f"labelled results go with the f1 and precision methods, not {self.method}")
         if self.labelled is not None and (
                 not isinstance(self.labelled, dict) or sorted(self.labelled) != sorted(LABELLED_FIELDS)
                 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

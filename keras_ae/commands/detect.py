@@ -123,7 +123,9 @@ def _fit(args, model_path: Path) -> int:
     threshold = fit_threshold(
         model, images, percentile=args.percentile, fpr=args.fpr,
         contamination=args.contamination, labels=labels, precision=args.precision,
-        score=args.score or "reconstruction", verbose=0 if args.json else 1,
+        # no progress bar for labelled images (a few, hand-labelled): an unreachable precision,
+        # known once they are scored, is then the one line on stderr
+        score=args.score or "reconstruction", verbose=0 if args.json or labels is not None else 1,
         fitted_on=fitted_on, model_file=model_path)
     path = threshold.save(model_path)
     if args.json:
