@@ -156,6 +156,17 @@ def build_world(root: Path, hold_lock) -> SimpleNamespace:
     w.threshold = fit_threshold(w.ae, images[:30], percentile=90,
                                 model_file=w.run / "model.keras")
     w.threshold.save(w.run)
+    # labelled images for thresholds from labels (1 = anomaly, 0 = normal), good and bad
+    labelled, labels = images[:20], np.arange(20) % 2
+    np.savez(w.data / "labelled.npz", images=labelled, labels=labels)
+    np.savez(w.data / "labelled_one_class.npz", images=labelled, labels=np.zeros(20, "int64"))
+    np.savez(w.data / "labelled_twos.npz", images=labelled, labels=labels * 2)
+    np.savez(w.data / "labelled_short.npz", images=labelled, labels=labels[:19])
+    np.savez(w.data / "labelled_wide.npz", images=_images(20, (12, 12, 1)), labels=labels)
+    np.savez(w.data / "labelled_no_labels.npz", images=labelled)
+    top_is_normal = labels.copy()  # no threshold reaches precision 1
+    top_is_normal[int(np.argmax(np.asarray(w.ae.anomaly_score(labelled / 255))))] = 0
+    np.savez(w.data / "labelled_unreachable.npz", images=labelled, labels=top_is_normal)
     w.busy = w.runs / "busy"
     shutil.copytree(w.run, w.busy)
     hold_lock(w.busy)
@@ -207,6 +218,7 @@ def build_world(root: Path, hold_lock) -> SimpleNamespace:
     (w.inputs / "bad.png").write_text("not a PNG")
     (w.inputs / "notes.txt").write_text("my notes")
     (w.inputs / "empty_folder").mkdir()
+    np.save(w.inputs / "noise.npy", (np.random.default_rng(0).random(IMAGE) > 0.5).astype("float32"))
 
     # config files (train --config)
     good_config = w.config.to_dict()
@@ -243,6 +255,9 @@ def build_world(root: Path, hold_lock) -> SimpleNamespace:
     (w.work / "foreign_out" / "notes.txt").write_text("mine")
     (w.work / "done").mkdir()
     np.save(w.work / "done" / "image.npy", good)
+    (w.work / "maps_done").mkdir()  # the error maps of an earlier `detect --maps`
+    np.save(w.work / "maps_done" / "noise.npy", np.zeros(IMAGE[:2], "float32"))
+    Image.fromarray(np.zeros(IMAGE[:2], "uint8")).save(w.work / "maps_done" / "noise.png")
     return w
 
 
@@ -795,7 +810,7 @@ def _api_cases() -> list[ApiCase]:
     add(c, "fit: too few images for the rate", lambda w: detect.fit_threshold(w.ae, w.x, fpr=0.01), ValueError,
         "fpr 0.01 needs at least 100 normal images (one expected above the threshold), got 6")
     add(c, "fit: percentile and fpr", lambda w: detect.fit_threshold(w.ae, w.x, percentile=90, fpr=0.1), ValueError,
-        "give percentile or fpr, not both")
+        "give one of percentile, fpr and contamination, not percentile and fpr")
     add(c, "fit: NaN images", lambda w: detect.fit_threshold(w.ae, nan, percentile=50), DataError, "NaN")
     add(c, "threshold_from_scores: NaN", lambda w: detect.threshold_from_scores([np.nan] * 10, percentile=50),
         ValueError, "the normal scores contain NaN or inf")
@@ -808,6 +823,81 @@ def _api_cases() -> list[ApiCase]:
     add(c, "ranking_metrics: no anomalies", lambda w: detect.ranking_metrics([0.1, 0.2], []), ValueError,
         "ranking needs normal and anomalous scores, got 2 normal and 0 anomalous")
     add(c, "elbo_noise: latent_dim 0", lambda w: detect.elbo_noise(0), ValueError, "latent_dim must be >= 1, got 0")
+    for value in (0, 0.5, -0.1):
+        add(c, f"fit: contamination {value}", lambda w, v=value: detect.fit_threshold(w.ae, w.x, contamination=v),
+            ValueError, f"contamination must be in (0, 0.5), got {value:g}")
+    add(c, "fit: contamination and percentile", lambda w: detect.fit_threshold(w.ae, w.x, percentile=90, contamination=0.1),
+        ValueError, "give one of percentile, fpr and contamination, not percentile and contamination")
+    add(c, "fit: too few images for the contamination", lambda w: detect.fit_threshold(w.ae, w.x, contamination=0.1),
+        ValueError, "contamination 0.1 needs at least 10 images (one expected above the threshold), got 6")
+    labels = np.arange(6) % 2
+    for name, bad, message in [("one class", np.zeros(6), "labels are all normal (0); a threshold from labels needs both"),
+                               ("all anomalies", np.ones(6), "labels are all anomalies (1)"),
+                               ("not 0/1", labels * 2, "labels must be 1 (anomaly) or 0 (normal), found 2"),
+                               ("another count", labels[:5], "found 5 labels for 6 images"),
+                               ("a matrix", np.zeros((6, 2)), "labels must have shape (N,), got shape (6, 2)"),
+                               ("fractions", labels * 0.5, "labels must be whole numbers")]:
+        add(c, f"fit: labels {name}", lambda w, b=bad: detect.fit_threshold(w.ae, w.x, labels=b), DataError, message)
+    add(c, "fit: labels and percentile", lambda w: detect.fit_threshold(w.ae, w.x, labels=labels, percentile=90),
+        ValueError, "a threshold from labels takes no percentile")
+    add(c, "fit: precision without labels", lambda w: detect.fit_threshold(w.ae, w.x, precision=0.9), ValueError,
+        "precision applies to a threshold from labels (give labels)")
+    for value in (0, 1.5):
+        add(c, f"fit: precision {value}", lambda w, v=value: detect.fit_threshold(w.ae, w.x, labels=labels, precision=v),
+            ValueError, f"precision must be in (0, 1], got {value:g}")
+
+    def unreachable(w):
+        images, labels = detect.read_labelled(w.data / "labelled_unreachable.npz")
+        detect.fit_threshold(w.ae, images, labels=labels, precision=1.0)
+
+    add(c, "fit: an unreachable precision", unreachable, ValueError,
+        "precision 1 is not reached on the labelled images (at most")
+    add(c, "threshold_from_labels: NaN scores", lambda w: detect.threshold_from_labels([np.nan, 1.0], [0, 1]),
+        ValueError, "the scores contain NaN or inf")
+    for name, message, error in [("missing.npz", "no labelled file", FileNotFoundError),
+                                 ("pool.npz", "has no labels array (it has images)", DataError),
+                                 ("labelled_no_labels.npz", "has no labels array", DataError),
+                                 ("text.npz", "is not a readable .npz file of arrays", DataError),
+                                 ("objects.npz", "has no images and no labels array", DataError)]:
+        add(c, f"read_labelled: {name}", lambda w, n=name: detect.read_labelled(w.data / n), error, message)
+    add(c, "read_labelled: an .npy file", lambda w: detect.read_labelled(w.inputs / "good.npy"), ValueError,
+        "labelled images are an .npz file with arrays images and labels, got .npy")
+    add(c, "p_values of an old threshold", lambda w: Threshold(**good).p_values([0.1]), detect.NoPValuesError,
+        "p-values are unavailable; refit it")
+    for name, extra, message in [
+            ("unsorted", dict(normal_scores=(0.2, 0.1), normal_images=2), "normal_scores must be sorted"),
+            ("without their count", dict(normal_scores=(0.1,)), "normal_scores and normal_images go together"),
+            ("fewer images than scores", dict(normal_scores=(0.1, 0.2), normal_images=1),
+             "normal_images must be a count >= 2, got 1"),
+            ("NaN", dict(normal_scores=(float("nan"),), normal_images=1), "a non-empty list of finite numbers"),
+            ("strings", dict(normal_scores=("a",), normal_images=1), "normal_scores must be a list of numbers")]:
+        add(c, f"Threshold: normal scores {name}", lambda w, e=extra: Threshold(**{**good, **e}), ValueError, message)
+    add(c, "Threshold: f1 with a level", lambda w: Threshold(**{**good, "method": "f1", "level": 0.5}), ValueError,
+        "the f1 method has no level, got 0.5")
+    add(c, "Threshold: f1 without labelled results", lambda w: Threshold(**{**good, "method": "f1", "level": None}),
+        ValueError, "the f1 method needs what it reached on the labelled images")
+    add(c, "Threshold: percentile with labelled results",
+        lambda w: Threshold(**good, labelled=dict(anomalies=1, precision=1, recall=1, f1=1, fpr=0)),
+        ValueError, "labelled results go with the f1 and precision methods, not percentile")
+    add(c, "error_maps: images of another size", lambda w: detect.error_maps(w.ae, np.zeros((2, 4, 4, 1), "uint8")),
+        DataError, "images have shape (4, 4, 1) but the model takes (8, 8, 1)")
+    add(c, "error_maps: a number as the model", lambda w: detect.error_maps(3, w.x), ValueError,
+        "expected a keras_ae Autoencoder, got int")
+
+    from keras_ae.serving.error_maps import write_error_maps
+
+    some_maps = np.zeros((1, 8, 8), "float32")
+    for name, target, error, message in [
+            ("a file", "out.tflite", ValueError, "is a file, not a folder"),
+            ("a folder of the user's", "foreign_out", ValueError, "holds files that error maps are not (notes.txt)"),
+            ("a folder of predictions", "done", ValueError, "holds files that error maps are not (image.npy)"),
+            ("earlier maps", "maps_done", FileExistsError, "noise.npy and 1 more already exist (pass overwrite")]:
+        add(c, f"write_error_maps into {name}", lambda w, t=target: write_error_maps(some_maps, ["noise"], w.work / t),
+            error, message)
+    add(c, "write_error_maps: images, not maps", lambda w: write_error_maps(np.zeros((1, 8, 8, 1)), ["a"], w.work / "m"),
+        ValueError, "error maps have shape (N, H, W), got (1, 8, 8, 1)")
+    add(c, "write_error_maps: too few names", lambda w: write_error_maps(some_maps, [], w.work / "m"), ValueError,
+        "1 maps need as many unique names, got 0")
 
     # the latent space as features
     c = "features"
@@ -1117,6 +1207,57 @@ def _cli_cases() -> list[CliCase]:
     add(c, "--input NaN pixels", lambda w: ["detect", str(w.run), "--input", str(w.inputs / "nan.npy")], "are NaN; pixels must be")
     add(c, "--input images of another size", lambda w: ["detect", str(w.run), "--input", str(w.inputs / "wrong.npy")],
         "does not hold images of shape (8, 8, 1)")
+    fit = lambda w, *extra: ["detect", str(w.run), "--fit", "--overwrite", *extra]  # noqa: E731
+    for value in ("0", "0.5", "-1"):
+        add(c, f"--fit --contamination {value}", lambda w, v=value: fit(w, "--contamination", v),
+            f"--contamination must be in (0, 0.5), got {float(value):g}")
+    add(c, "--fit --contamination 0.01 of 24 images", lambda w: fit(w, "--contamination", "0.01"),
+        "contamination 0.01 needs at least 100 images (one expected above the threshold), got 24")
+    add(c, "--contamination with --percentile", lambda w: fit(w, "--percentile", "90", "--contamination", "0.1"),
+        "argument --contamination: not allowed with argument --percentile")
+    add(c, "--labels with --fpr", lambda w: fit(w, "--labels", str(w.data / "labelled.npz"), "--fpr", "0.1"),
+        "argument --fpr: not allowed with argument --labels")
+    for name, message in [("missing.npz", "no labelled file"),
+                          ("labelled_wide.npz", "images have shape (12, 12, 1) but the model takes (8, 8, 1)"),
+                          ("labelled_twos.npz", "labels must be 1 (anomaly) or 0 (normal), found 2"),
+                          ("labelled_one_class.npz", "labels are all normal (0)"),
+                          ("labelled_short.npz", "found 19 labels for 20 images"),
+                          ("labelled_no_labels.npz", "has no labels array (it has images)"),
+                          ("text.npz", "is not a readable .npz file of arrays")]:
+        add(c, f"--labels {name}", lambda w, n=name: fit(w, "--labels", str(w.data / n)), message)
+    add(c, "--labels an .npy file", lambda w: fit(w, "--labels", str(w.inputs / "good.npy")),
+        "labelled images are an .npz file with arrays images and labels, got .npy")
+    add(c, "--labels a folder", lambda w: fit(w, "--labels", str(w.data / "idx_none")), "(it is a folder)")
+    add(c, "--labels over a fitted threshold", lambda w: ["detect", str(w.run), "--fit", "--labels",
+                                                        str(w.data / "labelled.npz")],
+        "detector.json already exists; pass --overwrite to replace it")
+    for extra in (["--split", "test"], ["--dataset", "mnist"]):
+        add(c, "--labels with " + " ".join(extra), lambda w, e=extra: fit(w, "--labels", str(w.data / "labelled.npz"), *e),
+            f"{extra[0]} chooses the run's images; --labels fits on the images of its file")
+    add(c, "--precision without --labels", lambda w: fit(w, "--precision", "0.9"),
+        "--precision applies to a threshold from labelled images: give --labels FILE.npz")
+    for value in ("0", "1.5"):
+        add(c, f"--precision {value}", lambda w, v=value: fit(w, "--labels", str(w.data / "labelled.npz"), "--precision", v),
+            f"--precision must be in (0, 1], got {float(value):g}")
+    add(c, "--precision unreachable", lambda w: fit(w, "--labels", str(w.data / "labelled_unreachable.npz"),
+                                                    "--precision", "1"),
+        "precision 1 is not reached on the labelled images")
+    for extra in (["--contamination", "0.1"], ["--labels", "x.npz"], ["--precision", "0.9"]):
+        add(c, "--input with " + extra[0], lambda w, e=extra: [
+            "detect", str(w.run), "--input", str(w.inputs / "good.npy"), *e], f"{extra[0]} applies to --fit")
+    noise = lambda w, *extra: ["detect", str(w.run), "--input", str(w.inputs / "noise.npy"), *extra]  # noqa: E731
+    add(c, "--maps a file", lambda w: noise(w, "--maps", str(w.work / "out.tflite")), "out.tflite is a file, not a folder")
+    add(c, "--maps inside a file", lambda w: noise(w, "--maps", str(w.work / "out.tflite" / "maps")),
+        "out.tflite is not a folder")
+    add(c, "--maps a folder of the user's", lambda w: noise(w, "--maps", str(w.work / "foreign_out")),
+        "holds files that error maps are not (notes.txt)")
+    add(c, "--maps the folder of the inputs", lambda w: noise(w, "--maps", str(w.inputs)),
+        "holds files that error maps are not")
+    add(c, "--maps over earlier maps", lambda w: noise(w, "--maps", str(w.work / "maps_done")),
+        "noise.npy and 1 more already exist (pass overwrite to replace them)")
+    add(c, "--maps with --fit", lambda w: fit(w, "--maps", str(w.work / "maps")),
+        "--maps writes the error maps of flagged inputs: give it with --input")
+    add(c, "--overwrite with --input, without --maps", lambda w: noise(w, "--overwrite"), "--overwrite applies to --fit")
 
     # plot and sample
     c = "plot and sample"

@@ -108,7 +108,9 @@ def test_percentile_and_fpr_are_the_same_rule():
 @pytest.mark.parametrize("kwargs, message", [
     (dict(fpr=1.5), r"fpr must be in \[0, 1\)"),
     (dict(percentile=0), r"percentile must be in \(0, 100\]"),
-    (dict(fpr=0.1, percentile=90), "give percentile or fpr, not both"),
+    (dict(fpr=0.1, percentile=90), "give one of percentile, fpr and contamination, not percentile and fpr"),
+    (dict(contamination=0.5), r"contamination must be in \(0, 0.5\), got 0.5"),
+    (dict(contamination=0.005), "contamination 0.005 needs at least 200 images"),
     (dict(fpr=0.001), "fpr 0.001 needs at least 1000 normal images"),
 ])
 def test_threshold_errors(kwargs, message):
@@ -170,6 +172,15 @@ def test_is_anomaly_export_matches_keras_and_the_threshold(which, score, request
         away = np.abs(want.scores - threshold.threshold) > 1e-4 + 1e-5 * abs(threshold.threshold)
         np.testing.assert_array_equal(got["is_anomaly"][away], want.is_anomaly[away])
         np.testing.assert_array_equal(got["is_anomaly"], got["score"] > np.float32(threshold.threshold))
+        # p-values in TF ops: those of the exported score (float32 rounding: within 1e-6), so
+        # the Python ones wherever no normal score lies between the exported and Keras scores
+        assert got["p_value"].dtype == np.float32 and got["p_value"].shape == (len(images),)
+        np.testing.assert_allclose(got["p_value"], threshold.p_values(got["score"]), atol=1e-6, rtol=0)
+        reference = np.asarray(threshold.normal_scores, dtype=np.float32)
+        low, high = np.minimum(got["score"], want.scores), np.maximum(got["score"], want.scores)
+        clear = ~((reference[None] >= low[:, None]) & (reference[None] <= high[:, None])).any(1)
+        assert clear.mean() > 0.9
+        np.testing.assert_allclose(got["p_value"][clear], want.p_values[clear], atol=1e-6, rtol=0)
 
 
 def test_threshold_with_a_savedmodel_source_is_refused(ae, normal, tmp_path):
@@ -311,3 +322,241 @@ def test_detect_errors_are_one_line(ae_run, tmp_path, argv, message, capsys):
     assert main(["detect", str(ae_run), *argv]) == 2
     assert message in _one_line_error(capsys)
     assert (ae_run / "detector.json").read_bytes() == before  # a failed fit keeps the old one
+
+
+# --- contamination, labelled thresholds, p-values and error maps -------------------------------
+def _recall_precision(flagged, truth):
+    hits = np.sum(flagged & truth)
+    return hits / truth.sum(), hits / max(flagged.sum(), 1)
+
+
+def _f1(flagged, truth):
+    return 2 * np.sum(flagged & truth) / (flagged.sum() + truth.sum())
+
+
+def test_contamination_finds_the_anomalies_planted_in_the_fitting_data(ae, normal):
+    # 10 % noise images planted among 900 normal ones, shuffled: the data is not clean
+    mixed = np.concatenate([normal[1200:2100], noise_images(100, seed=7)])
+    planted = np.r_[np.zeros(900, bool), np.ones(100, bool)]
+    order = np.random.default_rng(0).permutation(len(mixed))
+    mixed, planted = mixed[order], planted[order]
+    threshold = detect.fit_threshold(ae, mixed, contamination=0.1)
+    assert (threshold.method, threshold.level, threshold.images) == ("contamination", 0.1, 1000)
+    assert threshold.expected_fpr is None and "contamination 0.1 of 1000 images" in threshold.describe()
+    found = detect.detect(ae, mixed, threshold=threshold)
+    assert found.is_anomaly.mean() == pytest.approx(0.1, abs=0.002)  # the (1 - P) quantile
+    recall, precision = _recall_precision(found.is_anomaly, planted)
+    assert recall >= 0.8 and precision >= 0.8, (recall, precision)  # tolerance: 0.8 each
+    # the p-values' reference is what the threshold takes for normal: the scores below it
+    assert threshold.normal_images == 900 and max(threshold.normal_scores) <= threshold.threshold
+
+
+def test_a_threshold_from_labels_beats_the_percentile_where_anomalies_are_subtle(ae, normal):
+    """Images 60 % replaced by noise score above most normal ones but below their 99th
+    percentile: the default percentile misses them, the F1 threshold of a few labelled ones
+    finds them (F1 measured on other labelled images)."""
+    def mix(start, seed):
+        subtle = 0.4 * normal[start + 300:start + 360] + 0.6 * noise_images(60, seed=seed)
+        return (np.concatenate([normal[start:start + 300], subtle]).astype("float32"),
+                np.r_[np.zeros(300, int), np.ones(60, int)])
+
+    fit_images, fit_labels = mix(1200, seed=11)
+    test_images, test_labels = mix(1800, seed=12)
+    truth = test_labels == 1
+    by_percentile = detect.fit_threshold(ae, normal[:1200])  # percentile 99 of clean normal images
+    by_labels = detect.fit_threshold(ae, fit_images, labels=fit_labels)
+    assert by_labels.method == "f1" and by_labels.level is None
+    assert by_labels.labelled["anomalies"] == 60 and by_labels.normal_images == 300
+    fitted = by_labels.decide(detect.anomaly_scores(ae, fit_images))
+    assert by_labels.labelled["f1"] == pytest.approx(_f1(fitted, fit_labels == 1))
+    scores = detect.anomaly_scores(ae, test_images)
+    f1_percentile = _f1(by_percentile.decide(scores), truth)
+    f1_labels = _f1(by_labels.decide(scores), truth)
+    assert f1_percentile < 0.3 and f1_labels > f1_percentile + 0.3, (f1_percentile, f1_labels)
+    by_precision = detect.fit_threshold(ae, fit_images, labels=fit_labels, precision=0.5)
+    assert by_precision.method == "precision" and by_precision.labelled["precision"] >= 0.5
+
+
+def test_threshold_from_labels_is_the_best_f1_and_the_lowest_of_a_precision():
+    rng = np.random.default_rng(3)
+    labels = (rng.random(200) < 0.2).astype(int)
+    scores = (rng.normal(size=200) + 1.5 * labels).astype("float32")
+    candidates = np.sort(scores)
+
+    def f1_and_precision(t):
+        flagged = scores > t
+        tp = np.sum(flagged & (labels == 1))
+        return 2 * tp / (flagged.sum() + labels.sum()), tp / max(flagged.sum(), 1)
+
+    value, method, level, reached = detect.threshold_from_labels(scores, labels)
+    best = max(f1_and_precision(t)[0] for t in candidates)
+    assert (method, level) == ("f1", None) and f1_and_precision(value)[0] == pytest.approx(best)
+    assert reached["f1"] == pytest.approx(best)
+    value, method, level, reached = detect.threshold_from_labels(scores, labels, precision=0.8)
+    lowest = min(t for t in candidates if f1_and_precision(t)[1] >= 0.8)
+    assert (method, level) == ("precision", 0.8) and reached["precision"] >= 0.8
+    assert np.array_equal(scores > value, scores > lowest)  # the same images flagged
+    assert np.sort(scores)[np.searchsorted(np.sort(scores), value) - 1] <= value  # between scores
+    top_is_normal = labels.copy()
+    top_is_normal[np.argmax(scores)] = 0
+    with pytest.raises(ValueError, match="precision 1 is not reached on the labelled images"):
+        detect.threshold_from_labels(scores, top_is_normal, precision=1.0)
+    for bad, message in [(np.zeros(200), "labels are all normal"), (labels * 2, "found 2"),
+                         (labels[:5], "found 5 labels for 200 images")]:
+        with pytest.raises(DataError, match=message):
+            detect.threshold_from_labels(scores, bad)
+
+
+def test_p_values_of_held_out_normal_images_are_uniform(ae, normal):
+    from scipy.stats import kstest
+
+    threshold = detect.fit_threshold(ae, normal[:1200], fpr=0.05)
+    assert threshold.normal_images == 1200 and len(threshold.normal_scores) == 1200
+    found = detect.detect(ae, normal[1200:2400], threshold=threshold)  # not the fitting images
+    # the conformal p-value of a new normal image is uniform: on 1200 images the KS statistic
+    # is below 0.06 (its 1 % critical value is 0.047) and the share below 0.1 is 0.1 +- 0.05
+    statistic = kstest(found.p_values, "uniform").statistic
+    assert statistic < 0.06, statistic
+    assert abs(np.mean(found.p_values < 0.1) - 0.1) < 0.05
+    exact = (1 + (np.asarray(threshold.normal_scores)[None, :] >= found.scores[:, None]).sum(1)) / 1201
+    np.testing.assert_allclose(found.p_values, exact, rtol=1e-6)
+    # flagged means a small p-value: at most the rate the threshold was fitted for, about
+    assert found.p_values[found.is_anomaly].max() <= 0.05 + 2 / 1201
+    noise = detect.detect(ae, noise_images(50), threshold=threshold)
+    assert np.all(noise.p_values == np.float32(1 / 1201))
+
+
+def test_many_normal_scores_are_kept_as_quantiles():
+    scores = np.random.default_rng(0).gamma(2.0, size=50_000).astype("float32")
+    kept, n = detect.reference_scores(scores)
+    assert n == 50_000 and len(kept) == detect.REFERENCE_SCORES and kept == sorted(kept)
+    threshold = detect.Threshold(score="reconstruction", threshold=5.0, method="fpr", level=0.05,
+                                 images=n, normal_scores=tuple(kept), normal_images=n)
+    assert len(json.dumps(threshold.to_dict())) < 40_000  # detector.json stays small
+    new = np.random.default_rng(1).gamma(2.0, size=1000).astype("float32")
+    exact = (1 + (scores[None, :] >= new[:, None]).sum(1)) / (n + 1)
+    assert np.max(np.abs(threshold.p_values(new) - exact)) < 1.5 / detect.REFERENCE_SCORES
+
+
+def test_error_maps_average_to_the_reconstruction_score(ae, vae, normal):
+    images = np.concatenate([normal[:20], noise_images(5)])
+    for model in (ae, vae):
+        maps = detect.error_maps(model, images, batch_size=7)
+        assert maps.shape == (25, 12, 12) and maps.dtype == np.float32
+        np.testing.assert_allclose(maps.mean(axis=(1, 2)), detect.anomaly_scores(model, images),
+                                   rtol=1e-5, atol=1e-7)
+
+
+def test_an_old_detector_file_loads_without_p_values(ae_run, inputs, tmp_path, capsys):
+    assert main(["detect", str(ae_run), "--fit", "--overwrite"]) == 0
+    saved = json.loads((ae_run / "detector.json").read_text())
+    for name in ("normal_scores", "normal_images", "labelled"):  # as keras-ae wrote it before
+        saved.pop(name)
+    (ae_run / "detector.json").write_text(json.dumps(saved))
+    threshold = detect.load_threshold(ae_run)
+    assert not threshold.has_p_values
+    with pytest.raises(detect.NoPValuesError, match="p-values are unavailable; refit it"):
+        threshold.p_values([0.1])
+    capsys.readouterr()
+    assert main(["detect", str(ae_run), "--input", str(inputs), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert [row["p_value"] for row in json.loads(captured.out)["inputs"]] == [None] * 3
+    assert "has no normal scores (fitted by an older keras-ae): p-values are unavailable" in captured.err
+    model = keras_ae.load_model(ae_run)
+    outputs = load_exported(export_saved_model(model, tmp_path / "sm", threshold=threshold)).run(
+        "is_anomaly", image=noise_images(2))
+    assert sorted(outputs) == ["is_anomaly", "score"]
+    assert main(["detect", str(ae_run), "--fit", "--overwrite"]) == 0  # refitted: p-values again
+
+
+def test_fit_with_contamination_on_the_command_line(ae_run, npz_dataset, tmp_path, capsys):
+    normal_images = np.load(npz_dataset)["x_test"][:90]
+    planted = (noise_images(10, seed=4) * 255).astype("uint8")
+    mixed = np.concatenate([normal_images, planted])
+    np.savez(tmp_path / "mixed.npz", x_train=mixed, x_test=mixed)
+    np.save(tmp_path / "mixed.npy", mixed)
+    assert main(["detect", str(ae_run), "--fit", "--contamination", "0.1", "--dataset",
+                 str(tmp_path / "mixed.npz"), "--split", "test", "--overwrite", "--json"]) == 0
+    fitted = json.loads(capsys.readouterr().out)
+    assert (fitted["method"], fitted["level"], fitted["images"]) == ("contamination", 0.1, 100)
+    assert "normal_scores" not in fitted  # results show the rule, detector.json keeps the scores
+    assert len(json.loads((ae_run / "detector.json").read_text())["normal_scores"]) == 90
+    assert main(["detect", str(ae_run), "--input", str(tmp_path / "mixed.npy"), "--json"]) == 0
+    flagged = np.array([row["is_anomaly"] for row in json.loads(capsys.readouterr().out)["inputs"]])
+    recall, precision = _recall_precision(flagged, np.r_[np.zeros(90, bool), np.ones(10, bool)])
+    assert recall >= 0.8 and precision >= 0.8, (recall, precision)
+
+
+def test_fit_on_labelled_images_on_the_command_line(ae_run, npz_dataset, tmp_path, capsys):
+    normal_images = np.load(npz_dataset)["x_test"][:80]
+    anomalies = (noise_images(20, seed=5) * 255).astype("uint8")
+    labelled = tmp_path / "labelled.npz"
+    np.savez(labelled, images=np.concatenate([normal_images, anomalies]),
+             labels=np.r_[np.zeros(80, int), np.ones(20, int)])
+    assert main(["detect", str(ae_run), "--fit", "--labels", str(labelled), "--overwrite"]) == 0
+    out = capsys.readouterr().out
+    assert "(best F1 on 100 labelled images of labelled.npz, 20 anomalies: precision" in out
+    saved = json.loads((ae_run / "detector.json").read_text())
+    assert saved["method"] == "f1" and saved["labelled"]["f1"] > 0.9 and saved["normal_images"] == 80
+    assert main(["detect", str(ae_run), "--fit", "--labels", str(labelled), "--precision", "0.95",
+                 "--overwrite", "--json"]) == 0
+    fitted = json.loads(capsys.readouterr().out)
+    assert fitted["method"] == "precision" and fitted["level"] == 0.95
+    assert fitted["labelled"]["precision"] >= 0.95 and fitted["fitted_on"] == "labelled.npz"
+
+
+def test_maps_of_flagged_inputs(ae_run, inputs, tmp_path, capsys):
+    from PIL import Image
+
+    assert main(["detect", str(ae_run), "--fit", "--percentile", "95", "--overwrite"]) == 0
+    maps = tmp_path / "maps"
+    capsys.readouterr()
+    assert main(["detect", str(ae_run), "--input", str(inputs), "--maps", str(maps), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["inputs"]
+    flagged = [row for row in rows if row["is_anomaly"]]
+    assert flagged and all(("map" in row) == row["is_anomaly"] for row in rows)
+    assert sorted(p.name for p in maps.iterdir()) == sorted(
+        f"{row['name']}{end}" for row in flagged for end in (".npy", ".png"))
+    for row in flagged:
+        error_map = np.load(row["map"])
+        assert error_map.shape == (12, 12) and error_map.dtype == np.float32
+        assert error_map.mean() == pytest.approx(row["score"], rel=1e-5)
+        with Image.open(maps / f"{row['name']}.png") as png:
+            pixels = np.asarray(png)
+        assert pixels.shape == (12, 12) and pixels.max() == 255  # scaled: the largest error white
+        assert 0 < row["p_value"] <= 0.05 + 2 / 111  # fitted at percentile 95 of 110 images
+    before = {p.name: p.stat().st_mtime_ns for p in maps.iterdir()}
+    argv = ["detect", str(ae_run), "--input", str(inputs), "--maps", str(maps)]
+    assert main(argv) == 2  # earlier maps are kept without --overwrite
+    assert "already exist (pass overwrite to replace them)" in _one_line_error(capsys)
+    assert {p.name: p.stat().st_mtime_ns for p in maps.iterdir()} == before
+    assert main(argv + ["--overwrite"]) == 0
+    assert "error maps of" in capsys.readouterr().out
+    for target, message in [(inputs, "holds files that error maps are not"),
+                            (inputs / "b_normal.npy", "is a file, not a folder")]:
+        assert main(["detect", str(ae_run), "--input", str(inputs), "--maps", str(target)]) == 2
+        assert message in _one_line_error(capsys)
+    assert sorted(p.name for p in inputs.iterdir()) == ["a_normal.png", "b_normal.npy",
+                                                        "c_noise.npy", "notes.txt"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--fit", "--contamination", "0.5"], "--contamination must be in (0, 0.5), got 0.5"),
+    (["--fit", "--percentile", "90", "--contamination", "0.1"],
+     "argument --contamination: not allowed with argument --percentile"),
+    (["--fit", "--labels", "/no/such.npz"], "no labelled file /no/such.npz"),
+    (["--fit", "--labels", "ONE_CLASS", "--overwrite"], "labels are all normal (0)"),
+    (["--fit", "--precision", "0.9"], "--precision applies to a threshold from labelled images"),
+    (["--fit", "--labels", "ONE_CLASS", "--precision", "2"], "--precision must be in (0, 1], got 2"),
+    (["--input", "x.npy", "--contamination", "0.1"], "--contamination applies to --fit"),
+    (["--fit", "--maps", "out"], "--maps writes the error maps of flagged inputs: give it with --input"),
+])
+def test_new_option_errors_are_one_line(ae_run, tmp_path, argv, message, capsys):
+    np.savez(tmp_path / "one_class.npz", images=np.zeros((4, 12, 12), "uint8"), labels=np.zeros(4, int))
+    argv = [str(tmp_path / "one_class.npz") if a == "ONE_CLASS" else a for a in argv]
+    assert main(["detect", str(ae_run), "--fit", "--overwrite"]) == 0
+    before = (ae_run / "detector.json").read_bytes()
+    capsys.readouterr()
+    assert main(["detect", str(ae_run), *argv]) == 2
+    assert message in _one_line_error(capsys)
+    assert (ae_run / "detector.json").read_bytes() == before

@@ -200,8 +200,9 @@ def test_config_any_bytes(content):
 # --- detector.json ------------------------------------------------------------------------------
 @FEW
 @given(st.dictionaries(st.sampled_from(["score", "threshold", "method", "level", "images",
-                                        "elbo_samples", "seed", "fitted_on", "model_sha256", "x"]),
-                       json_values, max_size=9))
+                                        "elbo_samples", "seed", "fitted_on", "model_sha256",
+                                        "normal_scores", "normal_images", "labelled", "x"]),
+                       json_values, max_size=12))
 def test_threshold_any_fields(values):
     try:
         Threshold.from_dict(values)

@@ -60,7 +60,8 @@ def test_json_and_html_report_carry_the_new_numbers(labelled_run, capsys):
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     assert not re.search(r'(src|href)="(?!data:)', page)  # nothing outside the file
     pngs = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(pngs) == 2
+    assert len(pngs) == 3  # reconstructions, codes in 2-D, the 8 worst images and their error maps
+    assert "The 8 held-out images with the highest anomaly scores" in page
     for png in pngs:
         width, height = Image.open(io.BytesIO(base64.b64decode(png))).size
         assert width >= 300 and height >= 200

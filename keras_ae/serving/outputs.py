@@ -21,7 +21,8 @@ def is_image_batch(array: np.ndarray) -> bool:
     return array.ndim == 4 and array.shape[-1] in (1, 3, 4)
 
 
-def _to_png(array: np.ndarray, target: Path) -> None:
+def write_png(array: np.ndarray, target: Path) -> None:
+    """One (H, W, C) image of floats in [0, 1] as an 8-bit PNG file, written atomically."""
     from PIL import Image
 
     pixels = np.round(np.clip(np.nan_to_num(array), 0.0, 1.0) * 255.0).astype(np.uint8)
@@ -31,7 +32,9 @@ def _to_png(array: np.ndarray, target: Path) -> None:
         Image.fromarray(pixels).save(tmp, format="PNG")
 
 
-def _safe_name(name: str) -> str:
+def safe_name(name: str) -> str:
+    """`name` as a file name: runs of other characters than letters, digits, `.`, `_`, `-` become
+    `_`; a name with none of those is a ValueError."""
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("._")
     if not cleaned:
         raise ValueError(f"output name {name!r} has no usable characters")
@@ -70,12 +73,12 @@ def write_outputs(outputs: Mapping[str, Any], out_dir: str | os.PathLike, *,
         raise ValueError(f"output folder {out_dir} holds files that predictions are not "
                          f"({', '.join(foreign[:3])}{', …' if len(foreign) > 3 else ''}); "
                          "choose a new or empty folder")
-    arrays = {_safe_name(key): np.asarray(value) for key, value in outputs.items()}
+    arrays = {safe_name(key): np.asarray(value) for key, value in outputs.items()}
     if not arrays:
         raise ValueError("no outputs to write")
     batch = {len(a) if a.ndim else 1 for a in arrays.values()}
     if names is not None:
-        names = [_safe_name(n) for n in names]
+        names = [safe_name(n) for n in names]
         if len(set(names)) != len(names):
             raise ValueError("output names must be unique")
         if batch != {len(names)}:
@@ -96,5 +99,5 @@ def write_outputs(outputs: Mapping[str, Any], out_dir: str | os.PathLike, *,
             with atomic_path(target) as tmp:
                 np.save(tmp, value)
         else:
-            _to_png(value, target)
+            write_png(value, target)
     return [target for target, _ in plan]

@@ -441,7 +441,9 @@ def curves(history: str | os.PathLike | Sequence[dict[str, float]], *,
 
 def errors(model: BaseAutoencoder, images: Any, labels: Any = None, *, n: int = 8) -> Figure:
     """The `n` images with the highest anomaly score: input, reconstruction and the map of the
-    absolute per-pixel error, with a colour bar."""
+    per-pixel error (`analysis.detect.error_maps`: the model's MSE or BCE of each pixel), with a
+    colour bar."""
+    from keras_ae.analysis.detect import error_maps as per_pixel_errors
     from keras_ae.data.validate import validate_labels
 
     n = check_int(n, "n")
@@ -451,7 +453,7 @@ def errors(model: BaseAutoencoder, images: Any, labels: Any = None, *, n: int = 
     order, scores = worst_scored(model, x, n)
     worst = x[order]
     x_hat = np.asarray(model(worst, training=False))
-    error_maps = np.abs(worst - x_hat).mean(axis=-1)
+    error_maps = per_pixel_errors(model, worst)
     name = _error_name(model)
     titles = [[f"#{rank + 1}: {name} {score:.4f}"
                + ("" if labels is None else f"\nlabel {labels[i]}")
@@ -459,9 +461,9 @@ def errors(model: BaseAutoencoder, images: Any, labels: Any = None, *, n: int = 
     fig = _figure(max(6.0, 1.05 * len(order) + 1.6), 4.6)
     vmax = float(error_maps.max()) or 1.0
     axes, shown = _image_rows(
-        fig, [("input", worst), ("reconstruction", x_hat), ("|error|", error_maps)], titles,
+        fig, [("input", worst), ("reconstruction", x_hat), ("error", error_maps)], titles,
         styles=[{}, {}, {"cmap": "magma", "vmax": vmax}])
-    fig.colorbar(shown[2], ax=list(axes[2]), label="absolute pixel error", shrink=0.9)
+    fig.colorbar(shown[2], ax=list(axes[2]), label=f"per-pixel {name}", shrink=0.9)
     fig.suptitle(f"The {len(order)} worst-reconstructed of {len(x):,} images by anomaly score "
                  f"(per-pixel {name}) of {model.name!r}")
     return fig

@@ -23,6 +23,8 @@ PROBE_ROWS = (("probe_codes", "logistic regression on the codes"),
               ("fine_tuned", "encoder + softmax, fine-tuned from the trained encoder"),
               ("from_scratch", "encoder + softmax, trained from scratch"))
 
+WORST_IMAGES = 8  # the worst-scored images the report shows with their error maps
+
 Table = tuple[str, list[str], list[list[str]]]
 """A titled table: (title, header, rows of cells)."""
 
@@ -95,12 +97,17 @@ def figure_png(fig) -> bytes:
 
 def report_figures(model, images, labels=None) -> list[tuple[str, Any]]:
     """The report's figures, as (caption, matplotlib figure) pairs."""
+    from keras_ae.visualization import plots
     from keras_ae.visualization import report_figures as figures
 
     out = [("Held-out images (top) and their reconstructions (bottom), with per-pixel MSE",
             figures.reconstructions(model, images))]
     out.append(("Held-out codes in 2-D" + (", coloured by label" if labels is not None else ""),
                 figures.latent_scatter(model, images, labels)))
+    worst = min(WORST_IMAGES, len(images))
+    out.append((f"The {worst} held-out images with the highest anomaly scores: input, "
+                "reconstruction and per-pixel error map",
+                plots.errors(model, images, labels, n=worst)))
     return out
 
 
