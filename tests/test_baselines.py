@@ -1,13 +1,13 @@
-"""The pixel baselines: PCA fitted once per use, IsolationForest, and small problems run on one
-thread."""
+"""The pixel baselines: PCA fitted once per use, IsolationForest, nearest neighbours, and small
+problems run on one thread."""
 
 import numpy as np
 import pytest
 
 from harness import structured_images
 from keras_ae.analysis import features
-from keras_ae.analysis.baselines import (fit_pca, isolation_forest_scores, pca_reconstructions,
-                                         pca_scores)
+from keras_ae.analysis.baselines import (fit_pca, isolation_forest_scores, knn_distances,
+                                         knn_scores, pca_reconstructions, pca_scores)
 
 
 def test_pca_keeps_at_most_as_many_components_as_the_data_allows():
@@ -17,11 +17,22 @@ def test_pca_keeps_at_most_as_many_components_as_the_data_allows():
     assert recon.shape == rows.shape and recon.min() >= 0 and recon.max() <= 1
 
 
-def test_both_baselines_score_other_images_above_the_ones_they_were_fitted_on():
+def test_the_baselines_score_other_images_above_the_ones_they_were_fitted_on():
     normal = structured_images(200)  # one low-dimensional manifold
     other = np.random.default_rng(0).random((50, *normal.shape[1:]), dtype=np.float32)
-    for scores in (lambda x: pca_scores(normal, x, 6), lambda x: isolation_forest_scores(normal, x)):
+    for scores in (lambda x: pca_scores(normal, x, 6), lambda x: isolation_forest_scores(normal, x),
+                   lambda x: knn_scores(normal, x, k=5)):
         assert np.median(scores(other)) > np.max(scores(normal[:50]))
+
+
+def test_knn_distances_are_the_mean_distance_to_the_k_nearest():
+    reference = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 4.0]], np.float32)
+    rows = np.array([[0.0, 0.0], [3.0, 4.0]], np.float32)
+    np.testing.assert_allclose(knn_distances(reference, rows, k=2), [1.5, 3.5])
+    np.testing.assert_allclose(knn_distances(reference, rows, k=10),  # k capped at 3 rows
+                               [(0 + 3 + 4) / 3, (5 + 4 + 3) / 3], rtol=1e-6)
+    with pytest.raises(ValueError, match="same width"):
+        knn_distances(reference, rows[:, :1])
 
 
 def test_pca_scores_refuse_images_of_two_shapes():

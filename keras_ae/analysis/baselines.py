@@ -1,6 +1,7 @@
 """The baselines a trained model is measured against, on raw pixels: PCA with as many
-components as the code (reconstructions and projections) and scikit-learn's IsolationForest;
-and the thread setting scikit-learn runs them with."""
+components as the code (reconstructions and projections), scikit-learn's IsolationForest and
+the mean distance to the nearest training images; and the thread setting scikit-learn runs
+them with."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from keras_ae.data import as_float_images
 from keras_ae.utils.arguments import check_int
 
 __all__ = ["SINGLE_THREAD_NUMBERS", "few_threads", "fit_pca", "flat_pixels",
-           "isolation_forest_scores", "pca_reconstructions", "pca_scores"]
+           "isolation_forest_scores", "knn_distances", "knn_scores", "pca_reconstructions",
+           "pca_scores"]
 
 SINGLE_THREAD_NUMBERS = 2**24
 """scikit-learn works on one thread on data of up to this many numbers (20,000 MNIST images
@@ -76,3 +78,24 @@ def isolation_forest_scores(train_images: Any, images: Any, *, seed: int = 0) ->
 
     forest = IsolationForest(random_state=seed, n_jobs=1).fit(flat_pixels(train_images))
     return (-forest.score_samples(flat_pixels(images))).astype(np.float32)
+
+
+def knn_distances(reference: np.ndarray, rows: np.ndarray, k: int = 5) -> np.ndarray:
+    """The mean Euclidean distance of each row of `rows` to its `k` nearest rows of `reference`
+    (scikit-learn's NearestNeighbors): a one-class score on any vectors, pixels or codes."""
+    from sklearn.neighbors import NearestNeighbors
+
+    k = min(check_int(k, "k"), len(reference))
+    reference, rows = np.asarray(reference, np.float32), np.asarray(rows, np.float32)
+    if reference.ndim != 2 or rows.ndim != 2 or reference.shape[1] != rows.shape[1]:
+        raise ValueError(f"reference rows {reference.shape} and rows {rows.shape} must be 2-D "
+                         "with the same width")
+    with few_threads(reference):
+        distances, _ = NearestNeighbors(n_neighbors=k).fit(reference).kneighbors(rows)
+    return distances.mean(axis=1).astype(np.float32)
+
+
+def knn_scores(train_images: Any, images: Any, k: int = 5) -> np.ndarray:
+    """Anomaly scores on raw pixels: the mean distance of each image to its `k` nearest
+    `train_images`."""
+    return knn_distances(flat_pixels(train_images), flat_pixels(images), k)
