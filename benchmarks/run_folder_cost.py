@@ -35,6 +35,7 @@ from keras_ae.models.presets import preset_config
 from keras_ae.training import train as keras_ae_train
 from keras_ae.training.callbacks import AtomicBestCheckpoint, TimedBackup
 from keras_ae.training.train import train
+from keras_ae.utils.machine import cpu_description
 
 
 class EpochTimes(keras.callbacks.Callback):
@@ -153,6 +154,7 @@ def main() -> None:
                         help="epochs per run (default: the preset's)")
     parser.add_argument("--rounds", type=int, default=9)
     args = parser.parse_args()
+    print(cpu_description(), flush=True)
     options = {} if args.epochs is None else {"epochs": args.epochs}
     config = preset_config(args.model, dataset=args.dataset, data_dir=args.data_dir, seed=0,
                            **options)
