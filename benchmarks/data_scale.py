@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -41,23 +40,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from keras_ae.utils.machine import cpu_description
+
 SIZES = (2_000, 20_000)
 LAYOUTS = ("class subfolders", "flat")
 SIDE = 64
-BATCH = 128  # the conv preset's batch size
 TARGET_MB = 150
-
-
-def cpu_description() -> str:
-    """The CPU's model, core count and flags (from /proc/cpuinfo where there is one)."""
-    fields = {}
-    cpuinfo = Path("/proc/cpuinfo")
-    for line in cpuinfo.read_text().splitlines() if cpuinfo.is_file() else ():
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())
-    model = fields.get("model name") or platform.processor() or platform.machine()
-    return (f"CPU: {model}, {os.cpu_count()} cores\n"
-            f"CPU flags: {fields.get('flags') or fields.get('Features') or 'unknown'}")
 
 
 def write_folder(root: Path, images: np.ndarray, labels: np.ndarray) -> None:
@@ -154,14 +142,15 @@ def model_images_per_second(steps: int) -> float:
     from keras_ae.models.presets import build, compile_options, preset_config
 
     config = preset_config("conv")
+    batch = config.batch_size  # the preset's own
     model = build(config, input_shape=(SIDE, SIDE, 3))
     model.compile(optimizer=model.optimizer, **compile_options(config))  # as train compiles it
-    x = tf.random.stateless_uniform((BATCH, SIDE, SIDE, 3), seed=(0, 0))
+    x = tf.random.stateless_uniform((batch, SIDE, SIDE, 3), seed=(0, 0))
     batches = tf.data.Dataset.from_tensors((x, x)).repeat()
     model.fit(batches, steps_per_epoch=5, epochs=1, verbose=0)  # trace and warm up
     start = time.perf_counter()
     model.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0)
-    return steps * BATCH / (time.perf_counter() - start)
+    return steps * batch / (time.perf_counter() - start)
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ import keras_ae  # noqa: E402
 from keras_ae import data  # noqa: E402
 from keras_ae.serving.export import export_saved_model, export_tflite  # noqa: E402
 from keras_ae.serving.predict import load_exported, parity  # noqa: E402
+from keras_ae.utils.machine import cpu_description  # noqa: E402
 
 MODELS = ("seed", "conv", "conv_vae")
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
@@ -65,6 +66,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=300, help="timed batch-1 calls per format")
     parser.add_argument("--only", nargs="*", choices=MODELS, help="models to run (default: all)")
     args = parser.parse_args()
+    print(cpu_description(), flush=True)
 
     train_x, held_out = (
         data.as_float_images(data.load_arrays("mnist", split, data_dir=args.data_dir)[0])

@@ -24,6 +24,7 @@ import tensorflow as tf
 import keras_ae
 from keras_ae.serving.export import export_saved_model, export_tflite
 from keras_ae.serving.predict import load_exported
+from keras_ae.utils.machine import cpu_description
 
 
 def runners(model, folder: Path) -> dict:
@@ -61,6 +62,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["seed", "conv", "conv_vae"])
     parser.add_argument("--repeats", type=int, default=200)
     args = parser.parse_args()
+    print(cpu_description(), flush=True)
     rng = np.random.default_rng(0)
     print("| model | path | batch-1 latency | × Keras predict | batch-256 images/s | × Keras predict |")
     print("|---|---|---|---|---|---|")

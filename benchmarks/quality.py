@@ -21,6 +21,7 @@ from keras_ae import data
 from keras_ae.analysis.evaluate import evaluate_model, pca_baseline, reconstruct
 from keras_ae.models.presets import preset_config
 from keras_ae.training.train import train
+from keras_ae.utils.machine import cpu_description
 
 # (row label, preset, overrides); every autoencoder at latent 32 but dec (10, its paper's),
 # the two VAEs at latent 2
@@ -51,6 +52,7 @@ def main() -> None:
     parser.add_argument("--nll-samples", type=int, default=200)
     parser.add_argument("--only", nargs="*", help="presets to run (default: all rows)")
     args = parser.parse_args()
+    print(cpu_description(), flush=True)
 
     load = dict(data_dir=args.data_dir, with_labels=False)
     train_x, _ = data.load_arrays(args.dataset, "train", **load)

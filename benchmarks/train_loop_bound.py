@@ -7,8 +7,8 @@ Each round trains the seed net on the 9k real MNIST digits in one process, each 
 warm-up epoch, and prints samples per second and the ratio to plain Keras `fit(numpy)` of the
 same round:
 - plain Keras `fit(x, x, batch_size=128)` on NumPy arrays (the baseline of train_speed.py);
-- plain Keras on a cached, shuffled tf.data pipeline with `jit_compile=True` and
-  `steps_per_execution=32`;
+- plain Keras on a cached, shuffled tf.data pipeline with `jit_compile=True` and keras_ae's
+  steps per call (`compile_options` of the seed preset);
 - one `tf.function` call per epoch: a `tf.while_loop` over the epoch's batches, each gathered
   from an in-graph copy of the images by a permutation, with Adam; without and with XLA;
 - keras_ae's `train()` without a run folder, split into the training part of each epoch and
@@ -25,9 +25,12 @@ import numpy as np
 import tensorflow as tf
 
 from keras_ae import data
-from keras_ae.models.presets import preset_config
+from keras_ae.models.presets import compile_options, preset_config
 from keras_ae.training.train import train
+from keras_ae.utils.machine import cpu_description
 from train_speed import BATCH, plain_seed
+
+STEPS_PER_CALL = compile_options(preset_config("seed"))["steps_per_execution"]  # keras_ae's
 
 
 def plain_numpy(x: np.ndarray, epochs: int) -> float:
@@ -43,7 +46,8 @@ def plain_numpy(x: np.ndarray, epochs: int) -> float:
 def plain_tf_data(x: np.ndarray, epochs: int) -> float:
     keras.utils.set_random_seed(0)
     model = plain_seed()
-    model.compile(keras.optimizers.Adam(1e-3), "mse", jit_compile=True, steps_per_execution=32)
+    model.compile(keras.optimizers.Adam(1e-3), "mse", jit_compile=True,
+                  steps_per_execution=STEPS_PER_CALL)
     batches = (tf.data.Dataset.from_tensor_slices((x, x)).cache().shuffle(len(x))
                .batch(BATCH).prefetch(tf.data.AUTOTUNE))
     model.fit(batches, epochs=1, verbose=0)
@@ -114,6 +118,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
+    print(cpu_description(), flush=True)
     x = data.as_float_images(data.load_arrays(args.dataset, "train", data_dir=args.data_dir)[0])
     print(f"seed net, {len(x)} images, batch {BATCH}, {args.epochs} epochs after a warm-up one\n")
     print("| round | path | samples/s | × plain Keras fit(numpy) |")
@@ -123,7 +128,8 @@ def main() -> None:
         ours = keras_ae_parts(args, len(x))
         rows = [
             ("plain Keras fit(numpy)", base),
-            ("plain Keras, tf.data + XLA + 32 steps per call", plain_tf_data(x, args.epochs)),
+            (f"plain Keras, tf.data + XLA + {STEPS_PER_CALL} steps per call",
+             plain_tf_data(x, args.epochs)),
             ("one tf.function per epoch, in-graph batches, no XLA",
              in_graph_epochs(x, args.epochs, xla=False)),
             ("one tf.function per epoch, in-graph batches, XLA",

@@ -1,19 +1,25 @@
 """Training speed of keras_ae against the plain Keras a user would write, on real digits.
 
     python benchmarks/train_speed.py --data-dir ../shared/data [--epochs 10] [--rounds 2] [--knobs]
+        [--no-jax]
 
-For each preset (seed, conv, conv_vae) it trains, in this one process and alternating:
-- plain Keras: the same network as a functional model, `compile(Adam(1e-3), "mse")` and
-  `fit(x, x, batch_size=128)` on NumPy arrays (for the VAE, the keras.io example's model
-  class with its own `train_step`);
+It first prints the CPU it runs on (model, cores, flags). For each preset (seed, conv,
+conv_plain, conv_vae) it trains, in this one process and alternating:
+- plain Keras on TensorFlow: the same network as a functional model, `compile(Adam(1e-3),
+  "mse")` and `fit(x, x, batch_size=128)` on NumPy arrays (for the VAE, the keras.io example's
+  model class with its own `train_step`; benchmarks/plain_keras.py);
 - keras_ae: `keras_ae.training.train.train(config, run_dir)`, what `keras-ae train` does, run folder
-  included.
+  included;
+then the same plain Keras model and fit on the JAX backend, in a subprocess
+(`KERAS_BACKEND=jax python benchmarks/plain_keras.py ...`, on the same float images), measured
+the same way: skipped, with one note on stderr, where jax is not installed (`pip install -e
+".[bench]"`) and for conv_vae, whose keras.io train_step is TensorFlow's.
 Each path first trains 2 epochs once, uncounted (its first run in the process pays one-off costs
 at its end too). Samples per second leave out the first epoch (tracing, XLA compilation); the
 run folder's final writes count. Each path's peak RSS is sampled while it runs. Then the held-out MSE of both after
 the same epochs, the wall time of the whole run (first epoch included: the time-to-quality pair
 for `conv` against `conv_plain`, the same network trained the way plain Keras does), the ratio
-of speeds, and the ceiling: numpy's float32 matrix products of the seed net's shapes alone
+of speeds (keras_ae / plain Keras on TensorFlow and on JAX), and the ceiling: numpy's float32 matrix products of the seed net's shapes alone
 (forward and backward), as samples per second.
 """
 
@@ -21,154 +27,30 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
+import inspect
+import json
+import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from unittest import mock
 
-import keras
 import numpy as np
-from keras import layers, ops
 
 from keras_ae import data
-from keras_ae.models.presets import preset_config
+from keras_ae.models.presets import compile_options, preset_config
 from keras_ae.training import train as keras_ae_train
 from keras_ae.training.train import train
+from keras_ae.utils.machine import cpu_description
+from plain_keras import (BATCH, PLAIN, TENSORFLOW_ONLY, EpochClock, PeakRSS,  # noqa: F401
+                         held_out_mse, plain_conv, plain_seed, run_plain)
 
-BATCH = 128
-
-
-# --- plain Keras, as a user writes it ------------------------------------------------------------
-def plain_seed() -> keras.Model:
-    inputs = keras.Input((28, 28, 1))
-    h = layers.Flatten()(inputs)
-    for units in (128, 64):
-        h = layers.Dense(units, activation="relu")(h)
-    h = layers.Dense(32)(h)
-    for units in (64, 128):
-        h = layers.Dense(units, activation="relu")(h)
-    outputs = layers.Reshape((28, 28, 1))(layers.Dense(784, activation="sigmoid")(h))
-    return keras.Model(inputs, outputs)
-
-
-def _conv_encoder(inputs, dense=()):
-    h = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(inputs)
-    h = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu")(h)
-    h = layers.Flatten()(h)
-    for units in dense:
-        h = layers.Dense(units, activation="relu")(h)
-    return h
-
-
-def _conv_decoder(latent_dim):
-    z = keras.Input((latent_dim,))
-    h = layers.Reshape((7, 7, 64))(layers.Dense(7 * 7 * 64, activation="relu")(z))
-    h = layers.Conv2DTranspose(64, 3, strides=2, padding="same", activation="relu")(h)
-    h = layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu")(h)
-    return keras.Model(z, layers.Conv2D(1, 3, padding="same", activation="sigmoid")(h))
-
-
-def plain_conv() -> keras.Model:
-    inputs = keras.Input((28, 28, 1))
-    return keras.Model(inputs, _conv_decoder(32)(layers.Dense(32)(_conv_encoder(inputs))))
-
-
-class PlainVAE(keras.Model):
-    """The keras.io example VAE's model class (encoder with two heads, a sampling step, the
-    Bernoulli likelihood summed over pixels plus the KL term), around conv_vae's layers."""
-
-    def __init__(self, latent_dim=2, **kwargs):
-        super().__init__(**kwargs)
-        inputs = keras.Input((28, 28, 1))
-        h = _conv_encoder(inputs, dense=(256,))
-        self.encoder = keras.Model(inputs, [layers.Dense(latent_dim)(h), layers.Dense(latent_dim)(h)])
-        self.decoder = _conv_decoder(latent_dim)
-        self.seed_generator = keras.random.SeedGenerator(0)
-        self.total_loss_tracker = keras.metrics.Mean(name="total_loss")
-
-    @property
-    def metrics(self):
-        return [self.total_loss_tracker]
-
-    def call(self, x):
-        return self.decoder(self.encoder(x)[0])
-
-    def train_step(self, data):
-        import tensorflow as tf
-
-        x = data[0] if isinstance(data, tuple) else data
-        with tf.GradientTape() as tape:
-            z_mean, z_log_var = self.encoder(x)
-            eps = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
-            reconstruction = self.decoder(z_mean + ops.exp(0.5 * z_log_var) * eps)
-            bce = keras.losses.binary_crossentropy(x, reconstruction, axis=(1, 2, 3))
-            kl = -0.5 * ops.sum(1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=1)
-            loss = ops.mean(bce * 784 + kl)
-        grads = tape.gradient(loss, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
-        self.total_loss_tracker.update_state(loss)
-        return {"loss": self.total_loss_tracker.result()}
-
-
-PLAIN = {"seed": plain_seed, "conv": plain_conv, "conv_plain": plain_conv, "conv_vae": PlainVAE}
-
-
-# --- measuring ---------------------------------------------------------------------------------
-class PeakRSS:
-    """The largest resident set size of this process while the block runs, sampled every 20 ms."""
-
-    def __enter__(self):
-        self.peak, self._running = _rss(), True
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self):
-        while self._running:
-            self.peak = max(self.peak, _rss())
-            time.sleep(0.02)
-
-    def __exit__(self, *exc):
-        self._running = False
-        self._thread.join()
-
-
-def _rss() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-class EpochClock(keras.callbacks.Callback):
-    """When the second epoch began (the first is warm-up: tracing and compilation)."""
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == 1:
-            self.started = time.perf_counter()
-
-
-def held_out_mse(model, images) -> float:
-    x = data.as_float_images(images)
-    return float(np.mean((np.asarray(model.predict(x, batch_size=256, verbose=0)) - x) ** 2))
-
-
-def run_plain(name, x, held_out, epochs):
-    keras.utils.set_random_seed(0)
-    model = PLAIN[name]()
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=None if name == "conv_vae" else "mse")
-    clock = EpochClock()
-    floats = data.as_float_images(x)
-    with PeakRSS() as rss:
-        start = time.perf_counter()
-        model.fit(floats, floats, batch_size=BATCH, epochs=epochs, verbose=0, callbacks=[clock])
-        end = time.perf_counter()
-    speed = (epochs - 1) * len(x) / (end - clock.started)
-    return speed, held_out_mse(model, held_out), rss.peak, end - start
+WORKER = Path(__file__).with_name("plain_keras.py")
 
 
 UNGROUPED = "ungrouped"  # train() options of this benchmark alone: see `knob_patches`
@@ -218,11 +100,25 @@ def run_keras_ae(name, args, x, held_out, folder: Path | None, overrides=None, *
     return speed, held_out_mse(result.model, held_out), rss.peak, end - start
 
 
+def default_label(name: str) -> str:
+    """What keras_ae's path for preset `name` does by default, from the product's own settings
+    (whatever machine chose or changes them)."""
+    config, options = preset_config(name), compile_options(preset_config(name))
+    every = inspect.signature(train).parameters["backup_every"].default
+    precision = {False: "float32", True: "mixed precision"}.get(config.mixed_precision,
+                                                              f"mixed precision {config.mixed_precision}")
+    return (f"default: {'XLA' if options.get('jit_compile') else 'no XLA'}, {precision}, batch "
+            f"{config.batch_size}, {options['steps_per_execution']} steps per call in groups, "
+            f"backups every {every:g} s")
+
+
+STEPS = compile_options(preset_config("seed"))["steps_per_execution"]
+
 # Each knob: (preset, what is changed, config overrides, train() options, with a run folder).
 # Op determinism stays on for the rest of the process once switched on, so it comes last.
 KNOBS = [
-    ("seed", "default: XLA, 32 steps per call in groups, backups every 60 s", {}, {}, True),
-    ("seed", "32 steps per call, batches fetched one by one (Keras's own loop)", {},
+    ("seed", default_label("seed"), {}, {}, True),
+    ("seed", f"{STEPS} steps per call, batches fetched one by one (Keras's own loop)", {},
      {UNGROUPED: True}, True),
     ("seed", "batches converted to float (x, x) pairs in the pipeline", {}, {CONVERTED: True},
      True),
@@ -230,15 +126,15 @@ KNOBS = [
      True),
     ("seed", "no XLA (jit_compile=False)", {"jit_compile": False}, {}, True),
     ("seed", "1 step per call (steps_per_execution=1)", {"steps_per_execution": 1}, {}, True),
-    ("seed", "neither XLA nor 32 steps per call", {"jit_compile": False, "steps_per_execution": 1},
-     {}, True),
+    ("seed", f"neither XLA nor {STEPS} steps per call",
+     {"jit_compile": False, "steps_per_execution": 1}, {}, True),
     ("seed", "backup and best checkpoint every epoch (--backup-every 0)", {}, {"backup_every": 0},
      True),
     ("seed", "no run folder", {}, {}, False),
-    ("conv", "default: mixed bfloat16 (auto), batch 64, 32 steps per call in groups", {}, {},
-     True),
+    ("conv", default_label("conv"), {}, {}, True),
     ("conv", "1 step per call (steps_per_execution=1)", {"steps_per_execution": 1}, {}, True),
     ("conv", "float32 (--mixed-precision off)", {"mixed_precision": False}, {}, True),
+    ("conv", "mixed precision on (--mixed-precision on)", {"mixed_precision": True}, {}, True),
     ("conv", "batch 128", {"batch_size": 128}, {}, True),
     ("conv", "float32, batch 128 (= conv_plain)", {"mixed_precision": False, "batch_size": 128},
      {}, True),
@@ -287,6 +183,27 @@ def matmul_ceiling(repeats: int = 200) -> float:
     return repeats * BATCH / (time.perf_counter() - start)
 
 
+def jax_note() -> str | None:
+    """Why there are no JAX rows, or None."""
+    if importlib.util.find_spec("jax") is None:
+        return 'no JAX rows: jax is not installed (pip install -e ".[bench]")'
+    return None
+
+
+def run_plain_jax(name: str, arrays: Path, args) -> list[tuple] | str:
+    """The plain Keras runs of preset `name` on the JAX backend, in a worker process (a 2-epoch
+    warm-up, then `args.rounds` counted runs), as run_plain's tuples; or why there are none."""
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run([sys.executable, str(WORKER), "--arrays", str(arrays), "--model", name,
+                           "--epochs", str(args.epochs), "--rounds", str(args.rounds)],
+                          env=env, capture_output=True, text=True)
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not rows or any(row["backend"] != "jax" for row in rows):
+        reason = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        return f"{name}: no JAX row ({reason})"
+    return [(row["speed"], row["mse"], row["rss"], row["wall"]) for row in rows]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="mnist")
@@ -296,39 +213,65 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["seed", "conv", "conv_plain", "conv_vae"])
     parser.add_argument("--knobs", action="store_true",
                         help="measure each knob of keras_ae's path instead (see KNOBS)")
+    parser.add_argument("--no-jax", action="store_true", help="leave out the JAX rows")
     args = parser.parse_args()
+    print(cpu_description(), flush=True)
 
     x, _ = data.load_arrays(args.dataset, "train", data_dir=args.data_dir)
     held_out, _ = data.load_arrays(args.dataset, "validation", data_dir=args.data_dir)
+    floats, held_floats = data.as_float_images(x), data.as_float_images(held_out)
     print(f"{args.dataset}: {len(x)} train / {len(held_out)} held-out images, {args.epochs} "
           f"epochs, batch {BATCH} for plain Keras, {args.rounds} alternating rounds\n")
     if args.knobs:
-        measure_knobs(args, x, held_out)
+        measure_knobs(args, x, held_floats)
         return
-    print("| preset | path | samples/s | × plain Keras | held-out MSE | wall time | peak RSS |")
+    note = "no JAX rows: --no-jax" if args.no_jax else jax_note()
+    if note is not None and not args.no_jax:
+        print(note, file=sys.stderr, flush=True)
+    print("| preset | path | samples/s | × plain Keras on TensorFlow | held-out MSE | wall time "
+          "| peak RSS |")
     print("|---|---|---|---|---|---|---|")
+    ratios = {}
     with tempfile.TemporaryDirectory() as folder:
+        arrays = Path(folder) / "arrays.npz"  # what the JAX worker trains on: the same floats
+        if note is None:
+            np.savez(arrays, train=floats, held_out=held_floats)
         for name in args.models:
             plain, ours = [], []
             # warm-up, not counted: each path's first run in the process also pays one-off
             # costs at its end (imports, Keras's first saves)
-            run_plain(name, x, held_out, 2)
-            run_keras_ae(name, args, x, held_out, Path(folder), {"epochs": 2})
+            run_plain(name, floats, held_floats, 2)
+            run_keras_ae(name, args, x, held_floats, Path(folder), {"epochs": 2})
             for round_ in range(args.rounds):
                 order = ("plain", "ours") if round_ % 2 == 0 else ("ours", "plain")
                 for path in order:
                     if path == "plain":
-                        plain.append(run_plain(name, x, held_out, args.epochs))
+                        plain.append(run_plain(name, floats, held_floats, args.epochs))
                     else:
-                        ours.append(run_keras_ae(name, args, x, held_out, Path(folder)))
-            speed = {"plain": statistics.median(r[0] for r in plain),
-                     "ours": statistics.median(r[0] for r in ours)}
-            for label, results, key in (("plain Keras fit(numpy)", plain, "plain"),
-                                        ("keras_ae train (run folder)", ours, "ours")):
+                        ours.append(run_keras_ae(name, args, x, held_floats, Path(folder)))
+            paths = [("plain Keras fit(numpy), TensorFlow", plain, "plain"),
+                     ("keras_ae train (run folder)", ours, "ours")]
+            if note is None and name in TENSORFLOW_ONLY:
+                print(f"{name}: no JAX row (the keras.io example's train_step is TensorFlow's)",
+                      file=sys.stderr, flush=True)
+            elif note is None:
+                jax = run_plain_jax(name, arrays, args)
+                if isinstance(jax, str):
+                    print(jax, file=sys.stderr, flush=True)
+                else:
+                    paths.insert(1, ("plain Keras fit(numpy), JAX", jax, "jax"))
+            speed = {key: statistics.median(r[0] for r in results) for _, results, key in paths}
+            for label, results, key in paths:
                 print(f"| {name} | {label} | {speed[key]:,.0f} | {speed[key] / speed['plain']:.2f} "
                       f"| {results[-1][1]:.5f} | {statistics.median(r[3] for r in results):.1f} s "
                       f"| {max(r[2] for r in results) / 2**20:,.0f} MB |",
                       flush=True)
+            ratios[name] = (speed["ours"] / speed["plain"],
+                            speed["ours"] / speed["jax"] if "jax" in speed else None)
+    print("\n| preset | keras_ae / plain Keras on TensorFlow | keras_ae / plain Keras on JAX |")
+    print("|---|---|---|")
+    for name, (tf_ratio, jax_ratio) in ratios.items():
+        print(f"| {name} | {tf_ratio:.2f} | {'-' if jax_ratio is None else f'{jax_ratio:.2f}'} |")
     print(f"\nceiling: numpy float32 matrix products of the seed net's shapes alone, "
           f"{matmul_ceiling():,.0f} samples/s")
 

@@ -13,6 +13,7 @@ openTSNE slow down badly when the cores are shared.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -23,6 +24,7 @@ from keras_ae import data
 from keras_ae.analysis import projection
 from keras_ae.models.presets import preset_config
 from keras_ae.training.train import train
+from keras_ae.utils.machine import cpu_description
 from keras_ae.visualization.plots import latent_codes
 
 
@@ -37,6 +39,7 @@ def main() -> None:
     parser.add_argument("--skip-sklearn", action="store_true", help="skip scikit-learn's t-SNE")
     parser.add_argument("--skip-umap", action="store_true")
     args = parser.parse_args()
+    print(cpu_description(), flush=True)
 
     config = preset_config("seed", dataset="mnist", data_dir=args.data_dir, epochs=args.epochs)
     model = train(config, verbose=0).model
@@ -52,11 +55,12 @@ def main() -> None:
 
         return TSNE(init="pca", random_state=0, max_iter=750).fit_transform(codes)
 
+    cores = os.cpu_count() or 1  # all of this machine's
     rows = [
         (f"openTSNE 250+{projection.TSNE_ITERATIONS} iterations, 1 thread (default)",
          openTSNE(projection.TSNE_ITERATIONS, 1)),
-        (f"openTSNE 250+{projection.TSNE_ITERATIONS} iterations, 2 threads",
-         openTSNE(projection.TSNE_ITERATIONS, 2)),
+        (f"openTSNE 250+{projection.TSNE_ITERATIONS} iterations, {cores} threads",
+         openTSNE(projection.TSNE_ITERATIONS, cores)),
         ("openTSNE 250+500 iterations (its own default), 1 thread", openTSNE(500, 1)),
         ("PCA", lambda: projection.project_2d(codes, "pca")[0]),
     ]

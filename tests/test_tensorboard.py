@@ -125,29 +125,37 @@ def scalar_tags(folder):
     return tags
 
 
-def test_epoch_tensorboard_writes_keras_scalars_without_per_batch_calls(tmp_path, monkeypatch):
+def scalars(folder):
+    """{(run, tag, step): value} of every scalar summary under `folder` (runs: its subfolders)."""
+    found = {}
+    for path in folder.rglob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.tensor.dtype:  # a scalar as a float32 tensor (not the file's header)
+                    found[path.parent.name, value.tag, event.step] = float(
+                        tf.make_ndarray(value.tensor))
+    return found
+
+
+def test_epoch_tensorboard_writes_what_keras_tensorboard_writes_by_epoch(tmp_path):
     import keras
 
     from keras_ae.training.tensorboard import EpochTensorBoard
 
     x = structured_images(32, shape=SMALL)
-    batch_logs = []  # what Keras's own per-batch hook is given
-    keras_hook = keras.callbacks.TensorBoard.on_train_batch_end
-    monkeypatch.setattr(keras.callbacks.TensorBoard, "on_train_batch_end",
-                        lambda self, batch, logs=None: (batch_logs.append(logs),
-                                                        keras_hook(self, batch, logs))[1])
-    for update_freq in ("epoch", 1):
-        batch_logs.clear()
-        folder = tmp_path / str(update_freq)
-        small("seed").fit(x, x, batch_size=8, epochs=2, validation_data=(x, x), verbose=0,
-                          callbacks=[EpochTensorBoard(str(folder), update_freq=update_freq)])
-        tags = scalar_tags(folder)
-        assert {"epoch_loss", "epoch_reconstruction_loss", "epoch_learning_rate"} <= tags
-        assert len(batch_logs) == 2 * 4  # the hook still runs (graph, profiling)
-        if update_freq == "epoch":  # no per-batch scalars to call tf.summary for, none written
-            assert batch_logs == [None] * 8 and not any(t.startswith("batch_") for t in tags)
-        else:
-            assert all("loss" in logs for logs in batch_logs) and "batch_loss" in tags
+    ours, keras_own = EpochTensorBoard(tmp_path / "ours"), keras.callbacks.TensorBoard(
+        str(tmp_path / "keras"))
+    model = small("seed")
+    model.fit(x, x, batch_size=8, epochs=2, validation_data=(x, x), verbose=0,
+              callbacks=[keras_own, ours])  # one fit: the same logs for both
+    assert {"epoch_loss", "epoch_reconstruction_loss", "epoch_learning_rate"} <= scalar_tags(
+        tmp_path / "ours")
+    expected = scalars(tmp_path / "keras")
+    assert ("validation", "evaluation_loss_vs_iterations", 8) in expected  # 4 steps an epoch
+    assert scalars(tmp_path / "ours") == expected
+    assert sorted(p.parent.name for p in (tmp_path / "ours").rglob("events.out.tfevents.*")) == [
+        "train", "validation"]  # one event file a run, as Keras writes
+    assert all("batch_" not in tag for _, tag, _ in expected)
 
 
 @pytest.fixture()

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import keras
 
+from keras_ae.utils.machine import cpu
+
 
 def mixed_precision_policy() -> str:
     """`mixed_float16` where a GPU is visible (its tensor cores need float16), else
@@ -19,12 +21,7 @@ def mixed_precision_policy() -> str:
 def native_bfloat16_cpu() -> bool:
     """Whether this machine's CPU has bfloat16 instructions (AVX512-BF16 or AMX), with which
     mixed_bfloat16 runs faster than float32; without them it runs slower."""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    return bool({"avx512_bf16", "amx_bf16"} & cpu().flags)
 
 
 def policy_for(mixed_precision: bool | str) -> str | None:

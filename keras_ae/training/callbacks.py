@@ -81,9 +81,13 @@ class AtomicCSVLogger(keras.callbacks.Callback):
 def read_values(variables: list) -> list:
     """The present values of Keras `variables`, as tensors and without a copy: TensorFlow
     copies a variable's buffer before writing to one that a tensor still holds, so these keep
-    their values as training goes on. Reading them so is 2-3 times cheaper than `.numpy()`,
-    and assigning them back (`values_set`) several times cheaper than assigning arrays."""
-    return [variable.value.value() for variable in variables]
+    their values as training goes on. All are read in one operation (`tf.identity_n`), about 4
+    times cheaper than one read a variable and 10 times cheaper than `.numpy()` copies (the
+    seed net's 39 training variables: 0.7 ms against 2.8 ms a read, on 2 shared cores); assigning
+    them back (`values_set`) is several times cheaper than assigning arrays."""
+    import tensorflow as tf
+
+    return list(tf.identity_n([variable.value for variable in variables])) if variables else []
 
 
 @contextlib.contextmanager
@@ -143,12 +147,14 @@ class TimedBackup(keras.callbacks.BackupAndRestore):
     are never older than the backup a run resumes from.
 
     It restores as Keras's does. Between writes it keeps the state of the last finished epoch
-    in memory, and `write_interrupted` (called when training stops with an exception: Ctrl-C,
-    a diverging loss) writes that state: an interrupted run resumes from its last finished
-    epoch, a killed one from the last backup written, at most `every` seconds of epochs before.
-    An epoch counts as finished once the callback `trained_mark()` returns has seen it end:
-    placed before the callbacks that may fail at an epoch's end, it keeps an epoch whose end
-    one of them fails on (recorded and backed up as it was trained).
+    in memory (read in one operation, `read_values`), and `write_interrupted` (called when
+    training stops with an exception: Ctrl-C, a diverging loss) writes that state: an
+    interrupted run resumes from its last finished epoch, a killed one from the last backup
+    written, at most `every` seconds of epochs before. An epoch counts as finished once the
+    callback `trained_mark()` returns has seen it end: placed before the callbacks that may fail
+    at an epoch's end, it keeps an epoch whose end one of them fails on (recorded and backed up
+    with the model's state when the failure stopped training, as this callback would have
+    kept it at that epoch's end; the mark itself reads nothing).
     """
 
     def __init__(self, backup_dir: str, records: tuple = (), every: float = 60.0):
@@ -156,7 +162,7 @@ class TimedBackup(keras.callbacks.BackupAndRestore):
         self.records, self.every = tuple(records), float(every)
         self._written = time.monotonic()
         self._finished = None  # (epoch, state) of the last finished epoch, if not written yet
-        self._trained = None  # (epoch, logs, state) of an epoch whose end is under way
+        self._trained = None  # (epoch, logs) of an epoch whose end is under way
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
@@ -167,8 +173,9 @@ class TimedBackup(keras.callbacks.BackupAndRestore):
         return _EpochTrained(self)
 
     def epoch_trained(self, epoch: int, logs: dict | None) -> None:
-        """Keep `epoch` (its logs and the model's state) as trained, its end under way."""
-        self._trained = (epoch, dict(logs or {}), self._state())
+        """Mark `epoch` (with its logs) as trained, its end under way. Nothing is read: should
+        the end fail, training stops there, and `write_interrupted` reads the state then."""
+        self._trained = (epoch, dict(logs or {}))
 
     def on_epoch_end(self, epoch, logs=None):
         self._trained = None
@@ -191,12 +198,11 @@ class TimedBackup(keras.callbacks.BackupAndRestore):
 
     def write_interrupted(self) -> None:
         """Write the backup of the last finished epoch, if it is not written yet."""
-        if self._trained is not None:  # its end failed: recorded and backed up as trained
-            epoch, logs, state = self._trained
-            with values_set(self._variables(), state):
-                for record in self.records:
-                    record.on_epoch_end(epoch, logs)
-            self._finished = (epoch, state)
+        if self._trained is not None:  # its end failed: recorded and backed up as it stopped
+            epoch, logs = self._trained
+            for record in self.records:
+                record.on_epoch_end(epoch, logs)
+            self._finished = (epoch, self._state())
         if self._finished is None:
             return
         epoch, state = self._finished

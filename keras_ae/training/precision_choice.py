@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from keras_ae.models.precision import mixed_precision_policy, precision_policy
 from keras_ae.models.presets import build, compile_options
 from keras_ae.training.run_folder import CHOICES_FILE
 from keras_ae.utils.io import atomic_write_text
+from keras_ae.utils.machine import cpu
 
 __all__ = ["CHOICES_FILE", "PrecisionChoice", "applies", "cache_dir", "choose_precision",
            "machine", "record_choice", "recorded_choice", "step_seconds"]
@@ -67,17 +67,7 @@ def machine() -> dict:
     matter for half precision), the GPUs and TensorFlow's version."""
     import tensorflow as tf
 
-    name, flags = platform.processor(), set()
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name") and not flags:
-                    name = line.split(":", 1)[1].strip()
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    break
-    except OSError:
-        pass
+    name, flags = cpu().model, cpu().flags
     gpus = [tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
             for gpu in tf.config.list_physical_devices("GPU")]
     return {"cpu": name, "flags": sorted(flags & set(CPU_FLAGS)), "gpus": gpus,
