@@ -1,10 +1,5 @@
 """TensorBoard gets reconstructions every epoch and the held-out codes in the projector."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import tensorflow as tf
