@@ -81,10 +81,9 @@ class AtomicCSVLogger(keras.callbacks.Callback):
 def read_values(variables: list) -> list:
     """The present values of Keras `variables`, as tensors and without a copy: TensorFlow
     copies a variable's buffer before writing to one that a tensor still holds, so these keep
-    their values as training goes on. All are read in one operation (`tf.identity_n`), about 4
-    times cheaper than one read a variable and 10 times cheaper than `.numpy()` copies (the
-    seed net's 39 training variables: 0.7 ms against 2.8 ms a read, on 2 shared cores); assigning
-    them back (`values_set`) is several times cheaper than assigning arrays."""
+    their values as training goes on. All are read in one operation (`tf.identity_n`), cheaper
+    than one read a variable or `.numpy()` copies (benchmarks/run_folder_cost.py); assigning
+    them back (`values_set`) is cheaper than assigning arrays."""
     import tensorflow as tf
 
     return list(tf.identity_n([variable.value for variable in variables])) if variables else []

@@ -53,9 +53,8 @@ class EpochTensorBoard(keras.callbacks.Callback):
     `epoch_NAME` of the validation values at step `epoch`.
 
     They go out as TensorBoard's own event records (`tensorboard.summary.writer`), built in
-    Python, rather than as TensorFlow summary ops, which cost seven scalars about 5 ms an epoch
-    (0.7 ms a scalar, on 2 shared cores), more than a seed epoch's share of the run folder
-    allows. The events reach the file within `flush_every` seconds (TensorBoard's writer
+    Python, rather than as TensorFlow summary ops, which cost more than a short epoch's share
+    of the run folder allows (benchmarks/run_folder_cost.py). The events reach the file within `flush_every` seconds (TensorBoard's writer
     thread) and when training ends."""
 
     def __init__(self, log_dir: str | os.PathLike, flush_every: float = 1.0):
