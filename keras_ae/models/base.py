@@ -28,8 +28,9 @@ from keras_ae.models.batch_groups import grouped_function
 from keras_ae.models.losses import (per_sample_keras_loss, reconstruction_error,
                                     replicas_in_sync, scale_for_replicas, weighted_mean)
 from keras_ae.models.image_encoder import ImageEncoder
-from keras_ae.models.pixels import (as_image_tensor, assert_pixels, check_image_shape,
-                                    checked_input, concrete, float32, is_float, pixel_error)
+from keras_ae.models.pixels import (as_image_tensor, as_tensor, assert_pixels,
+                                    check_image_shape, checked_input, concrete, float32,
+                                    is_float, pixel_error)
 from keras_ae.models.randomness import replica_seed
 from keras_ae.models.precision import computes_in, float32_copy
 
@@ -145,12 +146,7 @@ class BaseAutoencoder(keras.Model):
     def as_codes(self, z):
         """`z` as float latent codes of this model's shape; another dtype or shape is a
         ValueError naming it, and so are NaN or infinite codes where values are known."""
-        if not isinstance(z, keras.KerasTensor):
-            try:
-                z = ops.convert_to_tensor(z)
-            except (ValueError, TypeError):
-                raise ValueError(f"model {self.name!r} decodes codes given as an array, got a "
-                                 f"{type(z).__name__} that is not one (ragged?)") from None
+        z = as_tensor(z, f"model {self.name!r} decodes codes given")
         dtype = keras.backend.standardize_dtype(z.dtype)
         if "float" not in dtype:
             raise ValueError(f"model {self.name!r} decodes float latent codes, got dtype {dtype}")

@@ -18,7 +18,7 @@ from keras import ops
 from keras_ae.data.errors import DataError
 from keras_ae.data.validate import check_pixel_values, pixel_value_problem
 
-__all__ = ["CheckedBatches", "as_image_tensor", "assert_pixels", "check_image_shape",
+__all__ = ["CheckedBatches", "as_image_tensor", "as_tensor", "assert_pixels", "check_image_shape",
            "checked_input", "concrete", "float32", "is_float", "pixel_error"]
 
 
@@ -47,17 +47,24 @@ def check_image_shape(shape: tuple, expected: tuple[int, ...], owner: str) -> No
                          f"of shape {shape[1:]}")
 
 
+def as_tensor(x, takes: str):
+    """`x` as a tensor (a symbolic KerasTensor as it is), or a ValueError "`takes` as an array,
+    got a TYPE that is not one"."""
+    if isinstance(x, keras.KerasTensor):
+        return x
+    try:
+        return ops.convert_to_tensor(x)
+    except (ValueError, TypeError):
+        raise ValueError(f"{takes} as an array, got a {type(x).__name__} that is not one "
+                         "(ragged?)") from None
+
+
 def as_image_tensor(x, expected: tuple[int, ...], owner: str):
     """`x` as a float32 image tensor of shape (batch, *expected): uint8 is divided by 255,
     floats are cast; another dtype, rank or image shape is a ValueError naming it (`owner`, the
     model's name), and so are, where values are known (eagerly), an empty batch and float
     pixels that are NaN, infinite or outside [0, 1] (a DataError)."""
-    if not isinstance(x, keras.KerasTensor):
-        try:
-            x = ops.convert_to_tensor(x)
-        except (ValueError, TypeError):
-            raise ValueError(f"model {owner!r} takes images as an array, got a "
-                             f"{type(x).__name__} that is not one (ragged?)") from None
+    x = as_tensor(x, f"model {owner!r} takes images")
     dtype = keras.backend.standardize_dtype(x.dtype)
     if dtype == "uint8":
         x = float32(x) / 255.0
