@@ -39,8 +39,8 @@ MNIST_POOL = 5000  # MNIST: test digits [0, 5000) train, [5000, 10000) are score
 
 def protocol(dataset: str, data_dir: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(pool images, pool labels, scored images, scored labels) of the protocol on `dataset`."""
-    if dataset == "mnist":
-        x, y = data.load_arrays("mnist", "test", data_dir=data_dir)
+    if dataset == "mnist":  # the 10k test digits, in file order (locally the only split)
+        x, y = data.load_arrays("mnist", "train", data_dir=data_dir, validation_fraction=0)
         return x[:MNIST_POOL], y[:MNIST_POOL], x[MNIST_POOL:], y[MNIST_POOL:]
     train_x, train_y = data.load_arrays(dataset, "train", data_dir=data_dir, validation_fraction=0)
     test_x, test_y = data.load_arrays(dataset, "test", data_dir=data_dir)
