@@ -857,7 +857,7 @@ def _api_cases() -> list[ApiCase]:
     for name, message, error in [("missing.npz", "no labelled file", FileNotFoundError),
                                  ("pool.npz", "has no labels array (it has images)", DataError),
                                  ("labelled_no_labels.npz", "has no labels array", DataError),
-                                 ("text.npz", "is not a readable .npz file of arrays", DataError),
+                                 ("text.npz", "is not an .npz archive", DataError),
                                  ("objects.npz", "has no images and no labels array", DataError)]:
         add(c, f"read_labelled: {name}", lambda w, n=name: detect.read_labelled(w.data / n), error, message)
     add(c, "read_labelled: an .npy file", lambda w: detect.read_labelled(w.inputs / "good.npy"), ValueError,
@@ -1223,7 +1223,7 @@ def _cli_cases() -> list[CliCase]:
                           ("labelled_one_class.npz", "labels are all normal (0)"),
                           ("labelled_short.npz", "found 19 labels for 20 images"),
                           ("labelled_no_labels.npz", "has no labels array (it has images)"),
-                          ("text.npz", "is not a readable .npz file of arrays")]:
+                          ("text.npz", "is not an .npz archive")]:
         add(c, f"--labels {name}", lambda w, n=name: fit(w, "--labels", str(w.data / n)), message)
     add(c, "--labels an .npy file", lambda w: fit(w, "--labels", str(w.inputs / "good.npy")),
         "labelled images are an .npz file with arrays images and labels, got .npy")

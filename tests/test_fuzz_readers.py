@@ -27,7 +27,7 @@ from hypothesis.extra import numpy as hnp
 from keras_ae.analysis.detect import Threshold
 from keras_ae.data import DataError
 from keras_ae.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx_images, read_idx_labels
-from keras_ae.data.npz import read_npz
+from keras_ae.data.arrays import read_npy, read_npz, read_npz_arrays, read_npz_images
 from keras_ae.models.config import RunConfig
 from keras_ae.data.inputs import read_inputs
 
@@ -95,9 +95,20 @@ def test_idx_forged_headers(dims, extra, labels_magic, compress):
 
 
 # --- npz ----------------------------------------------------------------------------------------
+def _other_readers(path) -> None:
+    """The batch and named-array readers of the same archive: an array, or a DataError."""
+    for read in (read_npz_images, lambda p: read_npz_arrays(p, ("images", "labels"), "fuzz")):
+        try:
+            read(path)
+        except DataError:
+            pass
+
+
 def _read_npz(content: bytes):
+    path = _file("fuzz.npz", content)
+    _other_readers(path)
     try:
-        pools = read_npz(_file("fuzz.npz", content))
+        pools = read_npz(path)
     except DataError:
         return None
     _check_images(pools.train_x)
@@ -106,6 +117,17 @@ def _read_npz(content: bytes):
     if pools.test_x is not None:
         _check_images(pools.test_x)
     return pools
+
+
+@FUZZ
+@given(st.binary(max_size=400))
+def test_npy_any_bytes(content):
+    for raw in (content, np.lib.format.MAGIC_PREFIX + content):
+        try:
+            array = read_npy(_file("fuzz.npy", raw))
+        except DataError:
+            continue
+        assert isinstance(array, np.ndarray) and array.size > 0
 
 
 @FUZZ

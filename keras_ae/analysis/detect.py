@@ -22,7 +22,6 @@ import hashlib
 import json
 import math
 import os
-import zipfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -30,11 +29,11 @@ from typing import Any
 import numpy as np
 
 from keras_ae.analysis.baselines import isolation_forest_scores, pca_scores
+from keras_ae.data.arrays import read_npz_arrays
 from keras_ae.data.errors import DataError
-
 from keras_ae.utils.arguments import check_int
 from keras_ae.utils.io import atomic_write_text
-from keras_ae.utils.text import first_line, with_article
+from keras_ae.utils.text import with_article
 
 __all__ = [
     "DEFAULT_PERCENTILE", "DETECTOR_FILE", "ELBO_SAMPLES", "REFERENCE_SCORES", "SCORES",
@@ -530,18 +529,8 @@ def read_labelled(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     if path.suffix.lower() != ".npz":
         raise ValueError(f"{path}: labelled images are an .npz file with arrays "
                          f"{' and '.join(LABELLED_KEYS)}, got {path.suffix or 'no suffix'}")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            missing = [key for key in LABELLED_KEYS if key not in archive.files]
-            if missing:
-                raise DataError(f"{path} has no {' and no '.join(missing)} array (it has "
-                                f"{', '.join(archive.files) or 'none'}); labelled images are "
-                                "an .npz with images and labels (1 = anomaly, 0 = normal)")
-            return archive["images"], archive["labels"]
-    except DataError:
-        raise
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as err:  # not an npz, truncated
-        raise DataError(f"{path} is not a readable .npz file of arrays: {first_line(err)}") from None
+    return read_npz_arrays(path, LABELLED_KEYS, "labelled images are an .npz with images and "
+                           "labels (1 = anomaly, 0 = normal)")
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    import numpy as np
-
+    from keras_ae.data.arrays import read_npy
     from keras_ae.data.inputs import read_named_inputs
     from keras_ae.serving.outputs import write_outputs
     from keras_ae.serving.predict import load_exported
@@ -49,7 +48,7 @@ def run(args) -> int:
             shape = ", ".join("batch" if d is None else str(d) for d in inputs[input_name])
             raise CLIError(f"signature {args.signature!r} takes one .npy file of {input_name} "
                            f"({shape}), {exported.input_dtypes(args.signature)[input_name]}")
-        array, names = np.load(args.input[0], allow_pickle=False), None
+        array, names = read_npy(args.input[0]), None
     outputs = exported.run(args.signature, **{input_name: array})
     written = write_outputs(outputs, args.output, names=names, overwrite=args.overwrite)
     for key, value in outputs.items():

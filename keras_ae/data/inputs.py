@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from keras_ae.data import images as data_images
+from keras_ae.data.arrays import read_npy, read_npz_images
 from keras_ae.data.folder import files_below
 from keras_ae.utils.text import first_line
 
 IMAGE_SUFFIXES = data_images.IMAGE_SUFFIXES
 ARRAY_SUFFIXES = (".npy", ".npz")
-NPY_MAGIC = b"\x93NUMPY"
 
 def _scale(array: np.ndarray, source: Path) -> np.ndarray:
     """Integer pixels to [0, 1]; float pixels must already be there."""
@@ -107,51 +107,6 @@ def _images_of(array: np.ndarray, source: Path, image_shape: tuple[int, ...] | N
     raise ValueError(f"{source}: array of shape {shape} is not an image or a batch of images")
 
 
-def _read_npy(source: Path) -> np.ndarray:
-    with open(source, "rb") as f:
-        magic = f.read(len(NPY_MAGIC))
-    if magic != NPY_MAGIC:
-        raise ValueError(f"{source}: not a NumPy .npy file (it does not start with the .npy "
-                         "header); save arrays with numpy.save")
-    try:
-        array = np.load(source, allow_pickle=False)
-    except Exception as err:  # noqa: BLE001 - NumPy raises many kinds for a damaged header
-        if "allow_pickle" in str(err):
-            raise ValueError(f"{source}: holds Python objects (a pickled object array), which "
-                             "are never loaded; save a numeric array") from None
-        raise ValueError(f"{source}: cannot read array: {first_line(err)}") from None
-    return _non_empty(array, source)
-
-
-def _non_empty(array: np.ndarray, source: Path) -> np.ndarray:
-    if array.size == 0:
-        raise ValueError(f"{source}: the array is empty (shape {array.shape})")
-    return array
-
-
-_NPZ_KEYS = ("images", "x", "x_test", "x_train")
-
-
-def _read_npz(source: Path) -> tuple[np.ndarray, str]:
-    """The images of an .npz archive: its 'images', 'x', 'x_test' or 'x_train' array (the first
-    present), or its only array; and the key used."""
-    try:
-        with np.load(source, allow_pickle=False) as archive:
-            keys = list(archive.files)
-            key = next((k for k in _NPZ_KEYS if k in keys), keys[0] if len(keys) == 1 else None)
-            if key is None:
-                raise ValueError(f"{source}: no images array (expected one of {', '.join(_NPZ_KEYS)} "
-                                 f"or a single array; found {', '.join(keys) or 'none'})")
-            return _non_empty(archive[key], source), key
-    except Exception as err:  # noqa: BLE001 - zipfile and NumPy raise many kinds for a bad file
-        if isinstance(err, ValueError) and str(err).startswith(str(source)):
-            raise
-        if "allow_pickle" in str(err):
-            raise ValueError(f"{source}: holds Python objects (a pickled object array), which "
-                             "are never loaded; save numeric arrays") from None
-        raise ValueError(f"{source}: cannot read npz archive: {first_line(err)}") from None
-
-
 def is_input_file(name: str | os.PathLike) -> bool:
     """Whether a file in a folder of inputs is read: an image file (PNG, JPEG, BMP, GIF) or a
     .npy / .npz array, not hidden."""
@@ -212,7 +167,7 @@ def read_named_inputs(paths: str | os.PathLike | Sequence[str | os.PathLike], *,
         if suffix in IMAGE_SUFFIXES:
             raw, single = _read_image(source), True
         elif suffix in ARRAY_SUFFIXES:
-            array = _read_npz(source)[0] if suffix == ".npz" else _read_npy(source)
+            array = read_npz_images(source) if suffix == ".npz" else read_npy(source)
             raw, single = _images_of(array, source, shape, resize)
         else:
             raise ValueError(f"{source}: unsupported input type {suffix or '(none)'}; use "

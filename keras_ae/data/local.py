@@ -14,7 +14,7 @@ import numpy as np
 from . import idx
 from .errors import DataError
 from .folder import has_images
-from .npz import read_npz
+from .arrays import read_npz
 from .splits import Pools
 from .validate import validate_images, validate_labels
 
