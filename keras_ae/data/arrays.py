@@ -16,8 +16,6 @@ from .errors import DataError
 from .splits import Pools
 from .validate import validate_images, validate_labels
 
-NPY_MAGIC = b"\x93NUMPY"
-
 # (train images, train labels, test images, test labels); test keys may be absent.
 _LAYOUTS = (
     ("x_train", "y_train", "x_test", "y_test"),
@@ -135,10 +133,10 @@ def read_npy(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     try:
         with open(path, "rb") as f:
-            magic = f.read(len(NPY_MAGIC))
+            magic = f.read(len(np.lib.format.MAGIC_PREFIX))
     except FileNotFoundError:
         raise DataError(f"npy file not found: {path}") from None
-    if magic != NPY_MAGIC:
+    if magic != np.lib.format.MAGIC_PREFIX:
         raise DataError(f"{path}: not a NumPy .npy file (it does not start with the .npy "
                         "header); save arrays with numpy.save")
     try:

@@ -20,6 +20,7 @@ from keras_ae.utils.text import first_line
 IMAGE_SUFFIXES = data_images.IMAGE_SUFFIXES
 ARRAY_SUFFIXES = (".npy", ".npz")
 
+
 def _scale(array: np.ndarray, source: Path) -> np.ndarray:
     """Integer pixels to [0, 1]; float pixels must already be there."""
     if array.dtype == np.bool_:
