@@ -1,4 +1,4 @@
-"""Shared fixtures: the real MNIST / Fashion-MNIST files, and a small .npz dataset."""
+"""Shared fixtures: the real MNIST / Fashion-MNIST files, small .npz datasets and a trained run."""
 
 from __future__ import annotations
 
@@ -111,3 +111,30 @@ def small_npz(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("data") / "small.npz"
     np.savez(path, x_train=images[:160], x_test=images[160:])
     return str(path)
+
+
+@pytest.fixture(scope="session")
+def npz_dataset(tmp_path_factory) -> str:
+    """An .npz dataset of 320 structured uint8 images of MNIST's shape, 28x28x1 (256 train, 64
+    test), for the command-line tests (a file may define its own under this name)."""
+    import numpy as np
+
+    from harness import structured_images
+
+    images = (structured_images(320, shape=(28, 28, 1)) * 255).astype("uint8")
+    path = tmp_path_factory.mktemp("data") / "digits.npz"
+    np.savez(path, x_train=images[:256], y_train=np.zeros(256, "int64"),
+             x_test=images[256:], y_test=np.zeros(64, "int64"))
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def trained_run(npz_dataset, tmp_path_factory) -> Path:
+    """A `seed` run trained on `npz_dataset` by `keras-ae train` (2 epochs, a code of 8, seed 3).
+    Tests read it or copy it, never change it."""
+    from keras_ae.cli import main
+
+    run = tmp_path_factory.mktemp("runs") / "seed"
+    assert main(["train", "--model", "seed", "--dataset", npz_dataset, "--epochs", "2",
+                 "--latent-dim", "8", "--output", str(run), "--seed", "3", "--quiet"]) == 0
+    return run

@@ -1,10 +1,12 @@
 """The base of every model class (keras_ae.models.base): a model class of one's own, without a
 preset or a registry entry, goes through the same harness as the presets; each class's config
-holds its own options and nothing it would refuse."""
+holds its own options and nothing it would refuse; `compile` takes Keras's losses and metrics
+and keeps them through saving."""
 
 import inspect
 
 import keras
+import numpy as np
 import pytest
 from keras import ops
 
@@ -12,7 +14,7 @@ import keras_ae
 from harness import (SMALL, check_compiled_metrics_and_loss, check_config_round_trip,
                      check_export_parity, check_fit_arrays_and_dataset, check_keras_export,
                      check_mixed_precision, check_sample_weight, check_save_and_load,
-                     check_two_replicas, preset_case, structured_images)
+                     check_two_replicas, preset_case, small, structured_images)
 from keras_ae.models import BaseAutoencoder, check_autoencoder, nets
 from keras_ae.models.losses import weighted_mean
 
@@ -80,3 +82,24 @@ def test_each_config_holds_exactly_its_classs_arguments(name):
     arguments = set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"}
     assert set(config) == arguments | {"name", "trainable"}, name
     assert cls.from_config(config).get_config().keys() == config.keys()
+
+
+def test_compiled_loss_and_metrics_survive_saving(tmp_path):
+    x = structured_images(16)
+    model = small("seed")
+    model.compile(optimizer="adam", loss="mae", metrics=["mse"])
+    model.fit(x, epochs=1, batch_size=8, verbose=0)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras_ae.load_model(path)
+    got = loaded.evaluate(x, batch_size=16, verbose=0, return_dict=True)
+    want = model.evaluate(x, batch_size=16, verbose=0, return_dict=True)
+    assert set(got) == {"loss", "reconstruction_loss", "mse"}
+    for key in got:
+        assert got[key] == pytest.approx(want[key], rel=1e-6)
+    assert got["reconstruction_loss"] == pytest.approx(float(np.mean(np.abs(x - loaded(x)))), rel=1e-5)
+
+
+def test_an_unknown_compiled_loss_is_refused():
+    with pytest.raises(ValueError, match="cannot use loss 'nope' as the reconstruction loss"):
+        small("seed").compile(optimizer="adam", loss="nope")

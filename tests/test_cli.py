@@ -1,4 +1,6 @@
-"""The keras-ae command line: train, evaluate, help and one-line errors."""
+"""The keras-ae command line (keras_ae.cli): bad arguments and config files in one line, help
+for every command, stdout carrying results only (pure JSON under --json, progress as plain
+lines on stderr) and Ctrl-C."""
 
 import json
 import os
@@ -12,49 +14,7 @@ import pytest
 
 from keras_ae.cli import COMMANDS, main
 
-from test_models import structured_images
-
-
-@pytest.fixture(scope="module")
-def npz_dataset(tmp_path_factory):
-    images = (structured_images(320, shape=(28, 28, 1)) * 255).astype("uint8")
-    path = tmp_path_factory.mktemp("data") / "digits.npz"
-    np.savez(path, x_train=images[:256], y_train=np.zeros(256, "int64"),
-             x_test=images[256:], y_test=np.zeros(64, "int64"))
-    return str(path)
-
-
-@pytest.fixture(scope="module")
-def trained_run(npz_dataset, tmp_path_factory):
-    run = tmp_path_factory.mktemp("runs") / "seed"
-    assert main(["train", "--model", "seed", "--dataset", npz_dataset, "--epochs", "2",
-                 "--latent-dim", "8", "--output", str(run), "--seed", "3", "--quiet"]) == 0
-    return run
-
-
-def test_train_writes_a_run_folder(trained_run):
-    assert (trained_run / "model.keras").is_file()
-    config = json.loads((trained_run / "config.json").read_text())
-    assert config["latent_dim"] == 8 and config["epochs"] == 2 and config["seed"] == 3
-
-
-def test_evaluate_json_reports_held_out_errors_and_pca(trained_run, capsys):
-    assert main(["evaluate", str(trained_run), "--split", "test", "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)
-    assert result["images"] == 64 and result["split"] == "test"
-    assert 0 < result["mse"] < 1 and 0 < result["bce"] < 5
-    assert result["pca"]["components"] == 8 and 0 < result["pca"]["mse"] < 1
-
-
-def test_evaluate_vae_reports_elbo_and_nll(npz_dataset, tmp_path, capsys):
-    run = tmp_path / "vae"
-    assert main(["train", "--model", "vae", "--dataset", npz_dataset, "--epochs", "1",
-                 "--output", str(run), "--quiet"]) == 0
-    capsys.readouterr()
-    assert main(["evaluate", str(run / "model.keras"), "--dataset", npz_dataset,
-                 "--nll-samples", "8", "--no-pca"]) == 0
-    out = capsys.readouterr().out
-    assert "-ELBO" in out and "NLL (k=8)" in out and "PCA" not in out
+from harness import structured_images
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -85,111 +45,12 @@ def test_bad_config_files_exit_2_with_one_line(tmp_path, content, message, capsy
     assert err.count("\n") == 1 and message in err
 
 
-def test_unwritable_output_is_one_line(trained_run, tmp_path, capsys):
-    (tmp_path / "a_file").write_text("")
-    assert main(["export", str(trained_run), "--output", str(tmp_path / "a_file" / "sm")]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "a_file" in err
-
-
-def test_evaluate_refuses_images_of_the_wrong_shape(trained_run, tmp_path, capsys):
-    other = tmp_path / "small.npz"
-    np.savez(other, x_train=np.zeros((20, 12, 12), "uint8"), x_test=np.zeros((5, 12, 12), "uint8"))
-    assert main(["evaluate", str(trained_run), "--dataset", str(other)]) == 2
-    assert "shape (12, 12, 1) but the model expects (28, 28, 1)" in capsys.readouterr().err
-
-
-def test_existing_run_is_refused_without_overwrite(trained_run, npz_dataset, capsys):
-    before = (trained_run / "model.keras").stat().st_mtime_ns
-    argv = ["train", "--dataset", npz_dataset, "--epochs", "2", "--latent-dim", "8",
-            "--output", str(trained_run), "--seed", "3", "--quiet"]
-    assert main(argv) == 2
-    assert "--overwrite" in capsys.readouterr().err
-    assert (trained_run / "model.keras").stat().st_mtime_ns == before
-
-
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_help_for_every_command(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.startswith(f"usage: keras-ae {command}")
-
-
-def test_export_and_predict_round_trip(trained_run, npz_dataset, tmp_path, capsys):
-    saved, tflite = tmp_path / "sm", tmp_path / "seed_int8.tflite"
-    assert main(["export", str(trained_run), "--output", str(saved)]) == 0
-    assert main(["export", str(trained_run), "--format", "tflite", "--quantize", "int8",
-                 "--output", str(tflite)]) == 0  # calibrates on the run's own dataset
-    assert (saved / "saved_model.pb").is_file() and tflite.stat().st_size > 0
-    digits = np.load(npz_dataset)["x_test"][:3]
-    np.save(tmp_path / "digits.npy", digits)
-    capsys.readouterr()
-    for exported in (saved, tflite):
-        out = tmp_path / f"scores-{exported.name}"
-        assert main(["predict", str(exported), "--input", str(tmp_path / "digits.npy"),
-                     "--signature", "anomaly_score", "--output", str(out)]) == 0
-        assert np.load(out / "score.npy").shape == (3,)
-    printed = capsys.readouterr().out
-    assert printed.count("digits_0:") == 2
-    recon = tmp_path / "recon"
-    assert main(["predict", str(saved), "--input", str(tmp_path / "digits.npy"),
-                 "--output", str(recon)]) == 0
-    assert sorted(p.name for p in (recon / "image").iterdir()) == \
-        ["digits_0.png", "digits_1.png", "digits_2.png"]
-
-
-@pytest.mark.parametrize("extra, message", [
-    (["--format", "tflite", "--quantize", "int4"], "invalid choice: 'int4'"),
-    (["--quantize", "int8"], "--quantize applies to --format tflite"),
-    (["--format", "tflite", "--output", "model.onnx"], "TFLite files end in .tflite"),
-])
-def test_export_bad_options(trained_run, tmp_path, extra, message, capsys):
-    argv = ["export", str(trained_run), *extra]
-    if "--output" not in extra:
-        argv += ["--output", str(tmp_path / "out.tflite")]
-    assert main(argv) == 2
-    assert message in capsys.readouterr().err
-    assert not (tmp_path / "out.tflite").exists()
-
-
-def test_export_refuses_to_overwrite(trained_run, tmp_path, capsys):
-    target = tmp_path / "m.tflite"
-    target.write_bytes(b"user file")
-    assert main(["export", str(trained_run), "--format", "tflite", "--output", str(target)]) == 2
-    assert "--overwrite" in capsys.readouterr().err
-    assert target.read_bytes() == b"user file"
-
-
-def test_predict_resizes_jpeg_and_folder_inputs(trained_run, tmp_path, capsys):
-    from PIL import Image
-
-    saved = tmp_path / "sm"
-    assert main(["export", str(trained_run), "--output", str(saved)]) == 0
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    rng = np.random.default_rng(5)
-    for name in ("cat.jpg", "dog.png"):
-        Image.fromarray(rng.integers(0, 256, (50, 40, 3), dtype=np.uint8)).save(photos / name)
-    capsys.readouterr()
-    assert main(["predict", str(saved), "--input", str(photos), "--output", str(tmp_path / "out")]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "cat.jpg: image shape (50, 40, 3) does not match (28, 28, 1)" in err
-    assert "--resize" in err
-    assert main(["predict", str(saved), "--input", str(photos), "--resize", "--signature",
-                 "anomaly_score", "--output", str(tmp_path / "out")]) == 0
-    assert np.load(tmp_path / "out" / "score.npy").shape == (2,)
-    printed = capsys.readouterr().out
-    assert "cat:" in printed and "dog:" in printed
-
-
-def test_predict_wrong_image_size_names_the_file(trained_run, tmp_path, capsys):
-    saved = tmp_path / "sm"
-    assert main(["export", str(trained_run), "--output", str(saved)]) == 0
-    np.save(tmp_path / "small.npy", np.zeros((2, 12, 12, 1), "float32"))
-    assert main(["predict", str(saved), "--input", str(tmp_path / "small.npy")]) == 2
-    err = capsys.readouterr().err
-    assert "small.npy" in err and "(2, 12, 12, 1)" in err and "(28, 28, 1)" in err
 
 
 # --- what the command line prints, and where -----------------------------------------------------
@@ -251,20 +112,6 @@ def test_progress_in_a_log_file_is_plain_lines_and_stdout_only_results(npz_datas
     assert all(re.match(r"\d+/\d+ .* - val_loss: ", line) for line in progress[1::2]), progress
 
 
-def test_plain_lines_keep_the_last_state_of_a_line_rewritten_in_place():
-    import io
-
-    from keras_ae.utils.quiet import PlainLines
-
-    log = io.StringIO()
-    stream = PlainLines(log)
-    stream.write("Epoch 1/2\n\x1b[1m1/3\x1b[0m \x1b[32m━\x1b[0m")
-    stream.write("\b\b\b\b\b\r\x1b[1m3/3\x1b[0m ━━━ - loss: 0.5   \n\rhalf")
-    assert log.getvalue() == "Epoch 1/2\n3/3 ━━━ - loss: 0.5\n"
-    stream.end_line()  # a line stopped midway is kept too
-    assert log.getvalue().endswith("\nhalf\n") and not stream.isatty()
-
-
 def _interrupted(argv, run, started=None) -> subprocess.CompletedProcess:
     """`keras-ae ARGV`, sent SIGINT after half a second (while it imports TensorFlow) or, with
     `started`, once that file exists."""
@@ -310,53 +157,3 @@ def test_ctrl_c_says_to_rerun_only_where_rerunning_resumes(command, monkeypatch,
     assert main([command, *argv.get(command, ["run"])]) == 130
     resume = "; rerun the same command to resume" if command == "train" else ""
     assert capsys.readouterr().err == f"keras-ae: interrupted{resume}\n"
-
-
-def test_import_keras_ae_starts_nothing_and_keras_still_loads_its_models(trained_run):
-    """The console script imports keras_ae and keras_ae.cli before main(): neither imports
-    TensorFlow, sets an environment variable or replaces a stream. keras.saving.load_model, with Keras imported after keras_ae, still knows the
-    model classes."""
-    script = ("import os, sys\n"
-              "environ, streams = dict(os.environ), (sys.stdout, sys.stderr)\n"
-              "import keras_ae, keras_ae.cli\n"
-              "assert dict(os.environ) == environ and (sys.stdout, sys.stderr) == streams\n"
-              "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'))\n"
-              "assert not heavy, heavy\n"
-              "assert set(keras_ae.__all__) <= set(dir(keras_ae)), dir(keras_ae)\n"
-              "import keras\n"
-              "print(type(keras.saving.load_model(sys.argv[1], safe_mode=True)).__name__)\n")
-    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
-    done = subprocess.run([sys.executable, "-c", script, str(trained_run / "model.keras")],
-                          capture_output=True, text=True, timeout=300, env=env)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1] == "Autoencoder"
-
-
-def test_predict_and_detect_read_the_same_files_of_a_folder(trained_run, npz_dataset, tmp_path,
-                                                             capsys):
-    import shutil
-
-    from PIL import Image
-
-    run = tmp_path / "run"  # a copy, to fit a threshold for
-    shutil.copytree(trained_run, run)
-    digits = np.load(npz_dataset)["x_test"][:3]
-    folder = tmp_path / "inputs"
-    (folder / "more").mkdir(parents=True)
-    Image.fromarray(digits[0, ..., 0]).save(folder / "a.jpg")
-    Image.fromarray(digits[1, ..., 0]).save(folder / "more" / "b.bmp")
-    np.save(folder / "c.npy", digits[2])
-    (folder / "notes.txt").write_text("not an input")
-    assert main(["detect", str(run), "--fit", "--split", "test", "--percentile", "90"]) == 0
-    capsys.readouterr()
-    assert main(["detect", str(run), "--input", str(folder), "--json"]) == 0
-    detected = [row["name"] for row in json.loads(capsys.readouterr().out)["inputs"]]
-    assert detected == ["a", "c", "b"]  # sorted by path: a.jpg, c.npy, more/b.bmp
-    saved = tmp_path / "sm"
-    assert main(["export", str(run), "--output", str(saved)]) == 0
-    capsys.readouterr()
-    assert main(["predict", str(saved), "--input", str(folder), "--signature", "anomaly_score",
-                 "--output", str(tmp_path / "out")]) == 0
-    printed = capsys.readouterr().out
-    assert [line.split(":")[0].strip() for line in printed.splitlines()[1:4]] == detected
-    assert printed.splitlines()[-1] == f"wrote 1 file to {tmp_path / 'out'}"

@@ -1,4 +1,5 @@
-"""keras_ae.models.config: a bad model option is a ValueError naming the problem."""
+"""keras_ae.models.config: a bad model option is a ValueError naming the problem; config.json
+keeps an objective's options apart."""
 
 import pytest
 
@@ -35,3 +36,16 @@ def test_bad_denoise_specs_name_the_problem(spec, message):
 def test_bad_model_options_name_the_problem(preset, overrides, message):
     with pytest.raises(ValueError, match=message):
         keras_ae.build(preset, **overrides)
+
+
+def test_config_json_keeps_objective_options_apart():
+    config = keras_ae.preset_config("conv_vae", beta=4.0)
+    data = config.to_dict()
+    assert data["objective"] == "vae"
+    assert data["options"] == {"beta": 4.0, "likelihood": "bernoulli", "sigma": 0.1, "denoise": None}
+    assert "beta" not in data and keras_ae.RunConfig.from_dict(data) == config
+    with pytest.raises(ValueError, match="unknown config keys: beta"):
+        keras_ae.RunConfig.from_dict({**data, "beta": 2.0})
+    # a new objective starts from its own defaults
+    assert config.replace(objective="autoencoder").options == \
+        {"loss": "mse", "denoise": None, "sparsity": None}

@@ -162,3 +162,29 @@ def test_short_module_names_still_import_from_keras_ae(name):
     module = getattr(keras_ae, name)
     assert module is importlib.import_module(module.__name__)
     assert module.__name__.rpartition(".")[2] == name
+
+
+RUN_ACROSS_MODULES = ("bad_inputs", "distributed", "docs", "end_to_end", "examples",
+                      "fuzz_readers", "import_graph", "keras_user", "packaging")
+"""Test files named after what they run rather than after one module (docs/architecture.md)."""
+
+
+def unmatched_test_files(tests: Path, package: Path = PACKAGE) -> list[str]:
+    """The tests/test_<name>.py files whose name is neither a module of the package (its stem,
+    or `<subpackage>_<stem>`, `init` for the package itself) nor in RUN_ACROSS_MODULES."""
+    names = {"init", *RUN_ACROSS_MODULES}
+    for dotted in module_names(package):
+        parts = dotted.split(".")[1:]
+        if parts:
+            names.add(parts[-1])
+            names.add("_".join(parts))
+    return sorted(path.name for path in tests.glob("test_*.py")
+                  if path.stem.removeprefix("test_") not in names)
+
+
+def test_test_files_mirror_the_modules(tmp_path):
+    assert unmatched_test_files(Path(__file__).resolve().parent) == []
+    for name in ("test_commands_detect.py", "test_detect.py", "test_init.py", "test_docs.py",
+                 "test_training_core.py", "test_serving_train.py"):
+        (tmp_path / name).write_text("")
+    assert unmatched_test_files(tmp_path) == ["test_serving_train.py", "test_training_core.py"]

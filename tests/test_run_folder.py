@@ -1,4 +1,5 @@
-"""A finished run trains for more epochs from where it stopped; other changes are named."""
+"""keras_ae.training.run_folder: a finished run trains for more epochs from where it stopped;
+other changes are named."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,5 @@
-"""`keras-ae plot` and `keras-ae sample`: every picture from a run folder, and one-line errors."""
+"""`keras-ae plot` and `keras-ae sample` (keras_ae.commands.plot, keras_ae.commands.sample, which
+read the same trained runs): every picture from a run folder, and one-line errors."""
 
 import numpy as np
 import pytest
