@@ -68,15 +68,15 @@ def knob_patches() -> dict:
     - STEPS_ALONE: a training group's loop run in a TensorFlow graph, each step compiled with
       XLA alone (as it was), instead of the whole loop compiled with its steps."""
     from keras_ae.data import pipeline
-    from keras_ae.models import autoencoder
+    from keras_ae.models import base
 
     training_data = keras_ae_train.data.training_data
-    grouped_function = autoencoder.grouped_function
+    grouped_function = base.grouped_function
     return {
         UNGROUPED: (keras_ae_train.data, "training_data", lambda *args, **kwargs: training_data(
             *args, **{**kwargs, "batch_group": 1})),
         CONVERTED: (pipeline, "_as_read", pipeline._clean_pairs),
-        STEPS_ALONE: (autoencoder, "grouped_function",
+        STEPS_ALONE: (base, "grouped_function",
                       lambda model, step, whole_loop=False: grouped_function(model, step)),
     }
 

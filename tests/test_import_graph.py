@@ -164,8 +164,8 @@ def test_short_module_names_still_import_from_keras_ae(name):
     assert module.__name__.rpartition(".")[2] == name
 
 
-RUN_ACROSS_MODULES = ("bad_inputs", "distributed", "docs", "end_to_end", "examples",
-                      "fuzz_readers", "import_graph", "keras_user", "packaging")
+RUN_ACROSS_MODULES = ("bad_inputs", "benchmarks", "distributed", "docs", "end_to_end",
+                      "examples", "fuzz_readers", "import_graph", "keras_user", "packaging")
 """Test files named after what they run rather than after one module (docs/architecture.md)."""
 
 
