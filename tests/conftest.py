@@ -16,9 +16,10 @@ os.environ.setdefault("KERAS_AE_CACHE_DIR", os.path.join(
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-LONGEST_FIRST = ("test_docs.py", "test_end_to_end.py", "test_examples.py")
-"""Test files whose tests run one after another for minutes: started first, one per worker, so
-that the other files fill the time around them."""
+LONGEST_FIRST = ("test_presets.py", "test_docs.py", "test_end_to_end.py", "test_examples.py",
+                 "test_train.py", "test_distributed.py")
+"""Test files whose tests run one after another for minutes, longest first: a worker takes the
+next file when it is done with one, so that the short files fill the time at the end."""
 
 
 PARALLEL = {"numprocesses": 2, "dist": "loadfile", "loadscopereorder": False}

@@ -136,7 +136,10 @@ def tiny_tfds(tmp_path_factory):
     dirs = {}
     for fmt in ("array_record", "tfrecord"):
         dirs[fmt] = tmp_path_factory.mktemp(fmt)
-        tfds.builder("keras_ae_tiny_images", data_dir=dirs[fmt], file_format=fmt).download_and_prepare()
+        builder = tfds.builder("keras_ae_tiny_images", data_dir=dirs[fmt], file_format=fmt)
+        # generated here: no look-up of a prepared copy on tfds's GCS bucket (which can hang)
+        builder.download_and_prepare(
+            download_config=tfds.download.DownloadConfig(try_download_gcs=False))
     return dirs
 
 
