@@ -66,6 +66,7 @@ def _run(argv: list[str]) -> int:
     from keras_ae.commands.common import CLIError
     from keras_ae.training.strategies import start_strategy
     from keras_ae.utils.extras import MissingExtra
+    from keras_ae.utils.io import OutputExistsError
     from keras_ae.utils.text import first_line
 
     try:
@@ -78,8 +79,10 @@ def _run(argv: list[str]) -> int:
     except (CLIError, ValueError, OSError, RuntimeError, MissingExtra) as err:
         # RuntimeError covers ExportError and TensorFlow's errors (out of memory included);
         # MissingExtra names the extra of keras-ae to install
-        print(f"keras-ae: error: {first_line(err, with_type=isinstance(err, OSError))}",
-              file=sys.stderr)
+        # an OSError of the system's (it has an errno) is named; keras_ae's own say the problem
+        message = (err.command_line() if isinstance(err, OutputExistsError) else
+                   first_line(err, with_type=isinstance(err, OSError) and err.errno is not None))
+        print(f"keras-ae: error: {message}", file=sys.stderr)
         return 2
     except Exception as err:  # noqa: BLE001 - a user gets one line, a developer the traceback
         if os.environ.get("KERAS_AE_DEBUG") == "1":

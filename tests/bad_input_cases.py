@@ -704,7 +704,7 @@ def _api_cases() -> list[ApiCase]:
     add(c, "write_outputs: into a folder of the user's", lambda w: write({"score": np.zeros(2)}, w.work / "foreign_out"),
         ValueError, "holds files that predictions are not (notes.txt); choose a new or empty folder")
     add(c, "write_outputs: over earlier outputs", lambda w: write({"image": w.x[:2]}, w.work / "done"),
-        FileExistsError, "already exist (pass overwrite to replace)")
+        FileExistsError, "image.npy already exists (pass overwrite to replace it)")
     add(c, "write_outputs: names of another count", lambda w: write({"score": np.zeros(2)}, w.work / "out", names=["a"]),
         ValueError, "1 names for outputs of batch size 2")
     add(c, "write_outputs: duplicate names", lambda w: write({"score": np.zeros(2)}, w.work / "out", names=["a", "a"]),
@@ -1167,7 +1167,7 @@ def _cli_cases() -> list[CliCase]:
     add(c, "--output a folder of the user's", lambda w: pred(w, "good.npy")[:-2] + ["--output", str(w.work / "foreign_out")],
         "holds files that predictions are not (notes.txt)")
     add(c, "--output over earlier outputs", lambda w: pred(w, "good.npy")[:-2] + ["--output", str(w.work / "done")],
-        "already exist (pass overwrite to replace)")
+        "image.npy already exists; pass --overwrite to replace it")
     add(c, "--output a file", lambda w: pred(w, "good.npy")[:-2] + ["--output", str(w.work / "out.tflite")],
         "is a file, not a folder")
 
@@ -1254,7 +1254,7 @@ def _cli_cases() -> list[CliCase]:
     add(c, "--maps the folder of the inputs", lambda w: noise(w, "--maps", str(w.inputs)),
         "holds files that error maps are not")
     add(c, "--maps over earlier maps", lambda w: noise(w, "--maps", str(w.work / "maps_done")),
-        "noise.npy and 1 more already exist (pass overwrite to replace them)")
+        "noise.npy and 1 more already exist; pass --overwrite to replace them")
     add(c, "--maps with --fit", lambda w: fit(w, "--maps", str(w.work / "maps")),
         "--maps writes the error maps of flagged inputs: give it with --input")
     add(c, "--overwrite with --input, without --maps", lambda w: noise(w, "--overwrite"), "--overwrite applies to --fit")

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import keras_ae
 from keras_ae.cli import COMMANDS, main
 
 from harness import structured_images
@@ -34,6 +35,31 @@ def test_bad_input_exits_2_with_one_line(argv, message, capsys):
     assert message in err
 
 
+def test_file_errors_say_the_problem_in_the_command_lines_words(tmp_path, capsys):
+    """keras_ae's own file errors read as the command line's (no Python class name, the
+    option's name); an error of the system's keeps its class name."""
+    assert main(["evaluate", str(tmp_path / "gone")]) == 2
+    assert capsys.readouterr().err.startswith(f"keras-ae: error: no model at {tmp_path / 'gone'} (")
+    model = tmp_path / "model.keras"
+    keras_ae.build("seed", input_shape=(8, 8, 1), latent_dim=2, hidden_units=(4,)).save(model)
+    np.save(tmp_path / "x.npy", structured_images(2, (8, 8, 1)))
+    export = ["export", str(model), "--format", "saved_model", "--output", str(tmp_path / "saved")]
+    assert main(export) == 0
+    predict = ["predict", str(tmp_path / "saved"), "--input", str(tmp_path / "x.npy"),
+               "--output", str(tmp_path / "out")]
+    assert main(predict) == 0
+    capsys.readouterr()
+    assert main(predict) == 2
+    assert capsys.readouterr().err == (
+        f"keras-ae: error: {tmp_path / 'out' / 'image.npy'} and 2 more already exist; "
+        "pass --overwrite to replace them\n")
+    (tmp_path / "locked").mkdir(mode=0o500)
+    if os.access(tmp_path / "locked", os.W_OK):  # as root every folder is writable
+        return
+    assert main([*predict[:-1], str(tmp_path / "locked" / "out")]) == 2
+    assert capsys.readouterr().err.startswith("keras-ae: error: PermissionError: ")
+
+
 @pytest.mark.parametrize("content, message", [
     ("[1, 2]", "a config is a JSON object"), ('{"latent_dim": null}', "bad config value"),
     ('{"hidden_units": 5}', "lists of integers"), ("{not json", "cannot read config"),
@@ -51,6 +77,20 @@ def test_help_for_every_command(command, capsys):
         main([command, "--help"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.startswith(f"usage: keras-ae {command}")
+
+
+def test_the_readme_command_table_lists_every_option(capsys):
+    """Each command's rows of README.md's command table name every option its --help lists."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for command in COMMANDS:
+        rows = [line for line in readme.splitlines() if line.startswith(f"| `keras-ae {command} ")]
+        assert rows, command
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        usage = capsys.readouterr().out.split("\n\n", 1)[0]  # its usage lines
+        options = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", usage)) - {"--help"}
+        listed = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", " ".join(rows)))
+        assert options <= listed, f"{command}: README's table lacks {sorted(options - listed)}"
 
 
 # --- what the command line prints, and where -----------------------------------------------------

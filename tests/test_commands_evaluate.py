@@ -4,6 +4,7 @@ a VAE's -ELBO and NLL, images of the wrong shape refused."""
 import json
 
 import numpy as np
+import pytest
 
 from keras_ae.cli import main
 
@@ -32,3 +33,27 @@ def test_evaluate_refuses_images_of_the_wrong_shape(trained_run, tmp_path, capsy
     np.savez(other, x_train=np.zeros((20, 12, 12), "uint8"), x_test=np.zeros((5, 12, 12), "uint8"))
     assert main(["evaluate", str(trained_run), "--dataset", str(other)]) == 2
     assert "shape (12, 12, 1) but the model expects (28, 28, 1)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["evaluate"], ["plot", "--what", "reconstructions"],
+                                     ["detect", "--fit", "--overwrite"]])
+def test_data_without_a_test_split_refused_in_one_line_without_the_split_note(
+        command, trained_run, tmp_path, capsys):
+    """The note that the validation split stands in for a missing test split comes only once
+    the split is usable: a refused one is the command's one line."""
+    other = tmp_path / "no_test.npz"
+    np.savez(other, x_train=np.zeros((40, 12, 12), "uint8"))
+    assert main([command[0], str(trained_run), *command[1:], "--dataset", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert "shape (12, 12, 1) but the model expects (28, 28, 1)" in err
+
+
+def test_umap_on_a_split_without_labels_is_refused_in_one_line(trained_run, tmp_path, capsys):
+    pytest.importorskip("umap")
+    other = tmp_path / "unlabelled.npz"
+    np.savez(other, x_train=np.zeros((40, 28, 28), "uint8"))
+    assert main(["evaluate", str(trained_run), "--dataset", str(other), "--umap"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert "--umap scores clusters against labels" in err and "validation split has none" in err

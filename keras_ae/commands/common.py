@@ -109,7 +109,7 @@ def check_seed(seed: int | None) -> None:
 
 class RunData:
     """The data a command reads for a model (`data_of_run`), opened once: `split(name)` gives
-    a split, `held_out(requested)` the held-out one the command reads."""
+    a split, `held_out(requested, model)` the held-out one the command reads for a model."""
 
     def __init__(self, args, model_path: Path):
         from keras_ae.data import open_data
@@ -124,17 +124,26 @@ class RunData:
         """The split `name` of the data (a `keras_ae.data.Split`, read from disk as it goes)."""
         return self.source.split(name, self.fraction)
 
-    def held_out(self, requested: str | None):
-        """The split `requested`; by default (None) test where the data has one, else
-        validation, with a note saying so. `test` of data without one is a CLIError naming
-        the splits it has."""
+    def held_out(self, requested: str | None, model, *, labels_for: str | None = None):
+        """The split `requested` for `model`; by default (None) test where the data has one,
+        else validation, with a note saying so. `test` of data without one, images of another
+        shape than the model's and, with `labels_for` (the option that needs them), a split
+        without labels are a CLIError, before any note."""
         splits = self.source.splits
-        if requested is None:
-            requested = "test" if "test" in splits else "validation"
-            if requested == "validation":
-                logging.getLogger("keras_ae").warning(
-                    "no test split in %s: using the validation split", self.source.origin)
-        elif requested == "test" and "test" not in splits:
+        if requested == "test" and "test" not in splits:
             raise CLIError(f"--split test: no test split in {self.source.origin}; its splits are "
                            f"{', '.join(splits)}")
-        return self.split(requested)
+        name = requested or ("test" if "test" in splits else "validation")
+        split = self.split(name)
+        expected = tuple(model.encoder.inputs[0].shape[1:])
+        if tuple(split.image_shape) != expected:
+            raise CLIError(f"{self.dataset} images have shape {tuple(split.image_shape)} but the "
+                           f"model expects {expected} (--image-size and --color-mode convert "
+                           "them)")
+        if labels_for and not split.has_labels:
+            raise CLIError(f"{labels_for} scores clusters against labels, and the {self.dataset} "
+                           f"{name} split has none")
+        if requested is None and name == "validation":
+            logging.getLogger("keras_ae").warning(
+                "no test split in %s: using the validation split", self.source.origin)
+        return split

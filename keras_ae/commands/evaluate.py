@@ -92,15 +92,9 @@ def run(args) -> int:
                        f"{model_path} holds {with_article(type(model).__name__)}")
     run_data = RunData(args, model_path)
     dataset = run_data.dataset
-    images = run_data.held_out(args.split)  # read from disk batch by batch
+    images = run_data.held_out(args.split, model,  # read from disk batch by batch
+                               labels_for="--umap" if args.umap else None)
     labels = images.labels if images.has_labels and not args.no_features else None
-    if args.umap and labels is None:
-        raise CLIError(f"--umap scores clusters against labels, and the {dataset} {images.name} "
-                       "split has none")
-    expected = tuple(model.encoder.inputs[0].shape[1:])
-    if tuple(images.image_shape) != expected:
-        raise CLIError(f"{dataset} images have shape {tuple(images.image_shape)} but the model "
-                       f"expects {expected} (--image-size and --color-mode convert them)")
     train_images = train_labels = None
     if not args.no_pca or labels is not None:
         train_images = run_data.split("train")

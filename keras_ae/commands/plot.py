@@ -147,11 +147,7 @@ def _model_figure(args, model_path: Path, n: int | None):
 
 def _held_out(args, model_path: Path, model):
     run_data = RunData(args, model_path)
-    split = run_data.held_out(args.split)
-    expected = tuple(model.encoder.inputs[0].shape[1:])
-    if tuple(split.image_shape) != expected:
-        raise CLIError(f"{run_data.dataset} images have shape {tuple(split.image_shape)} "
-                       f"but the model expects {expected}")
+    split = run_data.held_out(args.split, model)
     return split.images(), split.labels
 
 

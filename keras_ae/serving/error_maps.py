@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from keras_ae.serving.outputs import safe_name, write_png
-from keras_ae.utils.io import atomic_path
+from keras_ae.utils.io import OutputExistsError, atomic_path
 
 __all__ = ["check_maps_folder", "write_error_maps"]
 
@@ -58,8 +58,7 @@ def write_error_maps(maps: Any, names: Sequence[str], out_dir: str | os.PathLike
     targets = [(out_dir / f"{name}.npy", out_dir / f"{name}.png") for name in names]
     existing = [path for pair in targets for path in pair if path.exists()]
     if existing and not overwrite:
-        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
-        raise FileExistsError(f"{existing[0]}{more} already exist (pass overwrite to replace them)")
+        raise OutputExistsError(existing)
     for error_map, (npy, png) in zip(maps, targets):
         with atomic_path(npy) as tmp:
             np.save(tmp, error_map)

@@ -47,7 +47,7 @@ from keras_ae.analysis.detect import Threshold, detection_outputs
 from keras_ae.models import BaseAutoencoder
 from keras_ae.models.objectives import OBJECTIVES
 from keras_ae.models.precision import float32_copy
-from keras_ae.utils.io import atomic_path
+from keras_ae.utils.io import OutputExistsError, atomic_path
 from keras_ae.utils.quiet import native_logs_muted
 from keras_ae.utils.text import first_line, with_article
 
@@ -138,7 +138,7 @@ class _ServingModule(tf.Module):
 # --- SavedModel --------------------------------------------------------------------------------
 def _refuse_existing(path: Path, overwrite: bool) -> None:
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists (pass overwrite to replace it)")
+        raise OutputExistsError([path])
 
 
 def export_saved_model(model: BaseAutoencoder, path: str | os.PathLike, *, overwrite: bool = False,

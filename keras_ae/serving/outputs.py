@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from keras_ae.utils.io import atomic_path
+from keras_ae.utils.io import OutputExistsError, atomic_path
 
 def is_image_batch(array: np.ndarray) -> bool:
     """Whether `array` looks like (N, H, W, C) images with 1, 3 or 4 channels."""
@@ -92,8 +92,7 @@ def write_outputs(outputs: Mapping[str, Any], out_dir: str | os.PathLike, *,
     if not overwrite:
         existing = [target for target, _ in plan if target.exists()]
         if existing:
-            more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
-            raise FileExistsError(f"{existing[0]}{more} already exist (pass overwrite to replace)")
+            raise OutputExistsError(existing)
     for target, value in plan:
         if target.suffix == ".npy":
             with atomic_path(target) as tmp:

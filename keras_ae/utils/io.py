@@ -1,4 +1,5 @@
-"""Atomic file writes: a file is written under a temporary name and moved into place."""
+"""Atomic file writes (a file is written under a temporary name and moved into place), and the
+error for outputs that exist."""
 
 from __future__ import annotations
 
@@ -6,8 +7,27 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+
+class OutputExistsError(FileExistsError):
+    """Outputs that exist, replaced only when asked: the message names the `overwrite`
+    argument, `command_line()` the same with keras-ae's `--overwrite`."""
+
+    def __init__(self, paths: Sequence[str | os.PathLike]):
+        self.paths = [Path(path) for path in paths]
+        super().__init__(self._says(" (pass overwrite to replace {})"))
+
+    def _says(self, advice: str) -> str:
+        first, more = self.paths[0], len(self.paths) - 1
+        if more:
+            return f"{first} and {more} more already exist" + advice.format("them")
+        return f"{first} already exists" + advice.format("it")
+
+    def command_line(self) -> str:
+        """The message as the command line gives it."""
+        return self._says("; pass --overwrite to replace {}")
 
 
 @contextlib.contextmanager
@@ -19,7 +39,7 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = True) -> Iterator[
     """
     path = Path(path)
     if not overwrite and path.exists():
-        raise FileExistsError(f"{path} already exists (pass overwrite to replace it)")
+        raise OutputExistsError([path])
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     tmp = tmp_dir / path.name
