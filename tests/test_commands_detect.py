@@ -9,6 +9,7 @@ import shutil
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import keras_ae
 from keras_ae.analysis import detect
@@ -137,6 +138,8 @@ def test_export_without_a_threshold_has_no_is_anomaly(ae_run, tmp_path, capsys):
     (["--fit", "--fpr", "0.1", "--percentile", "90"], "not allowed with argument"),
     (["--fit", "--fpr", "0.001", "--overwrite"], "fpr 0.001 needs at least 1000 normal images"),
     (["--fit"], "detector.json already exists; pass --overwrite to replace it"),
+    (["--fit", "--resize", "--overwrite"], "--resize converts the images given with --input"),
+    (["--input", "BIG_PNG"], "(pass resize=True / --resize to convert"),
 ])
 def test_detect_errors_are_one_line(ae_run, tmp_path, argv, message, capsys):
     assert main(["detect", str(ae_run), "--fit", "--overwrite"]) == 0  # a threshold exists
@@ -144,8 +147,9 @@ def test_detect_errors_are_one_line(ae_run, tmp_path, argv, message, capsys):
     (tmp_path / "bad.txt").write_text("hello")
     np.save(tmp_path / "wrong.npy", np.zeros((2, 5, 5), "uint8"))
     (tmp_path / "empty").mkdir()
+    Image.fromarray(np.zeros((20, 16, 3), "uint8")).save(tmp_path / "big.png")
     paths = {"BAD_TXT": tmp_path / "bad.txt", "WRONG_SHAPE": tmp_path / "wrong.npy",
-             "EMPTY_DIR": tmp_path / "empty"}
+             "EMPTY_DIR": tmp_path / "empty", "BIG_PNG": tmp_path / "big.png"}
     argv = [str(paths.get(a, a)) for a in argv]
     before = (ae_run / "detector.json").read_bytes()
     assert main(["detect", str(ae_run), *argv]) == 2
@@ -234,7 +238,7 @@ def test_maps_of_flagged_inputs(ae_run, inputs, tmp_path, capsys):
     before = {p.name: p.stat().st_mtime_ns for p in maps.iterdir()}
     argv = ["detect", str(ae_run), "--input", str(inputs), "--maps", str(maps)]
     assert main(argv) == 2  # earlier maps are kept without --overwrite
-    assert "already exist (pass overwrite to replace them)" in _one_line_error(capsys)
+    assert "already exist; pass --overwrite to replace them" in _one_line_error(capsys)
     assert {p.name: p.stat().st_mtime_ns for p in maps.iterdir()} == before
     assert main(argv + ["--overwrite"]) == 0
     assert "error maps of" in capsys.readouterr().out
@@ -266,3 +270,21 @@ def test_new_option_errors_are_one_line(ae_run, tmp_path, argv, message, capsys)
     assert main(["detect", str(ae_run), *argv]) == 2
     assert message in _one_line_error(capsys)
     assert (ae_run / "detector.json").read_bytes() == before
+
+
+def test_resize_converts_inputs_of_another_size_and_colour(ae_run, tmp_path, capsys):
+    """`detect --input --resize` scores an image of another size and colour converted to the
+    model's own size and channels, as `predict --resize` reads it (`read_inputs(resize=True)`)."""
+    from keras_ae.data.inputs import read_inputs
+
+    assert main(["detect", str(ae_run), "--fit", "--overwrite"]) == 0
+    picture = (structured_images(1, shape=(12, 12, 1), seed=5)[0, :, :, 0] * 255).astype("uint8")
+    Image.fromarray(np.repeat(picture[:, :, None], 3, axis=2)).resize((36, 30)).save(
+        tmp_path / "big.png")
+    capsys.readouterr()
+    assert main(["detect", str(ae_run), "--input", str(tmp_path / "big.png"), "--resize",
+                 "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["inputs"]
+    converted = read_inputs([tmp_path / "big.png"], image_shape=SMALL, resize=True)
+    want = keras_ae.load_model(ae_run / "model.keras").anomaly_score(converted)
+    assert row["name"] == "big" and row["score"] == pytest.approx(float(want[0]), rel=1e-5)

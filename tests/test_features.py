@@ -183,6 +183,10 @@ def test_probes_run_and_return_accuracies():
     (x, y), (test_x, test_y) = blobs(20, seed=2), blobs(10, seed=3)
     result = features.compare_probes(model, x, y, test_x, test_y, per_class=5, epochs=15)
     assert result["labels_per_class"] == 5 and result["labelled_images"] == 15
+    assert result["fewest_labels_of_a_class"] == 5
+    scarce = features.compare_probes(model, x, y, test_x, test_y, per_class=25, epochs=1)
+    assert scarce["labels_per_class"] == scarce["fewest_labels_of_a_class"] == 20  # all there are
+    assert scarce["labelled_images"] == 60
     for key in ("probe_codes", "probe_pixels", "fine_tuned", "from_scratch"):
         assert 0.0 <= result[key] <= 1.0
     assert result["probe_pixels"] == 1.0  # the corners are linearly separable

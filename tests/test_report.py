@@ -149,3 +149,17 @@ def test_bad_options_are_one_line(labelled_run, extra, message, capsys):
     assert main(["evaluate", str(labelled_run / "run"), *extra]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
+
+
+def test_few_label_table_says_how_many_labels_each_class_had():
+    from keras_ae.visualization.report import format_tables
+
+    held_out = {"images": 10, "mse": 0.01, "bce": 0.1, "psnr": 20.0}
+    probes = {"labelled_images": 360, "probe_codes": 0.5, "probe_pixels": 0.5,
+              "fine_tuned": 0.5, "from_scratch": 0.5}
+    enough = format_tables({**held_out, "probes": {
+        **probes, "labels_per_class": 36, "fewest_labels_of_a_class": 36}})
+    scarce = format_tables({**held_out, "probes": {
+        **probes, "labels_per_class": 45, "fewest_labels_of_a_class": 31}})
+    assert "Few labels: 36 per class (360 training images)" in enough
+    assert "Few labels: 31-45 per class (360 training images)" in scarce

@@ -395,9 +395,11 @@ def fine_tune(model: BaseAutoencoder | str | os.PathLike, train_images: Any, tra
 def compare_probes(model: BaseAutoencoder | str | os.PathLike, train_images: Any, train_labels: Any,
                    test_images: Any, test_labels: Any, *, per_class: int = 100, epochs: int = 30,
                    seed: int = 0, verbose: int = 0) -> dict[str, float | int]:
-    """With `per_class` labelled training images per class: test accuracy of logistic regression
-    on the codes and on the raw pixels, of the encoder fine-tuned with a softmax head, and of the
-    same classifier trained from scratch."""
+    """With `per_class` labelled training images per class (all of a class's, where it has
+    fewer): test accuracy of logistic regression on the codes and on the raw pixels, of the
+    encoder fine-tuned with a softmax head, and of the same classifier trained from scratch.
+    `labels_per_class` and `fewest_labels_of_a_class` say how many a class had at most and
+    at least."""
     model = _as_model(model)
     train_images, test_images = validate_images(train_images), validate_images(test_images)
     train_labels = validate_labels(train_labels, len(train_images))
@@ -417,7 +419,9 @@ def compare_probes(model: BaseAutoencoder | str | os.PathLike, train_images: Any
         lambda: fine_tune(model, x, y, test_images, test_labels, pretrained=False, epochs=epochs,
                           seed=seed, callbacks=each_epoch).accuracy,
     )
-    results: dict[str, float | int] = {"labels_per_class": int(per_class),
+    counts = np.unique(y, return_counts=True)[1]  # fewer than per_class where a class lacks them
+    results: dict[str, float | int] = {"labels_per_class": int(counts.max()),
+                                       "fewest_labels_of_a_class": int(counts.min()),
                                        "labelled_images": int(len(picked))}
     for name, step in zip(names, steps):
         results[name] = step()

@@ -26,6 +26,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     d.add_argument("--input", nargs="+", metavar="FILE_OR_FOLDER",
                    help=".npy/.npz arrays, PNG/JPEG/BMP/GIF images, or folders of them (their "
                         "images and arrays at any depth, sorted), as predict reads them")
+    d.add_argument("--resize", action="store_true",
+                   help="with --input, convert images to the model's input size and channels "
+                        "(default: refuse images of another shape)")
     d.add_argument("--maps", metavar="DIR",
                    help="with --input, write each flagged input's per-pixel error map as "
                         "DIR/NAME.npy (float32 H x W) and DIR/NAME.png")
@@ -72,6 +75,8 @@ def _check_options(args) -> None:
                        "to --fit; --input scores the files given with the saved threshold")
     if args.maps and not args.input:
         raise CLIError("--maps writes the error maps of flagged inputs: give it with --input")
+    if args.resize and not args.input:
+        raise CLIError("--resize converts the images given with --input: give it with --input")
     if args.precision is not None and args.labels is None:
         raise CLIError("--precision applies to a threshold from labelled images: give --labels FILE.npz")
     if args.labels is not None:
@@ -114,7 +119,7 @@ def _fit(args, model_path: Path) -> int:
     if args.labels is None:
         split = args.split or "validation"
         run_data = RunData(args, model_path)
-        held_out = run_data.held_out(split)  # a split the data lacks is named first
+        held_out = run_data.held_out(split, model)  # a split the data lacks is named first
         if saved.exists() and not args.overwrite:
             raise CLIError(f"{saved} already exists; pass --overwrite to replace it")
         images, fitted_on = held_out.images(), f"{Path(run_data.dataset).name} [{split}]"
@@ -148,7 +153,7 @@ def _detect(args, model_path: Path) -> int:
 
         check_maps_folder(args.maps)  # before any image is read
     image_shape = tuple(int(d) for d in model.encoder.inputs[0].shape[1:])
-    images, names = read_named_inputs(args.input, image_shape=image_shape)
+    images, names = read_named_inputs(args.input, image_shape=image_shape, resize=args.resize)
     found = detect(model, images, threshold=threshold)
     if found.p_values is None:
         logging.getLogger("keras_ae").warning(
