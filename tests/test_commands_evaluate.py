@@ -2,6 +2,7 @@
 a VAE's -ELBO and NLL, images of the wrong shape refused."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -57,3 +58,21 @@ def test_umap_on_a_split_without_labels_is_refused_in_one_line(trained_run, tmp_
     err = capsys.readouterr().err
     assert err.count("\n") == 1, err
     assert "--umap scores clusters against labels" in err and "validation split has none" in err
+
+
+@pytest.mark.parametrize("command", [["evaluate"], ["plot", "--what", "reconstructions"],
+                                     ["detect", "--fit", "--percentile", "90"],
+                                     ["export", "--format", "tflite", "--quantize", "int8"]])
+def test_a_run_whose_data_moved_is_told_to_give_dataset(command, trained_run, npz_dataset,
+                                                         tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "dataset": str(tmp_path / "moved.npz")}))
+    assert main([command[0], str(run), *command[1:]]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"keras-ae: error: the run's data is not at {tmp_path / 'moved.npz'} any more "
+                   "(no such file or folder): give --dataset (and --data-dir) where it is now\n")
+    output = {"plot": ["--output", str(tmp_path / "r.png")],
+              "export": ["--output", str(tmp_path / "r.tflite")]}.get(command[0], [])
+    assert main([command[0], str(run), *command[1:], *output, "--dataset", npz_dataset]) == 0

@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 from keras_ae.data.images import COLOR_MODES
+from keras_ae.data.local import looks_like_path
 from keras_ae.utils.quiet import results_stream
 
 
@@ -87,9 +88,14 @@ def data_of_run(args, model_path: Path) -> tuple[str, dict]:
     """The dataset and `load_arrays` / `open_split` options: --dataset/--data-dir, else the
     config.json of the run the model belongs to, else MNIST; the image options given, else the
     run's (the model needs its images in that size and colour; the run's --skip-bad-images
-    applies to its own dataset only)."""
+    applies to its own dataset only). A run's data file or folder that is gone is a CLIError
+    asking for --dataset."""
     config = run_config_beside(model_path)
     dataset = args.dataset or (config.dataset if config else "mnist")
+    if (not args.dataset and config and looks_like_path(dataset)
+            and not Path(dataset).expanduser().exists()):
+        raise CLIError(f"the run's data is not at {dataset} any more (no such file or folder): "
+                       "give --dataset (and --data-dir) where it is now")
     data_dir = args.data_dir or (config.data_dir if config and not args.dataset else None)
     fraction = config.validation_fraction if config else 0.1
     image = {}
