@@ -107,6 +107,9 @@ def test_percentile_and_fpr_are_the_same_rule():
     (dict(contamination=0.5), r"contamination must be in \(0, 0.5\), got 0.5"),
     (dict(contamination=0.005), "contamination 0.005 needs at least 200 images"),
     (dict(fpr=0.001), "fpr 0.001 needs at least 1000 normal images"),
+    (dict(fpr=0.001), r"got 100; with 100, an fpr of at least 0\.01$"),
+    (dict(percentile=99.9), r"got 100; with 100, a percentile of at most 99$"),
+    (dict(contamination=0.005), r"got 100; with 100, a contamination of at least 0\.01$"),
 ])
 def test_threshold_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -297,3 +300,14 @@ def test_error_maps_average_to_the_reconstruction_score(ae, vae, normal):
         assert maps.shape == (25, 12, 12) and maps.dtype == np.float32
         np.testing.assert_allclose(maps.mean(axis=(1, 2)), detect.anomaly_scores(model, images),
                                    rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("n", [3, 7, 40, 999])
+@pytest.mark.parametrize("method, strict", [("percentile", 99.99), ("fpr", 1e-5),
+                                            ("contamination", 1e-4)])
+def test_too_few_images_error_names_a_level_those_images_allow(n, method, strict):
+    scores = np.arange(float(n))
+    with pytest.raises(ValueError, match=rf"got {n}; with {n}, an? {method} of at (most|least) ") as err:
+        detect.threshold_from_scores(scores, **{method: strict})
+    allowed = float(str(err.value).rsplit(" ", 1)[1])
+    detect.threshold_from_scores(scores, **{method: allowed})  # accepted

@@ -388,10 +388,15 @@ def _rule(percentile: float | None, fpr: float | None, n: int,
         raise ValueError("no normal images to fit a threshold on")
     above = 1.0 - level / 100.0 if method == "percentile" else level
     if 0 < above and n * above < 1:
+        # the strictest level these images allow, rounded (to 4 decimals) towards allowed ones
+        possible = (f"a percentile of at most {math.floor(1e6 * (1 - 1 / n) + 1e-6) / 1e4:g}"
+                    if method == "percentile" else
+                    f"{'an' if method == 'fpr' else 'a'} {method} of at least "
+                    f"{math.ceil(1e4 / n - 1e-6) / 1e4:g}")
         raise ValueError(
             f"{method} {level:g} needs at least {math.ceil(1 / above)} "
             f"{'' if method == 'contamination' else 'normal '}images (one expected above the "
-            f"threshold), got {n}")
+            f"threshold), got {n}; with {n}, {possible}")
     return method, float(level), above
 
 
