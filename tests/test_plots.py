@@ -99,6 +99,19 @@ def test_latent_maps_codes_coloured_by_label(autoencoder, images, labels, method
     assert sum(len(c.get_offsets()) for c in ax.collections) == N
 
 
+def test_a_umap_map_says_one_note_and_keeps_umap_learns_log_quiet(autoencoder, images, labels,
+                                                                  capfd, caplog):
+    pytest.importorskip("umap")
+    capfd.readouterr()
+    with caplog.at_level("WARNING", logger="keras_ae"):
+        plots.latent(autoencoder, images, labels, method="umap", verbose=1)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"fitting a UMAP embedding of {N} codes (compiled on its first use in a process: up to "
+        "a minute)"]
+    printed = capfd.readouterr()
+    assert "UMAP(" not in printed.out + printed.err and "fuzzy" not in printed.out + printed.err
+
+
 def test_latent_raw_plane_without_labels_has_an_error_colour_bar(vae2, images, tmp_path):
     fig = plots.latent(vae2, images)  # a 2-d code: the plane itself by default
     assert_png(fig, tmp_path / "raw.png")

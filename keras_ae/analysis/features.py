@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 from keras_ae.analysis.baselines import SINGLE_THREAD_NUMBERS, few_threads, fit_pca
+from keras_ae.analysis.projection import note_umap
 from keras_ae.data import as_float_images, validate_images, validate_labels
 from keras_ae.models import BaseAutoencoder
 from keras_ae.models.image_encoder import ImageEncoder
@@ -229,8 +230,10 @@ def fit_clusterer(codes: Any, k: int, *, manifold: str | None = None, dims: int 
         from keras_ae.utils.extras import require
 
         umap = require("umap", "manifold 'umap'")
+        if verbose:
+            note_umap(len(x))
         reducer = umap.UMAP(n_components=dims, n_neighbors=neighbors, min_dist=0.0,
-                            random_state=seed, verbose=verbose > 0, n_jobs=1).fit(x)
+                            random_state=seed, n_jobs=1).fit(x)  # its own log is not ours
         x = reducer.embedding_
     with few_threads(x):
         kmeans = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(x)
@@ -290,8 +293,7 @@ def compare_clustering(model: BaseAutoencoder, images: Any, labels: Any, *,
     results: dict[str, Clustering] = {}
     for name, step in steps:
         if verbose and name == f"codes_{manifold}":  # the bar stands still meanwhile: say why
-            logger.warning("fitting a %s embedding of %d codes (compiled on its first use in a "
-                           "process: up to a minute)", manifold.upper(), len(fit_on))
+            note_umap(len(fit_on))
         results[name] = step()
         bar.add(1, values=[(name, results[name].accuracy)])
     return results

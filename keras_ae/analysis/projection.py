@@ -5,9 +5,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
-__all__ = ["METHODS", "TSNE_EXAGGERATION_ITERATIONS", "TSNE_ITERATIONS", "project_2d", "tsne"]
+__all__ = ["METHODS", "TSNE_EXAGGERATION_ITERATIONS", "TSNE_ITERATIONS", "note_umap", "project_2d",
+           "tsne"]
+
+logger = logging.getLogger(__name__)
 
 METHODS = ("tsne", "pca", "umap", "raw")
 TSNE_EXAGGERATION_ITERATIONS = 250
@@ -83,10 +88,18 @@ def tsne(codes: np.ndarray, *, seed: int = 0, verbose: int = 1,
     return np.asarray(embedding)
 
 
+def note_umap(count: int) -> None:
+    """The note that stands for umap-learn's own log (which keras_ae keeps quiet) while a UMAP
+    embedding of `count` codes is fitted."""
+    logger.warning("fitting a UMAP embedding of %d codes (compiled on its first use in a "
+                   "process: up to a minute)", count)
+
+
 def _umap(codes: np.ndarray, *, seed: int, verbose: int) -> np.ndarray:
     from keras_ae.utils.extras import require
 
     umap = require("umap", "method 'umap'")
-    reducer = umap.UMAP(n_neighbors=min(15, len(codes) - 1), random_state=seed,
-                        verbose=verbose > 0, n_jobs=1)
+    if verbose:
+        note_umap(len(codes))
+    reducer = umap.UMAP(n_neighbors=min(15, len(codes) - 1), random_state=seed, n_jobs=1)
     return reducer.fit_transform(codes)
