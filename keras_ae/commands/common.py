@@ -48,6 +48,13 @@ def add_data_options(p: argparse.ArgumentParser, dataset_default: str | None = N
                    help="leave out unreadable or damaged image files (their number is reported)")
 
 
+def add_resize_option(p: argparse.ArgumentParser, when: str = "") -> None:
+    """--resize, as predict and detect read images (`when`: the condition it applies under)."""
+    p.add_argument("--resize", action="store_true",
+                   help=f"{when}convert images to the model's input size and channels (default: "
+                        "refuse images of another shape)")
+
+
 def data_options_given(args: argparse.Namespace) -> list[str]:
     """The options of `add_data_options` given on the command line."""
     flags = ("--dataset", "--data-dir", "--image-size", "--color-mode", "--skip-bad-images")

@@ -8,8 +8,8 @@ import json
 import logging
 from pathlib import Path
 
-from keras_ae.commands.common import (CLIError, RunData, add_data_options, data_options_given,
-                                      print_result, run_model_path)
+from keras_ae.commands.common import (CLIError, RunData, add_data_options, add_resize_option,
+                                      data_options_given, print_result, run_model_path)
 from keras_ae.utils.text import plural
 
 NAME = "detect"
@@ -26,9 +26,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     d.add_argument("--input", nargs="+", metavar="FILE_OR_FOLDER",
                    help=".npy/.npz arrays, PNG/JPEG/BMP/GIF images, or folders of them (their "
                         "images and arrays at any depth, sorted), as predict reads them")
-    d.add_argument("--resize", action="store_true",
-                   help="with --input, convert images to the model's input size and channels "
-                        "(default: refuse images of another shape)")
+    add_resize_option(d, "with --input, ")
     d.add_argument("--maps", metavar="DIR",
                    help="with --input, write each flagged input's per-pixel error map as "
                         "DIR/NAME.npy (float32 H x W) and DIR/NAME.png")

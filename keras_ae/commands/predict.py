@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from keras_ae.commands.common import CLIError, print_result
+from keras_ae.commands.common import CLIError, add_resize_option, print_result
 from keras_ae.utils.text import plural
 
 NAME = "predict"
@@ -20,9 +20,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="images: .npy/.npz arrays, PNG/JPEG/BMP/GIF files or folders of them "
                         "(their images and arrays at any depth, sorted, as detect reads them); "
                         "a .npy of codes for decode/sample")
-    r.add_argument("--resize", action="store_true",
-                   help="convert images to the model's input size and channels (default: refuse "
-                        "images of another shape)")
+    add_resize_option(r)
     r.add_argument("--signature", default="reconstruct",
                    help="encode | decode | reconstruct | anomaly_score | sample | is_anomaly "
                         "(default: reconstruct)")
