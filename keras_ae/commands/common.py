@@ -39,7 +39,8 @@ def add_data_options(p: argparse.ArgumentParser, dataset_default: str | None = N
     p.add_argument("--data-dir", help="local folder (or .npz file) with the dataset's IDX or image "
                                       "files, or a tfds data dir")
     p.add_argument("--image-size", metavar="HxW",
-                   help="resize every image to HxW (default: the images' own size when they agree"
+                   help="resize every image to HxW (N: NxN; default: the images' own size when "
+                        "they agree"
                         + ("" if dataset_default else ", or the run's") + ")")
     p.add_argument("--color-mode", choices=list(COLOR_MODES),
                    help="convert images to grayscale, rgb or rgba (default: the images' own"
