@@ -250,12 +250,14 @@ def _pca_codes(train_images: np.ndarray, images: np.ndarray, n_components: int, 
 
 def _manifold_clustering(model: BaseAutoencoder, images: np.ndarray, labels: Any, fit_on: np.ndarray,
                          k: int | None, manifold: str, seed: int, *,
-                         fitted: Any = lambda: None) -> Clustering:
+                         fitted: Any = lambda: None, verbose: int = 0) -> Clustering:
     """k-means on a UMAP embedding fitted on the codes of `fit_on`, applied to `images`;
-    `fitted()` is called once the embedding and k-means are fitted."""
+    `fitted()` is called once the embedding and k-means are fitted (`verbose`: with a note
+    meanwhile)."""
     labels = validate_labels(labels, len(images))
     k = len(np.unique(labels)) if k is None else k
-    clusterer = fit_clusterer(encode(model, fit_on), k, manifold=manifold, seed=seed)
+    clusterer = fit_clusterer(encode(model, fit_on), k, manifold=manifold, seed=seed,
+                              verbose=verbose)
     fitted()
     return score_clusters(labels, clusterer.predict(encode(model, images)), clusterer.dims, k)
 
@@ -285,15 +287,14 @@ def compare_clustering(model: BaseAutoencoder, images: Any, labels: Any, *,
     ]
     if manifold is not None:
         steps.append((f"codes_{manifold}", lambda: _manifold_clustering(
-            model, images, labels, fit_on, k, manifold, seed, fitted=lambda: bar.add(1))))
+            model, images, labels, fit_on, k, manifold, seed, fitted=lambda: bar.add(1),
+            verbose=verbose)))  # the bar stands still while UMAP fits: its note says why
     names = [name for name, _ in steps]
     # one unit per clustering, and one more for the embedding, fitted before it assigns
     bar = keras.utils.Progbar(len(steps) + (manifold is not None), stateful_metrics=names,
                               verbose=verbose)
     results: dict[str, Clustering] = {}
     for name, step in steps:
-        if verbose and name == f"codes_{manifold}":  # the bar stands still meanwhile: say why
-            note_umap(len(fit_on))
         results[name] = step()
         bar.add(1, values=[(name, results[name].accuracy)])
     return results

@@ -64,7 +64,7 @@ def tables(results: dict) -> list[Table]:
                       f"{c[key]['nmi']:.3f}"] for key, name in CLUSTERING_ROWS if key in c]))
     if "probes" in results:
         p = results["probes"]
-        fewest, most = p.get("fewest_labels_of_a_class", p["labels_per_class"]), p["labels_per_class"]
+        fewest, most = p["fewest_labels_of_a_class"], p["labels_per_class"]
         per_class = str(most) if fewest == most else f"{fewest}-{most}"
         out.append((f"Few labels: {per_class} per class ({p['labelled_images']} "
                     "training images), accuracy on the held-out images",
