@@ -40,16 +40,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0; 2 with a one-line reason on stderr; 130 with one
     line after Ctrl-C)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    try:
-        return _run(argv)
-    except KeyboardInterrupt:
-        command = next((arg for arg in argv if not arg.startswith("-")), None)
-        resume = "; rerun the same command to resume" if command in RESUMABLE else ""
-        print(f"keras-ae: interrupted{resume}", file=sys.stderr)
-        return 130
+    from keras_ae.utils import interrupts
+
+    with interrupts.noted():
+        try:
+            status = _run(argv)
+            if not interrupts.received():  # else a Ctrl-C was swallowed on its way
+                return status
+        except KeyboardInterrupt:
+            pass
+        except Exception:
+            if not interrupts.received():
+                raise
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    resume = "; rerun the same command to resume" if command in RESUMABLE else ""
+    print(f"keras-ae: interrupted{resume}", file=sys.stderr)
+    return 130
 
 
 def _run(argv: list[str]) -> int:
+    from keras_ae.utils import interrupts
     from keras_ae.utils.backend import require_tensorflow
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow starts: no INFO lines
@@ -62,7 +72,8 @@ def _run(argv: list[str]) -> int:
     from keras_ae.utils.quiet import (command_streams, import_tensorflow_quietly,
                                       initialise_devices_quietly, quiet_python_logs)
 
-    import_tensorflow_quietly()
+    with interrupts.deferred():  # Ctrl-C inside a C extension's import can abort the process
+        import_tensorflow_quietly()
     from keras_ae.commands.common import CLIError
     from keras_ae.training.strategies import start_strategy
     from keras_ae.utils.extras import MissingExtra
@@ -70,13 +81,16 @@ def _run(argv: list[str]) -> int:
     from keras_ae.utils.text import first_line
 
     try:
-        modules = commands()
+        with interrupts.deferred():
+            modules = commands()
         args = _parser(modules).parse_args(argv)
         with quiet_python_logs(), command_streams():
             start_strategy(getattr(args, "strategy", None))  # before devices: multiworker's
             initialise_devices_quietly()
             return modules[args.command].run(args)
     except (CLIError, ValueError, OSError, RuntimeError, MissingExtra) as err:
+        if interrupts.received():  # an ImportError (or TensorFlow's error) Ctrl-C caused
+            raise KeyboardInterrupt from err
         # RuntimeError covers ExportError and TensorFlow's errors (out of memory included);
         # MissingExtra names the extra of keras-ae to install
         # an OSError of the system's (it has an errno) is named; keras_ae's own say the problem
@@ -85,6 +99,8 @@ def _run(argv: list[str]) -> int:
         print(f"keras-ae: error: {message}", file=sys.stderr)
         return 2
     except Exception as err:  # noqa: BLE001 - a user gets one line, a developer the traceback
+        if interrupts.received():
+            raise KeyboardInterrupt from err
         if os.environ.get("KERAS_AE_DEBUG") == "1":
             raise
         print(f"keras-ae: error: unexpected {first_line(err, with_type=True)} "

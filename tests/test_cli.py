@@ -187,6 +187,50 @@ def test_ctrl_c_ends_train_with_one_line_and_status_130(npz_dataset, tmp_path, w
     assert done.stdout == ""
 
 
+def test_ctrl_c_that_surfaces_as_an_import_error_still_ends_with_status_130(monkeypatch, capsys):
+    # SIGINT inside a C extension's import reaches Python as an ImportError, not KeyboardInterrupt
+    import signal
+    import time
+
+    def import_cut_short(args):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            raise ImportError("PyCapsule_Import could not import module \"datetime\"") from None
+
+    monkeypatch.setattr(COMMANDS["train"], "run", import_cut_short)
+    assert main(["train"]) == 130
+    assert capsys.readouterr().err == "keras-ae: interrupted; rerun the same command to resume\n"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+
+def test_ctrl_c_that_something_swallowed_still_ends_with_status_130(monkeypatch, capsys):
+    import signal
+    import time
+
+    def swallowing(args):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            pass  # as a garbage-collector callback does
+        return 0
+
+    monkeypatch.setattr(COMMANDS["evaluate"], "run", swallowing)
+    assert main(["evaluate", "run"]) == 130
+    assert capsys.readouterr().err == "keras-ae: interrupted\n"
+
+
+def test_an_import_error_without_ctrl_c_is_unexpected(monkeypatch, capsys):
+    def broken_import(args):
+        raise ImportError("no module named 'thing'")
+
+    monkeypatch.setattr(COMMANDS["train"], "run", broken_import)
+    assert main(["train"]) == 1
+    assert capsys.readouterr().err.startswith("keras-ae: error: unexpected ImportError: no module")
+
+
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_ctrl_c_says_to_rerun_only_where_rerunning_resumes(command, monkeypatch, capsys):
     def interrupted(args):

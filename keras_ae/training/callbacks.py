@@ -21,6 +21,7 @@ from pathlib import Path
 import keras
 
 from keras_ae.models.saving import save_model
+from keras_ae.utils import interrupts
 from keras_ae.utils.history import read_history
 from keras_ae.utils.io import atomic_write_text
 
@@ -35,6 +36,17 @@ class EpochOrder(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.variable.assign(epoch)
+
+
+class StopOnInterrupt(keras.callbacks.Callback):
+    """End training with KeyboardInterrupt once a Ctrl-C has come that something on its way
+    swallowed (`keras_ae.utils.interrupts`): at the start, and after each epoch is recorded."""
+
+    def on_train_begin(self, logs=None):
+        interrupts.check()
+
+    def on_epoch_end(self, epoch, logs=None):
+        interrupts.check()
 
 
 class AtomicCSVLogger(keras.callbacks.Callback):

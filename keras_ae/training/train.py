@@ -28,7 +28,7 @@ from keras_ae.models.config import RunConfig
 from keras_ae.models.presets import build, compile_options
 from keras_ae.models.saving import MODEL_FILE, save_model
 from keras_ae.training.callbacks import (AtomicBestCheckpoint, AtomicCSVLogger, EpochOrder,
-                                         TimedBackup, read_history)
+                                         StopOnInterrupt, TimedBackup, read_history)
 from keras_ae.training.distributed_fit import barrier, fit_function, keras_fit_works
 from keras_ae.training.divergence import StopOnDivergence
 from keras_ae.training.precision_choice import (PrecisionChoice, applies, choose_precision,
@@ -205,7 +205,8 @@ def _claim(run_dir: Path, config: RunConfig, start: _Start, *, overwrite: bool, 
 def _callbacks(config: RunConfig, start: _Start, recorders: list, best, run_dir,
                user: list | None) -> list:
     """Divergence first (before anything records an epoch), the mark from which an epoch is
-    kept whichever callback fails, the user's callbacks, early stopping, the run folder's."""
+    kept whichever callback fails, the user's callbacks, early stopping, the run folder's, and
+    the check for a Ctrl-C that was swallowed."""
     marks = [c.trained_mark() for c in recorders if isinstance(c, TimedBackup)]
     callbacks = [StopOnDivergence(config.learning_rate, best=best,
                                   model_path=run_dir / MODEL_FILE if best else None,
@@ -215,7 +216,7 @@ def _callbacks(config: RunConfig, start: _Start, recorders: list, best, run_dir,
     if config.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=config.early_stopping, restore_best_weights=True))
-    return callbacks + recorders
+    return [*callbacks, *recorders, StopOnInterrupt()]  # last: the epoch is recorded first
 
 
 def _fit(config: RunConfig, start: _Start, callbacks: list, recorders: list, *,
