@@ -153,6 +153,28 @@ def test_epoch_tensorboard_writes_what_keras_tensorboard_writes_by_epoch(tmp_pat
     assert all("batch_" not in tag for _, tag, _ in expected)
 
 
+@pytest.mark.parametrize("flush_every", [0.0, 1e9])
+def test_epoch_scalars_reach_the_files_every_flush_every_seconds_and_at_the_end(tmp_path,
+                                                                                flush_every):
+    import keras
+
+    from keras_ae.training.tensorboard import EpochTensorBoard
+
+    seen = []
+
+    class Look(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
+                seen.extend(step for run, tag, step in scalars(tmp_path) if tag == "epoch_loss")
+
+    x = structured_images(32, shape=SMALL)
+    small("seed").fit(x, x, batch_size=8, epochs=3, validation_data=(x, x), verbose=0,
+                      callbacks=[EpochTensorBoard(tmp_path, flush_every=flush_every), Look()])
+    assert sorted(seen) == ([0, 0, 1, 1] if flush_every == 0 else [])  # train and validation
+    assert sorted(step for _, tag, step in scalars(tmp_path) if tag == "epoch_loss") == [
+        0, 0, 1, 1, 2, 2]
+
+
 @pytest.fixture()
 def digits_npz(tmp_path):
     x = (structured_images(120) * 255).astype("uint8")

@@ -246,6 +246,18 @@ def test_ctrl_c_mid_epoch_keeps_the_last_finished_epoch(npz_dataset, tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+def test_ctrl_c_keeps_the_tensorboard_scalars_of_the_finished_epochs(npz_dataset, tmp_path):
+    import tensorflow as tf
+
+    run = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(config(npz_dataset, epochs=4), run, verbose=0, callbacks=[StopAtEpoch(2)])
+    steps = [event.step for path in (run / "logs" / "train").glob("events.out.tfevents.*")
+             for event in tf.compat.v1.train.summary_iterator(str(path))
+             for value in event.summary.value if value.tag == "epoch_loss"]
+    assert sorted(steps) == [0, 1]
+
+
 def test_a_killed_run_resumes_with_the_history_of_its_backup(npz_dataset, tmp_path, monkeypatch):
     """Killed without the interrupted-run write: the history written with each backup holds
     every epoch the backup does, however rarely history.csv is written otherwise."""

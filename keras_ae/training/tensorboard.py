@@ -54,30 +54,42 @@ class EpochTensorBoard(keras.callbacks.Callback):
 
     They go out as TensorBoard's own event records (`tensorboard.summary.writer`), built in
     Python, rather than as TensorFlow summary ops, which cost more than a short epoch's share
-    of the run folder allows (benchmarks/run_folder_cost.py). The events reach the file within `flush_every` seconds (TensorBoard's writer
-    thread) and when training ends."""
+    of the run folder allows (benchmarks/run_folder_cost.py). Each epoch's values are kept in
+    memory and written, with their own wall times, at the end of an epoch `flush_every` seconds
+    or more after the last write and when training ends: one write a second rather than an
+    epoch, so that the writer's thread does not compete with training for short epochs."""
 
     def __init__(self, log_dir: str | os.PathLike, flush_every: float = 1.0):
         super().__init__()
         self.log_dir, self.flush_every = Path(log_dir), float(flush_every)
         self._writers: dict[str, Any] = {}
+        self._pending: list[tuple[str, int, dict, float]] = []
+        self._written = time.monotonic()
 
-    def _write(self, run: str, step: int, values: dict) -> None:
-        from tensorboard.plugins.scalar.summary_v2 import scalar_pb
+    def _keep(self, run: str, step: int, values: dict) -> None:
+        if values:
+            self._pending.append((run, int(step), values, time.time()))
+
+    def write(self) -> None:
+        """Write the values kept since the last write to the event files, and flush them."""
         from tensorboard.compat.proto import event_pb2, summary_pb2
+        from tensorboard.plugins.scalar.summary_v2 import scalar_pb
         from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
-        if not values:
-            return
-        if run not in self._writers:  # made when first needed, as Keras's are
-            self._writers[run] = EventFileWriter(str(self.log_dir / run),
-                                                 flush_secs=self.flush_every,
-                                                 filename_suffix=".v2")
-        summary = summary_pb2.Summary()
-        for tag, value in values.items():
-            summary.value.extend(scalar_pb(tag, float(value)).value)
-        self._writers[run].add_event(event_pb2.Event(wall_time=time.time(), step=int(step),
-                                                     summary=summary))
+        for run, step, values, wall_time in self._pending:
+            if run not in self._writers:  # made when first needed, as Keras's are
+                self._writers[run] = EventFileWriter(str(self.log_dir / run),
+                                                     flush_secs=self.flush_every,
+                                                     filename_suffix=".v2")
+            summary = summary_pb2.Summary()
+            for tag, value in values.items():
+                summary.value.extend(scalar_pb(tag, float(value)).value)
+            self._writers[run].add_event(event_pb2.Event(wall_time=wall_time, step=step,
+                                                         summary=summary))
+        if self._pending:
+            for writer in self._writers.values():
+                writer.flush()
+        self._pending, self._written = [], time.monotonic()
 
     def _learning_rates(self) -> dict:
         """The learning rate of the model's optimizer (of each, for several), as Keras logs it."""
@@ -89,23 +101,29 @@ class EpochTensorBoard(keras.callbacks.Callback):
             return {"learning_rate": float(keras.ops.convert_to_numpy(optimizer.learning_rate))}
         return {}
 
+    def on_train_begin(self, logs=None):
+        self._written = time.monotonic()
+
     def on_test_end(self, logs=None):
         optimizer = self.model.optimizer
         if optimizer is not None and hasattr(optimizer, "iterations"):
             step = int(keras.ops.convert_to_numpy(optimizer.iterations))
-            self._write("validation", step, {f"evaluation_{name}_vs_iterations": value
-                                             for name, value in (logs or {}).items()})
+            self._keep("validation", step, {f"evaluation_{name}_vs_iterations": float(value)
+                                            for name, value in (logs or {}).items()})
 
     def on_epoch_end(self, epoch, logs=None):
-        if not logs:
-            return
-        train = {k: v for k, v in logs.items() if not k.startswith("val_")}
-        self._write("train", epoch, {f"epoch_{name}": value
-                                     for name, value in {**train, **self._learning_rates()}.items()})
-        self._write("validation", epoch, {f"epoch_{name[4:]}": value
-                                          for name, value in logs.items() if name.startswith("val_")})
+        if logs:
+            train = {k: float(v) for k, v in logs.items() if not k.startswith("val_")}
+            self._keep("train", epoch, {f"epoch_{name}": value for name, value
+                                        in {**train, **self._learning_rates()}.items()})
+            self._keep("validation", epoch, {f"epoch_{name[4:]}": float(value)
+                                             for name, value in logs.items()
+                                             if name.startswith("val_")})
+        if time.monotonic() - self._written >= self.flush_every:
+            self.write()
 
     def on_train_end(self, logs=None):
+        self.write()
         for writer in self._writers.values():
             writer.close()
         self._writers = {}

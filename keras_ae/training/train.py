@@ -243,6 +243,8 @@ def _fit(config: RunConfig, start: _Start, callbacks: list, recorders: list, *,
         for recorder in recorders:
             if isinstance(recorder, TimedBackup):
                 recorder.write_interrupted()
+            elif isinstance(recorder, EpochTensorBoard):
+                recorder.on_train_end()  # the scalars of the epochs kept in memory
         raise
 
 
