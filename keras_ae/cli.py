@@ -11,6 +11,8 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
+from keras_ae.utils import interrupts  # standard library only
+
 COMMAND_NAMES = ("train", "evaluate", "export", "predict", "detect", "plot", "sample")
 RESUMABLE = ("train",)  # the commands that continue where an interrupted run stopped
 
@@ -40,8 +42,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0; 2 with a one-line reason on stderr; 130 with one
     line after Ctrl-C)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    from keras_ae.utils import interrupts
-
     with interrupts.noted():
         try:
             status = _run(argv)
@@ -59,7 +59,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: list[str]) -> int:
-    from keras_ae.utils import interrupts
     from keras_ae.utils.backend import require_tensorflow
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow starts: no INFO lines

@@ -6,6 +6,9 @@ class is covered with or without a preset (`preset_case` gives a preset's)."""
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -304,3 +307,9 @@ def check_two_replicas(cls, init_kwargs, images):
     moved = max(float(np.abs(a - b).max()) for a, b in zip(single, initial))
     difference = max(float(np.abs(a - b).max()) for a, b in zip(single, mirrored))
     assert moved > 1e-4 and difference <= 1e-5, (moved, difference)
+
+
+def ctrl_c() -> None:
+    """Send this process SIGINT, as Ctrl-C does; the handler runs before this returns."""
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(2)

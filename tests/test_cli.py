@@ -15,7 +15,7 @@ import pytest
 import keras_ae
 from keras_ae.cli import COMMANDS, main
 
-from harness import structured_images
+from harness import ctrl_c, structured_images
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -190,12 +190,10 @@ def test_ctrl_c_ends_train_with_one_line_and_status_130(npz_dataset, tmp_path, w
 def test_ctrl_c_that_surfaces_as_an_import_error_still_ends_with_status_130(monkeypatch, capsys):
     # SIGINT inside a C extension's import reaches Python as an ImportError, not KeyboardInterrupt
     import signal
-    import time
 
     def import_cut_short(args):
         try:
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(5)
+            ctrl_c()
         except KeyboardInterrupt:
             raise ImportError("PyCapsule_Import could not import module \"datetime\"") from None
 
@@ -206,13 +204,9 @@ def test_ctrl_c_that_surfaces_as_an_import_error_still_ends_with_status_130(monk
 
 
 def test_ctrl_c_that_something_swallowed_still_ends_with_status_130(monkeypatch, capsys):
-    import signal
-    import time
-
     def swallowing(args):
         try:
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(5)
+            ctrl_c()
         except KeyboardInterrupt:
             pass  # as a garbage-collector callback does
         return 0

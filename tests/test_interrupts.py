@@ -1,9 +1,7 @@
 """Ctrl-C that is not lost (keras_ae.utils.interrupts): deferred through imports, remembered when
 something swallows it, and training ending at the next epoch once it has come."""
 
-import os
 import signal
-import time
 
 import keras
 import numpy as np
@@ -12,17 +10,14 @@ import pytest
 from keras_ae.training.callbacks import StopOnInterrupt
 from keras_ae.utils import interrupts
 
-
-def _ctrl_c() -> None:
-    os.kill(os.getpid(), signal.SIGINT)
-    time.sleep(2)  # the handler runs before this ends
+from harness import ctrl_c
 
 
 def test_a_first_ctrl_c_inside_deferred_is_raised_when_the_block_ends():
     finished = []
     with interrupts.noted(), pytest.raises(KeyboardInterrupt):
         with interrupts.deferred():
-            _ctrl_c()
+            ctrl_c()
             finished.append(True)
     assert finished == [True]
 
@@ -31,8 +26,8 @@ def test_a_second_ctrl_c_inside_deferred_is_raised_at_once():
     finished = []
     with interrupts.noted(), pytest.raises(KeyboardInterrupt):
         with interrupts.deferred():
-            _ctrl_c()
-            _ctrl_c()
+            ctrl_c()
+            ctrl_c()
             finished.append(True)
     assert finished == []
 
@@ -40,7 +35,7 @@ def test_a_second_ctrl_c_inside_deferred_is_raised_at_once():
 def test_a_swallowed_ctrl_c_is_raised_by_check():
     with interrupts.noted():
         try:
-            _ctrl_c()
+            ctrl_c()
         except KeyboardInterrupt:
             pass  # what a garbage-collector callback does with it
         assert interrupts.received()
@@ -52,7 +47,7 @@ def test_a_swallowed_ctrl_c_is_raised_by_check():
 def test_nothing_is_remembered_from_one_block_to_the_next():
     with interrupts.noted():
         with pytest.raises(KeyboardInterrupt):
-            _ctrl_c()
+            ctrl_c()
     with interrupts.noted():
         assert not interrupts.received()
         interrupts.check()
@@ -63,7 +58,7 @@ def test_a_handler_someone_else_installed_is_left_alone():
     previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
     try:
         with interrupts.noted():
-            _ctrl_c()
+            ctrl_c()
             assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
         assert caught == [signal.SIGINT] and not interrupts.received()
     finally:
@@ -78,7 +73,7 @@ class _SwallowedCtrlC(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if epoch == self.epoch:
             try:
-                _ctrl_c()
+                ctrl_c()
             except KeyboardInterrupt:
                 pass
 
