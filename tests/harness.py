@@ -42,6 +42,8 @@ def small_config(name, **overrides):
               "conv_filters": tuple(min(f, 8) for f in config.conv_filters)}
     if name == "overcomplete":
         shrink["latent_dim"] = 2 * int(np.prod(SMALL))
+    if "memory_size" in config.options:  # a small memory
+        shrink["memory_size"] = min(config.options["memory_size"], 64)
     if "codebook_size" in config.options:  # a tiny codebook of short codes
         shrink.update(codebook_size=min(config.options["codebook_size"], 16),
                       latent_dim=min(config.latent_dim, 4))
@@ -70,11 +72,13 @@ def _in_global_policy(layer):
 def fresh(cls, init_kwargs, **changes):
     """A new `cls(**init_kwargs, **changes)` on new copies of its nets (Keras's `clone_model`: the
     same layers with new weights, each in Keras's global dtype policy, as nets built under it),
-    compiled with Adam, without XLA, one step per call (compiling costs more than these steps)."""
+    compiled with Adam, without XLA, one step per call (compiling costs more than these steps),
+    and adapted to 64 images (a one-class model's memory; nothing for other models)."""
     nets = {key: keras.models.clone_model(init_kwargs[key], clone_function=_in_global_policy)
             for key in ("encoder", "decoder")}
     model = cls(**{**init_kwargs, **nets, **changes})
     model.compile(optimizer=keras.optimizers.Adam(3e-3), jit_compile=False)
+    model.adapt(structured_images(64, model.image_shape, seed=99))  # as train() does
     return model
 
 

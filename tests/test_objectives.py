@@ -43,12 +43,17 @@ def test_the_registry_describes_each_objective():
     assert table["vq_vae"] == (("loss", "codebook_size", "commitment", "dead_code_steps"),
                                ("encode", "decode", "reconstruct", "anomaly_score"),
                                ("reconstruction_loss", "vq_loss", "codebook_usage", "perplexity"))
+    assert table["one_class"] == (("loss", "neighbours", "memory_size", "blur"),
+                                  ("encode", "decode", "reconstruct", "anomaly_score"),
+                                  ("reconstruction_loss",))
     assert get_objective("autoencoder").metrics({"sparsity": "l1:0.1"}) == \
         ("reconstruction_loss", "sparsity_loss")
     assert set(all_options()) == {"loss", "denoise", "sparsity", "beta", "likelihood", "sigma",
-                                  "contractive", "codebook_size", "commitment", "dead_code_steps"}
+                                  "contractive", "codebook_size", "commitment", "dead_code_steps",
+                                  "neighbours", "memory_size", "blur"}
     assert {name: entry.code for name, entry in OBJECTIVES.items()} == {
-        "autoencoder": "vector", "vae": "vector", "contractive": "vector", "vq_vae": "map"}
+        "autoencoder": "vector", "vae": "vector", "contractive": "vector", "vq_vae": "map",
+        "one_class": "vector"}
 
 
 def test_the_new_objectives_take_their_options_from_the_registry(tmp_path, capsys):

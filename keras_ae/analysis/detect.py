@@ -7,8 +7,10 @@ data, and decisions.
     threshold.save(run_dir)                                      # run_dir/detector.json
     found = detect(run_dir, images)          # found.scores, .is_anomaly, .p_values
 
-Scores (higher = more anomalous): ``reconstruction``, the model's `anomaly_score` (per-pixel
-reconstruction error), and for VAEs ``elbo``, the negative evidence lower bound in nats. The
+Scores (higher = more anomalous): ``reconstruction``, the per-pixel reconstruction error; for
+VAEs ``elbo``, the negative evidence lower bound in nats; for the one-class autoencoder
+``neighbours``, the mean distance to the nearest training images it remembers. A model's
+`default_score` (what its `anomaly_score` computes) is the one used when none is named. The
 threshold is a quantile of the scores of normal images, the way alibi-detect's `infer_threshold`
 (a percentile) and PyOD's `contamination` (an expected outlier fraction) fit theirs: an image is
 an anomaly when its score is above it, so about `fpr` of new normal images are flagged.
@@ -44,7 +46,7 @@ __all__ = [
     "threshold_from_labels", "threshold_from_scores", "threshold_path",
 ]
 
-SCORES = ("reconstruction", "elbo")
+SCORES = ("reconstruction", "elbo", "neighbours")
 METHODS = ("percentile", "fpr", "contamination", "f1", "precision")
 LABELLED_METHODS = ("f1", "precision")
 DETECTOR_FILE = "detector.json"
@@ -296,16 +298,24 @@ def _model_file_of(path: Path) -> Path | None:
 
 
 # --- scores ------------------------------------------------------------------------------------
-def _check_score(model, score: str) -> None:
-    from keras_ae.models import BaseAutoencoder, VariationalAutoencoder
+def _check_score(model, score: str | None) -> str:
+    """`score`, or the model's default one when None; a ValueError unless the model has it."""
+    from keras_ae.models import BaseAutoencoder, OneClassAutoencoder, VariationalAutoencoder
 
     if not isinstance(model, BaseAutoencoder):
         raise ValueError(f"expected a keras_ae Autoencoder, got {type(model).__name__}")
+    if score is None:
+        return model.default_score
     if score not in SCORES:
         raise ValueError(f"unknown score {score!r}; choose one of {', '.join(SCORES)}")
     if score == "elbo" and not isinstance(model, VariationalAutoencoder):
         raise ValueError(f"the elbo score needs a VariationalAutoencoder; {model.name!r} is "
                          f"{with_article(type(model).__name__)} (use the reconstruction score)")
+    if score == "neighbours" and not isinstance(model, OneClassAutoencoder):
+        raise ValueError(f"the neighbours score needs a OneClassAutoencoder (the one_class "
+                         f"preset); {model.name!r} is {with_article(type(model).__name__)} "
+                         f"(use the {model.default_score} score)")
+    return score
 
 
 def elbo_noise(latent_dim: int, samples: int = ELBO_SAMPLES, seed: int = 0) -> np.ndarray:
@@ -322,11 +332,14 @@ def negative_elbo(model, x, noise):
     return -model.elbo(x, noise=noise)
 
 
-def score_function(model, score: str = "reconstruction", *, elbo_samples: int = ELBO_SAMPLES,
+def score_function(model, score: str | None = None, *, elbo_samples: int = ELBO_SAMPLES,
                    seed: int = 0):
-    """A function from a float image batch to per-image scores (a tensor of shape (batch,))."""
-    _check_score(model, score)
+    """A function from a float image batch to per-image scores (a tensor of shape (batch,)):
+    `score`, or the model's `default_score`."""
+    score = _check_score(model, score)
     if score == "reconstruction":
+        return lambda x: model.reconstruction_score(x)
+    if score == "neighbours":
         return lambda x: model.anomaly_score(x)
     noise = elbo_noise(model.latent_dim, elbo_samples, seed)
     return lambda x: negative_elbo(model, x, noise)
@@ -342,12 +355,13 @@ def _checked_images(model, images: Any) -> np.ndarray:
     return images
 
 
-def anomaly_scores(model, images: Any, *, score: str = "reconstruction",
+def anomaly_scores(model, images: Any, *, score: str | None = None,
                    elbo_samples: int = ELBO_SAMPLES, seed: int = 0, batch_size: int = BATCH_SIZE,
                    verbose: int = 0) -> np.ndarray:
-    """Per-image anomaly scores of `images` (uint8, or float in [0, 1]; (N, H, W[, C])), in
-    batches of `batch_size` (for ``elbo``, at most 2048 / `elbo_samples`), as float32 of shape
-    (N,). `verbose=1` shows a progress bar."""
+    """Per-image anomaly scores of `images` (uint8, or float in [0, 1]; (N, H, W[, C])), the
+    model's default score unless `score` names another, in batches of `batch_size` (for
+    ``elbo``, at most 2048 / `elbo_samples`), as float32 of shape (N,). `verbose=1` shows a
+    progress bar."""
     import keras
     import tensorflow as tf
 
@@ -355,6 +369,7 @@ def anomaly_scores(model, images: Any, *, score: str = "reconstruction",
 
     batch_size = check_int(batch_size, "batch_size")
     elbo_samples = check_int(elbo_samples, "elbo_samples")
+    score = _check_score(model, score)
     function = score_function(model, score, elbo_samples=elbo_samples, seed=seed)
     if score == "elbo":
         batch_size = max(1, min(batch_size, DECODES_PER_BATCH // elbo_samples))
@@ -478,7 +493,7 @@ def reference_scores(normal_scores: Any) -> tuple[list[float], int]:
 
 def fit_threshold(model, images: Any, *, percentile: float | None = None, fpr: float | None = None,
                   contamination: float | None = None, labels: Any = None,
-                  precision: float | None = None, score: str = "reconstruction",
+                  precision: float | None = None, score: str | None = None,
                   elbo_samples: int = ELBO_SAMPLES, seed: int = 0,
                   batch_size: int = BATCH_SIZE, verbose: int = 0, fitted_on: str | None = None,
                   model_file: str | os.PathLike | None = None) -> Threshold:
@@ -488,8 +503,8 @@ def fit_threshold(model, images: Any, *, percentile: float | None = None, fpr: f
     that flags that share; or, with `labels` (1 = anomaly, 0 = normal), at the best F1 or the
     lowest threshold reaching `precision`. The normal scores (below the threshold, for
     `contamination`; labelled 0, with `labels`) are kept for p-values. `model_file` ties the
-    threshold to that file's weights."""
-    _check_score(model, score)
+    threshold to that file's weights. `score` defaults to the model's `default_score`."""
+    score = _check_score(model, score)
     images = _checked_images(model, images)
     if labels is None:  # fail before scoring thousands of images
         if precision is not None:

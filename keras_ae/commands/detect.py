@@ -47,8 +47,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                             "labels (1 = anomaly, 0 = normal); the threshold of the best F1")
     d.add_argument("--precision", type=float,
                    help="with --labels, the lowest threshold whose precision reaches this")
-    d.add_argument("--score", choices=["reconstruction", "elbo"], default=None,
-                   help="reconstruction error, or -ELBO for VAEs (default: reconstruction)")
+    d.add_argument("--score", choices=["reconstruction", "elbo", "neighbours"], default=None,
+                   help="reconstruction error, -ELBO (VAEs) or the distance to the nearest "
+                        "training images (one_class); default: the model's own anomaly score "
+                        "(neighbours for one_class, else reconstruction)")
     d.add_argument("--split",
                    help="the split of normal images the threshold is fitted on (default: validation)")
     add_data_options(d)
@@ -128,7 +130,7 @@ def _fit(args, model_path: Path) -> int:
         contamination=args.contamination, labels=labels, precision=args.precision,
         # no progress bar for labelled images (a few, hand-labelled): an unreachable precision,
         # known once they are scored, is then the one line on stderr
-        score=args.score or "reconstruction", verbose=0 if args.json or labels is not None else 1,
+        score=args.score, verbose=0 if args.json or labels is not None else 1,
         fitted_on=fitted_on, model_file=model_path)
     path = threshold.save(model_path)
     if args.json:

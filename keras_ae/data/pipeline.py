@@ -171,7 +171,9 @@ class TrainingData:
     ordered by the epoch number in the variable `epoch` (set it before each pass over the
     dataset, as `keras_ae.training.callbacks.EpochOrder` does in `fit`); both give the same batches.
     `validation` holds the validation split's batches, in order, stacked as `train`'s when
-    `batch_group` is over 1 (all in one element, or as many as `GROUP_BYTES` allows)."""
+    `batch_group` is over 1 (all in one element, or as many as `GROUP_BYTES` allows).
+    `adapt` holds the training split's images once, shuffled by the run's seed, one batch an
+    element: what a model's `adapt` learns its data-given state from."""
 
     train: tf.data.Dataset
     one_epoch: tf.data.Dataset
@@ -183,6 +185,7 @@ class TrainingData:
     validation_size: int
     batch_group: int = 1
     elements_per_epoch: int = 0
+    adapt: tf.data.Dataset | None = None
 
 
 def _clean_pairs(raw: tf.data.Dataset, *, prefetch: bool = True) -> tf.data.Dataset:
@@ -264,7 +267,8 @@ def training_data(config: Any, *, first_epoch: int = 0, batch_group: int = 1) ->
               if group > 1 else _as_read(validation.batches(config.batch_size)))
     return TrainingData(all_epochs, _as_read(one_epoch), epoch, val_ds, steps,
                         tuple(train.image_shape), len(train), len(validation), group,
-                        group_count(len(train), config.batch_size, group))
+                        group_count(len(train), config.batch_size, group),
+                        _as_read(train.batches(config.batch_size, shuffle=True, seed=seed)))
 
 
 __all__ = ["GROUP_BYTES", "TrainingData", "autoencoder_dataset", "epoch_pipeline", "float_bytes",

@@ -1,5 +1,5 @@
 """Autoencoder models on one base (`BaseAutoencoder`): reconstruction objectives (plain,
-denoising, sparse), the VAE, the contractive autoencoder and the VQ-VAE; the cluster assignment
+denoising, sparse), the VAE, the contractive autoencoder, the VQ-VAE and the one-class autoencoder; the cluster assignment
 layer of deep clustering."""
 
 from keras_ae.utils.backend import require_tensorflow
@@ -11,11 +11,14 @@ from keras_ae.models.base import BaseAutoencoder, check_autoencoder
 from keras_ae.models.cluster_assignment import ClusterAssignment
 from keras_ae.models.contractive import ContractiveAutoencoder
 from keras_ae.models.image_encoder import ImageEncoder
+from keras_ae.models.memory import NeighbourMemory, NotAdaptedError
 from keras_ae.models.objective import Objective, Option
+from keras_ae.models.one_class import OneClassAutoencoder
 from keras_ae.models.sparsity import Sparsity
 from keras_ae.models.vae import Sampling, VariationalAutoencoder, gaussian_kl
 from keras_ae.models.vq_vae import VQVAE, VectorQuantizer
 
 __all__ = ["Autoencoder", "BaseAutoencoder", "ClusterAssignment", "ContractiveAutoencoder",
-           "ImageEncoder", "Objective", "Option", "Sampling", "Sparsity", "VQVAE",
+           "ImageEncoder", "NeighbourMemory", "NotAdaptedError", "Objective",
+           "OneClassAutoencoder", "Option", "Sampling", "Sparsity", "VQVAE",
            "VariationalAutoencoder", "VectorQuantizer", "check_autoencoder", "gaussian_kl"]

@@ -71,6 +71,8 @@ class BaseAutoencoder(keras.Model):
 
     trains_on_groups = False  # see keras_ae.models.batch_groups
 
+    default_score = "reconstruction"  # what `anomaly_score` computes (keras_ae.analysis.detect)
+
     def __init__(self, encoder: keras.Model, decoder: keras.Model, seed: int | None = None,
                  **kwargs: Any) -> None:
         # the model's own inputs and outputs are float32 whatever its nets compute in (Keras
@@ -181,9 +183,20 @@ class BaseAutoencoder(keras.Model):
         return self.forward(self.as_images(x), training=training)["reconstruction"]
 
     def anomaly_score(self, x: ArrayLike) -> tf.Tensor:
+        """Per-sample anomaly score, the model's `default_score`: for most objectives the
+        reconstruction error (`reconstruction_score`), shape (batch,)."""
+        return self.reconstruction_score(x)
+
+    def reconstruction_score(self, x: ArrayLike) -> tf.Tensor:
         """Per-sample reconstruction error (the model's `loss` per pixel): shape (batch,)."""
         x = self.as_images(x)
         return self._error(x, self(x, training=False))
+
+    def adapt(self, images: Any) -> int:
+        """Learn the model's state that comes from data rather than gradients, as Keras's
+        preprocessing layers `adapt` (the one-class autoencoder remembers its training images);
+        returns how many images were used: 0, for most objectives, which have none."""
+        return 0
 
     def corrupt(self, x):
         """`x` with this model's training corruption, drawn afresh on every call (distinct on

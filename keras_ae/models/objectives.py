@@ -7,7 +7,7 @@ plus one line in `_ENTRIES`.
 
 from __future__ import annotations
 
-from keras_ae.models import autoencoder, contractive, vae, vq_vae
+from keras_ae.models import autoencoder, contractive, one_class, vae, vq_vae
 from keras_ae.models.objective import Objective, Option
 
 _ENTRIES = (
@@ -15,6 +15,7 @@ _ENTRIES = (
     vae.OBJECTIVE,
     contractive.OBJECTIVE,
     vq_vae.OBJECTIVE,
+    one_class.OBJECTIVE,
 )
 
 OBJECTIVES: dict[str, Objective] = {entry.name: entry for entry in _ENTRIES}

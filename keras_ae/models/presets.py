@@ -48,6 +48,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # VQ-VAE: conv 32-64 to a 7x7 map of 16-d vectors, each one of 128 codes (343 bits a digit).
     "vq_vae": {"objective": "vq_vae", "architecture": "conv", "conv_filters": (32, 64),
                "latent_dim": 16},
+    # Anomaly detection on one kind of image: the conv net, scored by the mean distance to the
+    # 5 nearest training images as blurred pixels (docs/anomaly-detection.md, the one-class table).
+    "one_class": {"objective": "one_class", "architecture": "conv", "conv_filters": (32, 64),
+                  "batch_size": 64, "mixed_precision": "auto", "epochs": 10},
 }
 
 

@@ -266,7 +266,7 @@ def write_projector(folder: str | os.PathLike, model, images: np.ndarray,
     batch = max(1, PROJECTOR_BYTES // float_bytes(1, images.shape[1:]))
     chunks = [images[i:i + batch] for i in range(0, len(images), batch)]  # each made float alone
     codes = np.concatenate([latent_codes(model, chunk, batch_size=batch) for chunk in chunks])
-    scores = np.concatenate([np.asarray(model.anomaly_score(chunk)) for chunk in chunks])
+    scores = np.concatenate([np.asarray(model.reconstruction_score(chunk)) for chunk in chunks])
     atomic_write_text(folder / "codes.tsv", _tsv(codes))
     rows = ["label\treconstruction error" if labels is not None else "index\treconstruction error"]
     keys = labels if labels is not None else range(len(images))

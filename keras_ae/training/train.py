@@ -158,8 +158,9 @@ def _train(config, run_dir, *, overwrite, verbose, callbacks, strategy, determin
 def _start(config: RunConfig, run_dir, *, strategy, overwrite: bool, verbose,
            deterministic: bool) -> _Start:
     """The strategy, whether the run resumes (the run folder checked, not yet claimed), its
-    training data from the first epoch to train, and its model built and compiled (in the
-    precision `auto` measures the faster, or the one a resumed run chose)."""
+    training data from the first epoch to train, and its model built, compiled (in the
+    precision `auto` measures the faster, or the one a resumed run chose) and adapted to the
+    training images (a resumed run then restores its own state)."""
     strategy = get_strategy(strategy)
     chief = is_chief(strategy)
     resumed = (prepare_run_dir(run_dir, config, overwrite=overwrite, read_only=not chief)
@@ -183,6 +184,8 @@ def _start(config: RunConfig, run_dir, *, strategy, overwrite: bool, verbose,
         model = build(built, input_shape=inputs.image_shape)
         model.compile(optimizer=model.optimizer, **compile_options(config))  # for speed
     model.check_training(inputs.train_size, config.batch_size)  # before the run folder is claimed
+    with data.reading_errors():
+        model.adapt(inputs.adapt)  # state from data (a memory of training images), if any
     return _Start(strategy, chief, resumed, first_epoch, in_keras_fit, inputs, model, choice)
 
 

@@ -114,9 +114,10 @@ def latent_codes(model: BaseAutoencoder, images: Any, *, batch_size: int = BATCH
 
 
 def worst_scored(model: BaseAutoencoder, images: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices and scores of the `n` images with the highest `model.anomaly_score`, worst first."""
+    """Indices and scores of the `n` images with the highest reconstruction error
+    (`model.reconstruction_score`), worst first."""
     n = check_int(n, "n")
-    scores = _batched(model.anomaly_score, _check_images(model, images))
+    scores = _batched(model.reconstruction_score, _check_images(model, images))
     order = np.argsort(-scores, kind="stable")[:n]
     return order, scores[order]
 
@@ -279,7 +280,7 @@ def latent(model: BaseAutoencoder, images: Any, labels: Any = None, *, method: s
                                 linewidths=0)
             fig.colorbar(points, ax=ax, label="label")
     else:
-        scores = _batched(model.anomaly_score, x)
+        scores = _batched(model.reconstruction_score, x)
         points = ax.scatter(xy[:, 0], xy[:, 1], s=size, c=scores, cmap="viridis", alpha=0.8,
                             linewidths=0)
         fig.colorbar(points, ax=ax, label=f"reconstruction error (per-pixel {_error_name(model)})")
