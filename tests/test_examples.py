@@ -47,6 +47,14 @@ def test_anomaly_detection(real_data_dir, tmp_path):
     assert 0.5 < float(auc) <= 1.0 and 0.5 < float(ap) <= 1.0  # clothes score higher after one epoch
     flagged = re.search(r"digits: ([\d.]+) % flagged; on the clothes: ([\d.]+) % flagged", out)
     assert float(flagged[1]) < float(flagged[2])
+    ours, pixels = re.search(r"one_class ROC AUC ([\d.]+); 5-NN on raw pixels \(baseline\) "
+                             r"ROC AUC ([\d.]+)", out).groups()
+    assert float(ours) > float(pixels) > 0.5  # shirts: blurred pixels rank better than raw ones
+    normal, anomalies = re.search(r"flagged ([\d.]+) % of the normal test images and ([\d.]+) % "
+                                  r"of the anomalies", out).groups()
+    assert float(normal) < 5 < float(anomalies)
+    maps = np.load(tmp_path / "one_class_maps.npy")
+    assert maps.shape == (8, 28, 28) and (maps >= 0).all()
 
 
 @pytest.mark.real_data

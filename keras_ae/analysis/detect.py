@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from keras_ae.analysis.baselines import isolation_forest_scores, pca_scores
+from keras_ae.analysis.baselines import isolation_forest_scores, knn_scores, pca_scores
 from keras_ae.data.arrays import read_npz_arrays
 from keras_ae.data.errors import DataError
 from keras_ae.utils.arguments import check_int
@@ -41,7 +41,7 @@ __all__ = [
     "DEFAULT_PERCENTILE", "DETECTOR_FILE", "ELBO_SAMPLES", "REFERENCE_SCORES", "SCORES",
     "Detection", "NoPValuesError", "NoThresholdError", "Threshold", "anomaly_scores",
     "check_labels", "check_level", "detect", "detection_outputs", "elbo_noise", "error_maps", "fit_threshold",
-    "isolation_forest_scores", "load_threshold", "model_fingerprint", "negative_elbo",
+    "isolation_forest_scores", "knn_scores", "load_threshold", "model_fingerprint", "negative_elbo",
     "pca_scores", "ranking_metrics", "read_labelled", "reference_scores", "score_function",
     "threshold_from_labels", "threshold_from_scores", "threshold_path",
 ]
