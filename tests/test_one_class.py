@@ -131,3 +131,11 @@ def test_bad_one_class_options_are_one_line(tmp_path, argv, message, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
     assert not run.exists()
+
+
+def test_detect_refuses_the_neighbours_score_for_another_model(trained_run, capsys):
+    capsys.readouterr()
+    assert main(["detect", str(trained_run), "--fit", "--score", "neighbours"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the neighbours score needs a OneClassAutoencoder" in err[0], err
+    assert not (trained_run / "detector.json").exists()
