@@ -90,3 +90,11 @@ def test_training_ends_after_the_epoch_a_swallowed_ctrl_c_came_in(epoch):
     with interrupts.noted(), pytest.raises(KeyboardInterrupt):
         model.fit(x, x, epochs=5, verbose=0, callbacks=[swallow, StopOnInterrupt()])
     assert swallow.ended == list(range(epoch + 1))
+
+
+def test_a_noted_ctrl_c_is_forgotten_when_the_block_ends():
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts.noted():
+            ctrl_c()
+    assert not interrupts.received()
+    interrupts.check()  # a later train() in the same process is not stopped by it

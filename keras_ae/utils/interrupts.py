@@ -49,7 +49,7 @@ def deferred() -> Iterator[None]:
 @contextlib.contextmanager
 def noted() -> Iterator[None]:
     """Remember SIGINTs inside the block (in the main thread, where Python's own handler is in
-    place: a handler someone else installed is left alone)."""
+    place: a handler someone else installed is left alone); they are forgotten when it ends."""
     ours = (threading.current_thread() is threading.main_thread()
             and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
     _received.clear()
@@ -58,5 +58,6 @@ def noted() -> Iterator[None]:
     try:
         yield
     finally:
+        _received.clear()  # a later `check()` outside the block (train() in Python) goes on
         if ours:
             signal.signal(signal.SIGINT, signal.default_int_handler)
