@@ -64,7 +64,7 @@ class OneClassAutoencoder(BaseAutoencoder):
                     batch = batch[0]
                 yield self.as_images(batch)
 
-        if isinstance(images, np.ndarray) or hasattr(images, "shape"):
+        if hasattr(images, "shape"):  # one array or tensor of images
             images = [images]
         return self.memory.adapt(checked(images))
 
